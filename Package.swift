@@ -1,0 +1,52 @@
+// swift-tools-version: 6.1
+import Foundation
+import PackageDescription
+
+/// Release builds target the CPU of the machine that builds them (llama.cpp does the same by default):
+/// a plain x86-64 build runs the kernels 3-4x slower. `SHOAL_PORTABLE=1 swift build -c release` makes a
+/// binary for any x86-64 (or arm64) machine instead.
+let portable = ProcessInfo.processInfo.environment["SHOAL_PORTABLE"].map { $0 != "0" } ?? false
+let cpuFlags: [SwiftSetting] = portable ? [] : [.unsafeFlags(["-target-cpu", "native"])]
+
+let package = Package(
+    name: "Shoal",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "shoal", targets: ["ShoalCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "ShoalGGUF"),
+        .target(name: "ShoalKernels", dependencies: ["ShoalGGUF"], swiftSettings: cpuFlags),
+        .target(name: "ShoalModels", dependencies: ["ShoalGGUF", "ShoalKernels"], swiftSettings: cpuFlags),
+        .target(name: "ShoalTokenizers", dependencies: ["ShoalGGUF"]),
+        .target(name: "ShoalEngine", dependencies: ["ShoalGGUF", "ShoalKernels", "ShoalModels", "ShoalTokenizers"], swiftSettings: cpuFlags),
+        .target(name: "ShoalStore"),
+        .target(name: "ShoalTestSupport", dependencies: ["ShoalGGUF"]),
+        .executableTarget(
+            name: "ShoalCLI",
+            dependencies: [
+                "ShoalGGUF", "ShoalKernels", "ShoalModels", "ShoalTokenizers", "ShoalEngine", "ShoalStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: cpuFlags
+        ),
+        .testTarget(name: "ShoalGGUFTests", dependencies: ["ShoalGGUF", "ShoalTestSupport"]),
+        .testTarget(name: "ShoalKernelsTests", dependencies: ["ShoalKernels", "ShoalTestSupport"], swiftSettings: cpuFlags),
+        .testTarget(name: "ShoalModelsTests", dependencies: ["ShoalModels", "ShoalKernels", "ShoalGGUF", "ShoalTestSupport"]),
+        .testTarget(name: "ShoalTokenizersTests", dependencies: ["ShoalTokenizers", "ShoalGGUF", "ShoalTestSupport"]),
+        .testTarget(name: "ShoalEngineTests", dependencies: ["ShoalEngine", "ShoalModels", "ShoalTokenizers", "ShoalTestSupport"]),
+        .testTarget(name: "ShoalStoreTests", dependencies: ["ShoalStore"]),
+        .testTarget(name: "ShoalCLITests", dependencies: ["ShoalTestSupport"]),
+    ]
+)
+
+for target in package.targets {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("MemberImportVisibility"),
+        .enableUpcomingFeature("InternalImportsByDefault"),
+    ]
+}

@@ -1,0 +1,107 @@
+/// The element type of a GGUF tensor, with ggml's numbering.
+///
+/// Quantized types store `blockSize` consecutive weights of a row in `blockBytes` bytes.
+/// A type can be known here (so a file that uses it still opens and reports sizes) without
+/// the kernels being able to compute with it; `ShoalKernels` says which ones it supports.
+public enum GGMLType: UInt32, Sendable, CaseIterable, CustomStringConvertible {
+    case f32 = 0
+    case f16 = 1
+    case q4_0 = 2
+    case q4_1 = 3
+    case q5_0 = 6
+    case q5_1 = 7
+    case q8_0 = 8
+    case q8_1 = 9
+    case q2_K = 10
+    case q3_K = 11
+    case q4_K = 12
+    case q5_K = 13
+    case q6_K = 14
+    case q8_K = 15
+    case iq2_xxs = 16
+    case iq2_xs = 17
+    case iq3_xxs = 18
+    case iq1_s = 19
+    case iq4_nl = 20
+    case iq3_s = 21
+    case iq2_s = 22
+    case iq4_xs = 23
+    case i8 = 24
+    case i16 = 25
+    case i32 = 26
+    case i64 = 27
+    case f64 = 28
+    case iq1_m = 29
+    case bf16 = 30
+    case tq1_0 = 34
+    case tq2_0 = 35
+    case mxfp4 = 39
+
+    /// Number of weights in one block (1 for plain element types).
+    public var blockSize: Int {
+        switch self {
+        case .f32, .f16, .bf16, .i8, .i16, .i32, .i64, .f64: 1
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1, .iq4_nl, .mxfp4: 32
+        case .q2_K, .q3_K, .q4_K, .q5_K, .q6_K, .q8_K, .iq2_xxs, .iq2_xs, .iq3_xxs, .iq1_s, .iq3_s, .iq2_s,
+             .iq4_xs, .iq1_m, .tq1_0, .tq2_0: 256
+        }
+    }
+
+    /// Number of bytes one block occupies in the file.
+    public var blockBytes: Int {
+        switch self {
+        case .f32, .i32: 4
+        case .f16, .bf16, .i16: 2
+        case .i8: 1
+        case .i64, .f64: 8
+        case .q4_0: 18
+        case .q4_1: 20
+        case .q5_0: 22
+        case .q5_1: 24
+        case .q8_0: 34
+        case .q8_1: 36
+        case .q2_K: 84
+        case .q3_K: 110
+        case .q4_K: 144
+        case .q5_K: 176
+        case .q6_K: 210
+        case .q8_K: 292
+        case .iq2_xxs: 66
+        case .iq2_xs: 74
+        case .iq3_xxs: 98
+        case .iq1_s: 50
+        case .iq4_nl: 18
+        case .iq3_s: 110
+        case .iq2_s: 82
+        case .iq4_xs: 136
+        case .iq1_m: 56
+        case .tq1_0: 54
+        case .tq2_0: 66
+        case .mxfp4: 17
+        }
+    }
+
+    /// Bytes needed for `count` elements, or nil when `count` is not a whole number of blocks
+    /// or the size overflows.
+    public func byteCount(elements count: Int) -> Int? {
+        guard count >= 0, count % blockSize == 0 else { return nil }
+        let (bytes, overflow) = (count / blockSize).multipliedReportingOverflow(by: blockBytes)
+        return overflow ? nil : bytes
+    }
+
+    /// ggml's name for the type (`Q4_K`, `F32`, …).
+    public var description: String {
+        switch self {
+        case .f32: "F32"
+        case .f16: "F16"
+        case .bf16: "BF16"
+        case .f64: "F64"
+        case .i8: "I8"
+        case .i16: "I16"
+        case .i32: "I32"
+        case .i64: "I64"
+        default:
+            String(describing: self).uppercased()
+        }
+    }
+}
