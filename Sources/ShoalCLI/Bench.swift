@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import ShoalEngine
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure prefill and decode throughput like llama-bench (pp / tg).")
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(name: .customLong("prompt-tokens"), help: "Tokens in the prefill test (0 skips it).")
+    var promptTokens: Int = 512
+
+    @Option(name: .customLong("gen-tokens"), help: "Tokens in the decode test (0 skips it).")
+    var genTokens: Int = 128
+
+    @Option(help: "Measured runs of each test (after one warm-up run).")
+    var repetitions: Int = 5
+
+    @Flag(help: "Print the results as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard promptTokens >= 0, genTokens >= 0, promptTokens + genTokens > 0 else {
+            throw ValidationError("--prompt-tokens and --gen-tokens must be >= 0 and not both 0")
+        }
+        guard (1...1000).contains(repetitions) else { throw ValidationError("--repetitions must be 1...1000") }
+    }
+
+    struct Report: Encodable {
+        var model: String
+        var threads: Int
+        var prompt_tokens: Int
+        var gen_tokens: Int
+        var repetitions: Int
+        var prefill_tokens_per_second: ThroughputSummary?
+        var decode_tokens_per_second: ThroughputSummary?
+    }
+
+    func run() throws {
+        let loaded = try modelOptions.load()
+        guard max(promptTokens, genTokens) <= loaded.model.config.contextLength else {
+            throw ValidationError("tests longer than the model's context of \(loaded.model.config.contextLength) tokens")
+        }
+        var bench = try ForwardBenchmark(model: loaded.model, maxTokens: max(promptTokens, genTokens))
+        var report = Report(model: modelOptions.model, threads: modelOptions.threadCount, prompt_tokens: promptTokens,
+                            gen_tokens: genTokens, repetitions: repetitions)
+        if promptTokens > 0 {
+            _ = try bench.prefill(tokens: promptTokens)
+            let rates = try (0..<repetitions).map { _ in Double(promptTokens) / (try bench.prefill(tokens: promptTokens)) }
+            report.prefill_tokens_per_second = ThroughputSummary(samples: rates)
+        }
+        if genTokens > 0 {
+            _ = try bench.decode(tokens: min(genTokens, 16))
+            let rates = try (0..<repetitions).map { _ in Double(genTokens) / (try bench.decode(tokens: genTokens)) }
+            report.decode_tokens_per_second = ThroughputSummary(samples: rates)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print("model: \(modelOptions.model)  threads: \(modelOptions.threadCount)")
+            if let s = report.prefill_tokens_per_second {
+                print(String(format: "pp%-5d %9.1f ± %5.1f tok/s (median; min %.1f, max %.1f)", promptTokens, s.median,
+                             s.standardDeviation, s.min, s.max))
+            }
+            if let s = report.decode_tokens_per_second {
+                print(String(format: "tg%-5d %9.1f ± %5.1f tok/s (median; min %.1f, max %.1f)", genTokens, s.median,
+                             s.standardDeviation, s.min, s.max))
+            }
+        }
+    }
+}

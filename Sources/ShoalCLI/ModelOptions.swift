@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import ShoalGGUF
+import ShoalKernels
+import ShoalModels
+import ShoalStore
+import ShoalTokenizers
+
+/// `--model` and `--threads`, shared by every command that loads a model.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "A catalogue name (pulled on first use) or a path to a .gguf file.")
+    var model: String = ModelCatalog.defaultModelName
+
+    @Option(name: .long, help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 1 || threads > 512 {
+            throw ValidationError("--threads must be between 1 and 512")
+        }
+    }
+
+    var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Resolves `--model` to a file on disk, pulling a catalogue model if needed (progress on stderr).
+    func path() throws -> String {
+        try ModelStore().resolve(model, pull: true) { line in
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
+    }
+
+    /// The GGUF file and its tokenizer (no weights bound).
+    func openTokenizer() throws -> (GGUFFile, any Tokenizer) {
+        let file = try GGUFFile(path: try path())
+        return (file, try loadTokenizer(from: file))
+    }
+
+    /// The file, the model bound to it and its tokenizer.
+    func load() throws -> LoadedModel {
+        let (file, tokenizer) = try openTokenizer()
+        let pool = ComputePool(threadCount: threadCount)
+        let model = try ModelRegistry.load(file, pool: pool)
+        return LoadedModel(file: file, model: model, tokenizer: tokenizer, pool: pool)
+    }
+}
+
+struct LoadedModel {
+    let file: GGUFFile
+    let model: any LanguageModel
+    let tokenizer: any Tokenizer
+    let pool: ComputePool
+
+    /// The model's chat template.
+    func chatTemplate() throws -> ChatTemplate {
+        guard let source = file.metadata["tokenizer.chat_template"]?.stringValue else {
+            throw ValidationError("this model has no chat template (tokenizer.chat_template is missing)")
+        }
+        return try ChatTemplate(source)
+    }
+}
+
+/// Writes to standard error without buffering.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

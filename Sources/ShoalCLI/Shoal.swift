@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct Shoal: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shoal",
+        abstract: "Shoal: a distributed LLM inference server for CPUs.",
+        version: ShoalVersion.string,
+        subcommands: [Generate.self, Pull.self, Tokenize.self, Render.self, Bench.self]
+    )
+}
+
+enum ShoalVersion {
+    static let string = "0.1.0"
+}

@@ -1,0 +1,72 @@
+public import ShoalModels
+
+/// llama-bench style throughput runs straight on the model: prefill of N random tokens in one batch (pp),
+/// and N single-token decode steps from an empty context (tg), each including the output head.
+public struct ForwardBenchmark {
+    public let model: any LanguageModel
+    private let cache: PagedKVCache
+    private var logits: [Float]
+    private var rng: SystemRandomNumberGenerator
+
+    /// - Parameter maxTokens: the longest run to support (prompt or generation).
+    public init(model: any LanguageModel, maxTokens: Int) throws {
+        self.model = model
+        let blocks = (maxTokens + PagedKVCache.defaultBlockSize - 1) / PagedKVCache.defaultBlockSize
+        cache = try PagedKVCache(config: model.config, blockCount: max(1, blocks))
+        logits = [Float](repeating: 0, count: model.config.vocabularySize)
+        rng = SystemRandomNumberGenerator()
+    }
+
+    private var fullTable: [Int32] { (0..<Int32(cache.blockCount)).map { $0 } }
+
+    private mutating func randomTokens(_ n: Int) -> [Int32] {
+        let vocab = Int32(model.config.vocabularySize)
+        return (0..<n).map { _ in Int32.random(in: 0..<vocab, using: &rng) }
+    }
+
+    /// Seconds to run `tokens` random tokens through the model as one batch.
+    public mutating func prefill(tokens: Int) throws -> Double {
+        var batch = ForwardBatch()
+        batch.append(tokens: randomTokens(tokens), startingAt: 0, blockTable: fullTable)
+        let clock = ContinuousClock()
+        let start = clock.now
+        try logits.withUnsafeMutableBufferPointer { try model.forward(batch, cache: cache, logits: $0.baseAddress!) }
+        return (clock.now - start).seconds
+    }
+
+    /// Seconds to run `tokens` decode steps of one token each, positions 0..<tokens.
+    public mutating func decode(tokens: Int) throws -> Double {
+        let ids = randomTokens(tokens)
+        let table = fullTable
+        let clock = ContinuousClock()
+        let start = clock.now
+        for (position, id) in ids.enumerated() {
+            var batch = ForwardBatch()
+            batch.append(tokens: [id], startingAt: position, blockTable: table)
+            try logits.withUnsafeMutableBufferPointer { try model.forward(batch, cache: cache, logits: $0.baseAddress!) }
+        }
+        return (clock.now - start).seconds
+    }
+}
+
+/// Median, spread and raw samples of a throughput measurement.
+public struct ThroughputSummary: Sendable, Codable {
+    public var median: Double
+    public var mean: Double
+    public var standardDeviation: Double
+    public var min: Double
+    public var max: Double
+    public var samples: [Double]
+
+    public init(samples: [Double]) {
+        let sorted = samples.sorted()
+        self.samples = samples
+        let n = sorted.count
+        median = n == 0 ? 0 : (n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2)
+        mean = n == 0 ? 0 : sorted.reduce(0, +) / Double(n)
+        let m = mean
+        standardDeviation = n < 2 ? 0 : (sorted.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(n - 1)).squareRoot()
+        min = sorted.first ?? 0
+        max = sorted.last ?? 0
+    }
+}

@@ -1,0 +1,139 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A GGUF file (v2 or v3, little-endian), memory-mapped read-only, with its metadata and tensor table parsed
+/// and every tensor's bounds checked at open.
+///
+/// Tensor data stays in the mapping; `data(for:)` returns a view of it that is valid as long as the file object lives.
+public final class GGUFFile: @unchecked Sendable {
+    /// The GGUF version (2 or 3).
+    public let version: UInt32
+    /// All metadata key-value pairs.
+    public let metadata: [String: GGUFValue]
+    /// The metadata keys in file order.
+    public let metadataKeys: [String]
+    /// The tensor table, in file order.
+    public let tensors: [GGUFTensorInfo]
+    /// The data alignment (`general.alignment`, default 32).
+    public let alignment: Int
+    /// The byte offset of the data section in the file.
+    public let dataOffset: Int
+    /// The file's size in bytes.
+    public let fileSize: Int
+
+    private let storage: Storage
+    private let tensorIndex: [String: Int]
+
+    /// Maps and parses the file at `path`.
+    /// - Throws: `GGUFError` naming the path and what is wrong with the file.
+    public convenience init(path: String) throws {
+        try self.init(storage: try Storage(mapping: path), source: path)
+    }
+
+    /// Parses GGUF bytes held in memory (a private, aligned copy is kept).
+    /// - Throws: `GGUFError` naming what is wrong.
+    public convenience init(bytes: [UInt8]) throws {
+        try self.init(storage: Storage(copying: bytes), source: nil)
+    }
+
+    private init(storage: Storage, source: String?) throws {
+        var parser = GGUFParser(base: UnsafeRawPointer(storage.base), size: storage.size, source: source)
+        let result = try parser.parse()
+        self.storage = storage
+        self.version = result.version
+        self.metadata = result.metadata
+        self.metadataKeys = result.metadataKeys
+        self.tensors = result.tensors
+        self.alignment = result.alignment
+        self.dataOffset = result.dataOffset
+        self.fileSize = storage.size
+        var index: [String: Int] = [:]
+        index.reserveCapacity(result.tensors.count)
+        for (i, t) in result.tensors.enumerated() { index[t.name] = i }
+        self.tensorIndex = index
+    }
+
+    /// The tensor with this name, if the file has one.
+    public func tensor(named name: String) -> GGUFTensorInfo? {
+        tensorIndex[name].map { tensors[$0] }
+    }
+
+    /// The bytes of a tensor of this file (bounds were checked at open). The base address is never nil.
+    /// - Precondition: `tensor` comes from this file's `tensors`.
+    public func data(for tensor: GGUFTensorInfo) -> UnsafeRawBufferPointer {
+        let start = dataOffset + tensor.offset
+        precondition(
+            tensor.offset >= 0 && start <= fileSize && tensor.byteCount <= fileSize - start,
+            "tensor '\(tensor.name)' does not belong to this GGUF file")
+        return UnsafeRawBufferPointer(start: UnsafeRawPointer(storage.base) + start, count: tensor.byteCount)
+    }
+
+    /// All bytes of the file.
+    public var bytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: UnsafeRawPointer(storage.base), count: storage.size)
+    }
+
+    /// `general.architecture`, when present and a string.
+    public var architecture: String? {
+        metadata["general.architecture"]?.stringValue
+    }
+}
+
+extension GGUFFile {
+    /// Owns the file's bytes: a read-only private mapping, or an aligned heap copy.
+    final class Storage {
+        let base: UnsafeMutableRawPointer
+        let size: Int
+        private let mapped: Bool
+
+        init(copying bytes: [UInt8]) {
+            let base = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
+            bytes.withUnsafeBytes { src in
+                if let s = src.baseAddress { base.copyMemory(from: s, byteCount: src.count) }
+            }
+            self.base = base
+            self.size = bytes.count
+            self.mapped = false
+        }
+
+        init(mapping path: String) throws(GGUFError) {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw GGUFError(.io, "\(path): cannot open: \(Self.errnoText())")
+            }
+            defer { close(fd) }
+            var info = stat()
+            guard fstat(fd, &info) == 0 else {
+                throw GGUFError(.io, "\(path): cannot stat: \(Self.errnoText())")
+            }
+            guard (info.st_mode & S_IFMT) == S_IFREG else {
+                throw GGUFError(.io, "\(path): not a regular file")
+            }
+            let size = Int(info.st_size)
+            guard size >= 8 else {
+                throw GGUFError(.notGGUF, "\(path): not a GGUF file: only \(size) bytes")
+            }
+            guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
+                throw GGUFError(.io, "\(path): cannot map \(size) bytes: \(Self.errnoText())")
+            }
+            self.base = p
+            self.size = size
+            self.mapped = true
+        }
+
+        deinit {
+            if mapped {
+                munmap(base, size)
+            } else {
+                base.deallocate()
+            }
+        }
+
+        static func errnoText() -> String {
+            String(cString: strerror(errno))
+        }
+    }
+}

@@ -1,0 +1,12 @@
+public import ShoalGGUF
+
+/// Facts about what the kernels can compute.
+public enum Kernels {
+    /// Whether `matmul` and `dequantizeRow` accept weights of this type.
+    public static func supports(_ type: GGMLType) -> Bool {
+        switch type {
+        case .f32, .f16, .bf16, .q4_0, .q4_1, .q8_0: true
+        default: false
+        }
+    }
+}

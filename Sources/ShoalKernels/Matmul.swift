@@ -1,0 +1,104 @@
+import ShoalGGUF
+
+/// Matrix times a batch of float vectors: `y[t*yStride + r] = dot(row r of w, x[t*xStride ..< t*xStride + w.columns])`
+/// for `r` in `rows` (all rows when nil) and `t` in `0..<tokens`, in float32 (exact mode: activations are not quantized).
+///
+/// Rows are split across the pool's threads, so each thread reads disjoint weights. With one token the weights are
+/// streamed once (matrix x vector); with more, each weight is dequantized once per tile and reused across tokens.
+/// - Parameters:
+///   - w: the weights; `rows` must lie inside `0..<w.rows`.
+///   - x: `tokens` input vectors of `w.columns` floats, `xStride` floats apart.
+///   - y: outputs; row `r` of token `t` goes to `y[t*yStride + r]`.
+///   - pool: threads to split the work over.
+public func matmul(
+    _ w: MatrixView, _ x: UnsafePointer<Float>, xStride: Int, tokens: Int,
+    _ y: UnsafeMutablePointer<Float>, yStride: Int, rows: Range<Int>? = nil, pool: ComputePool
+) {
+    let rowRange = rows ?? 0..<w.rows
+    precondition(rowRange.lowerBound >= 0 && rowRange.upperBound <= w.rows, "matmul: rows \(rowRange) outside 0..<\(w.rows)")
+    guard tokens > 0, !rowRange.isEmpty else { return }
+    let work = rowRange.count * w.columns * tokens
+    let threads = work < 32_768 ? 1 : pool.threadCount
+    if threads == 1 {
+        matmulRows(w, x, xStride: xStride, tokens: tokens, y, yStride: yStride, rows: rowRange, pool: pool, thread: 0)
+        return
+    }
+    pool.run { thread, threadCount in
+        let part = partition(rowRange, part: thread, of: threadCount, granule: 16)
+        if !part.isEmpty {
+            matmulRows(w, x, xStride: xStride, tokens: tokens, y, yStride: yStride, rows: part, pool: pool, thread: thread)
+        }
+    }
+}
+
+/// The `part`-th of `count` nearly equal slices of `range`, with slice boundaries on multiples of `granule`
+/// (relative to the range start) where the range is large enough.
+@inline(__always)
+func partition(_ range: Range<Int>, part: Int, of count: Int, granule: Int) -> Range<Int> {
+    let n = range.count
+    let units = (n + granule - 1) / granule
+    let start = min(n, (units * part / count) * granule)
+    let end = min(n, (units * (part + 1) / count) * granule)
+    return (range.lowerBound + start)..<(range.lowerBound + end)
+}
+
+/// One thread's share of `matmul`.
+func matmulRows(
+    _ w: MatrixView, _ x: UnsafePointer<Float>, xStride: Int, tokens: Int,
+    _ y: UnsafeMutablePointer<Float>, yStride: Int, rows: Range<Int>, pool: ComputePool, thread: Int
+) {
+    let columns = w.columns
+    let blocks = columns / w.type.blockSize
+    switch w.type {
+    case .q4_1:
+        for r in rows {
+            let row = w.row(r)
+            for t in 0..<tokens { y[t * yStride + r] = dotQ4_1F32(row, x + t * xStride, blocks: blocks) }
+        }
+    case .q4_0:
+        for r in rows {
+            let row = w.row(r)
+            for t in 0..<tokens { y[t * yStride + r] = dotQ4_0F32(row, x + t * xStride, blocks: blocks) }
+        }
+    case .q8_0:
+        for r in rows {
+            let row = w.row(r)
+            for t in 0..<tokens { y[t * yStride + r] = dotQ8_0F32(row, x + t * xStride, blocks: blocks) }
+        }
+    case .f16:
+        for r in rows {
+            let row = w.row(r)
+            for t in 0..<tokens { y[t * yStride + r] = dotF16F32(row, x + t * xStride, count: columns) }
+        }
+    case .bf16:
+        for r in rows {
+            let row = w.row(r)
+            for t in 0..<tokens { y[t * yStride + r] = dotBF16F32(row, x + t * xStride, count: columns) }
+        }
+    case .f32:
+        for r in rows {
+            let row = w.row(r).assumingMemoryBound(to: Float.self)
+            for t in 0..<tokens { y[t * yStride + r] = dotF32F32(row, x + t * xStride, count: columns) }
+        }
+    default:
+        preconditionFailure("matmul: unsupported type \(w.type)")
+    }
+}
+
+/// Scalar twin of `matmul`: dequantizes each row with `dequantizeRowReference` and sums in Double.
+package func matmulReference(
+    _ w: MatrixView, _ x: UnsafePointer<Float>, xStride: Int, tokens: Int,
+    _ y: UnsafeMutablePointer<Float>, yStride: Int, rows: Range<Int>? = nil
+) {
+    let rowRange = rows ?? 0..<w.rows
+    let row = UnsafeMutablePointer<Float>.allocate(capacity: w.columns)
+    defer { row.deallocate() }
+    for r in rowRange {
+        dequantizeRowReference(w.type, w.row(r), row, count: w.columns)
+        for t in 0..<tokens {
+            var sum = 0.0
+            for k in 0..<w.columns { sum += Double(row[k]) * Double(x[t * xStride + k]) }
+            y[t * yStride + r] = Float(sum)
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import ShoalKernels
+
+/// Causal grouped-query attention that reads keys and values through block tables.
+///
+/// Work is split into (token, KV head) units across the pool; each unit handles the query heads
+/// that share that KV head, so every cached key and value row is loaded once per unit.
+struct PagedAttention {
+    let headCount: Int
+    let kvHeadCount: Int
+    let headDim: Int
+    let scale: Float
+
+    /// Per-token facts the attention needs: where the token's sequence keeps its blocks and how far it may look.
+    struct TokenView {
+        var position: Int
+        /// First position it may attend to (0 for full attention; later for a sliding window).
+        var firstVisible: Int
+        var sequence: Int
+    }
+
+    /// - Parameters:
+    ///   - queries: `tokens.count` rows of `headCount * headDim` floats (already rotated).
+    ///   - output: same shape as `queries`.
+    ///   - scores: per-thread scratch, `threadCount * scoreStride` floats, `scoreStride` >= the longest context.
+    func run(
+        layer: Int, tokens: [TokenView], blockTables: [[Int32]], cache: PagedKVCache,
+        queries: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        scores: UnsafeMutablePointer<Float>, scoreStride: Int, pool: ComputePool
+    ) {
+        let group = headCount / kvHeadCount
+        let units = tokens.count * kvHeadCount
+        let rowWidth = headCount * headDim
+        tokens.withUnsafeBufferPointer { tokenViews in
+            pool.run { thread, threadCount in
+                let s = scores + thread * scoreStride * group
+                var unit = thread
+                while unit < units {
+                    let t = unit / kvHeadCount
+                    let g = unit % kvHeadCount
+                    let view = tokenViews[t]
+                    let table = blockTables[view.sequence]
+                    attendUnit(
+                        layer: layer, view: view, table: table, kvHead: g, group: group, cache: cache,
+                        queries: queries + t * rowWidth + g * group * headDim,
+                        output: output + t * rowWidth + g * group * headDim,
+                        scores: s, scoreStride: scoreStride)
+                    unit += threadCount
+                }
+            }
+        }
+    }
+
+    @inline(__always)
+    private func attendUnit(
+        layer: Int, view: TokenView, table: [Int32], kvHead: Int, group: Int, cache: PagedKVCache,
+        queries: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        scores: UnsafeMutablePointer<Float>, scoreStride: Int
+    ) {
+        let blockSize = cache.blockSize
+        let first = view.firstVisible
+        let count = view.position - first + 1
+        let kvOffset = kvHead * headDim
+        // Scores for each query head of the group.
+        var p = first
+        while p <= view.position {
+            let block = Int(table[p / blockSize])
+            let slot = p % blockSize
+            let key = UnsafePointer(cache.keys(layer: layer, block: block, slot: slot) + kvOffset)
+            for h in 0..<group {
+                scores[h * scoreStride + (p - first)] = dotInline(queries + h * headDim, key, headDim) * scale
+            }
+            p += 1
+        }
+        for h in 0..<group {
+            softmaxInPlace(scores + h * scoreStride, count: count)
+            (output + h * headDim).update(repeating: 0, count: headDim)
+        }
+        p = first
+        while p <= view.position {
+            let block = Int(table[p / blockSize])
+            let slot = p % blockSize
+            let value = UnsafePointer(cache.values(layer: layer, block: block, slot: slot) + kvOffset)
+            for h in 0..<group {
+                axpyInline(scores[h * scoreStride + (p - first)], value, output + h * headDim, headDim)
+            }
+            p += 1
+        }
+    }
+}
+
+@inline(__always)
+private func dotInline(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var i = 0
+    var acc0 = SIMD16<Float>()
+    var acc1 = SIMD16<Float>()
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    while i + 32 <= n {
+        acc0.addProduct(ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self),
+                        rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
+        acc1.addProduct(ra.loadUnaligned(fromByteOffset: (i + 16) * 4, as: SIMD16<Float>.self),
+                        rb.loadUnaligned(fromByteOffset: (i + 16) * 4, as: SIMD16<Float>.self))
+        i += 32
+    }
+    while i + 16 <= n {
+        acc0.addProduct(ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self),
+                        rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
+        i += 16
+    }
+    var sum = (acc0 + acc1).sum()
+    while i < n {
+        sum += a[i] * b[i]
+        i += 1
+    }
+    return sum
+}
+
+@inline(__always)
+private func axpyInline(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    var i = 0
+    let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
+    let a = SIMD16<Float>(repeating: alpha)
+    while i + 16 <= n {
+        var acc = ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        acc.addProduct(a, rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
+        ry.storeBytes(of: acc, toByteOffset: i * 4, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < n {
+        y[i] += alpha * x[i]
+        i += 1
+    }
+}

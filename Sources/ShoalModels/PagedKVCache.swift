@@ -1,0 +1,72 @@
+/// Keys and values of every layer in one preallocated arena of fixed-size blocks.
+///
+/// A sequence owns a block table (block ids); the token at position `p` lives in block
+/// `table[p / blockSize]`, slot `p % blockSize`. Which blocks belong to whom is decided outside
+/// (the engine's block manager): the cache only stores numbers. Values are float32 so that
+/// cached decoding reproduces a full pass to float rounding.
+///
+/// Layout per layer and block: `blockSize` rows of `kvWidth` floats for keys, then the same for values.
+public final class PagedKVCache: @unchecked Sendable {
+    public static let defaultBlockSize = 16
+
+    public let layerCount: Int
+    public let blockCount: Int
+    public let blockSize: Int
+    public let kvWidth: Int
+    private let storage: UnsafeMutablePointer<Float>
+    private let blockStride: Int
+    private let layerStride: Int
+
+    /// Bytes one token occupies across all layers (keys and values).
+    public static func bytesPerToken(layerCount: Int, kvWidth: Int) -> Int {
+        layerCount * kvWidth * 2 * MemoryLayout<Float>.stride
+    }
+
+    /// Allocates the arena.
+    /// - Throws: `ModelError` when the size is zero or does not fit in memory arithmetic.
+    public init(layerCount: Int, kvWidth: Int, blockCount: Int, blockSize: Int = PagedKVCache.defaultBlockSize) throws {
+        guard layerCount > 0, kvWidth > 0, blockCount > 0, blockSize > 0 else {
+            throw ModelError(.invalidBatch, "KV cache needs at least one block (got \(blockCount))")
+        }
+        let (blockStride, o1) = (blockSize * kvWidth).multipliedReportingOverflow(by: 2)
+        let (layerStride, o2) = blockStride.multipliedReportingOverflow(by: blockCount)
+        let (total, o3) = layerStride.multipliedReportingOverflow(by: layerCount)
+        guard !o1, !o2, !o3 else { throw ModelError(.invalidBatch, "KV cache size overflows") }
+        self.layerCount = layerCount
+        self.kvWidth = kvWidth
+        self.blockCount = blockCount
+        self.blockSize = blockSize
+        self.blockStride = blockStride
+        self.layerStride = layerStride
+        storage = .allocate(capacity: total)
+        storage.initialize(repeating: 0, count: total)
+    }
+
+    /// Convenience: a cache for `config` with `blockCount` blocks.
+    public convenience init(config: ModelConfig, blockCount: Int, blockSize: Int = PagedKVCache.defaultBlockSize) throws {
+        try self.init(layerCount: config.layerCount, kvWidth: config.kvWidth, blockCount: blockCount, blockSize: blockSize)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// Start of the key row of `slot` in `block` for `layer`.
+    @inline(__always)
+    public func keys(layer: Int, block: Int, slot: Int) -> UnsafeMutablePointer<Float> {
+        storage + layer * layerStride + block * blockStride + slot * kvWidth
+    }
+
+    /// Start of the value row of `slot` in `block` for `layer`.
+    @inline(__always)
+    public func values(layer: Int, block: Int, slot: Int) -> UnsafeMutablePointer<Float> {
+        storage + layer * layerStride + block * blockStride + (blockSize + slot) * kvWidth
+    }
+
+    /// Copies one block's contents (all layers) to another block, for copy-on-write of shared blocks.
+    public func copyBlock(from source: Int, to destination: Int) {
+        for layer in 0..<layerCount {
+            let src = storage + layer * layerStride + source * blockStride
+            let dst = storage + layer * layerStride + destination * blockStride
+            dst.update(from: src, count: blockStride)
+        }
+    }
+}

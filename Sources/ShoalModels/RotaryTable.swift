@@ -1,0 +1,60 @@
+/// Cosines and sines of the rotary angles for a list of positions, computed once per step and
+/// shared by every layer that uses the same base.
+struct RotaryTable {
+    private(set) var cosines: [Float] = []
+    private(set) var sines: [Float] = []
+    private(set) var pairs = 0
+
+    /// Fills the table for `positions`: angle_i = position * base^(-2i/dims), i in 0..<dims/2 (float64, rounded once).
+    mutating func fill(positions: [Int32], dims: Int, base: Float) {
+        pairs = dims / 2
+        let count = positions.count * pairs
+        if cosines.count < count {
+            cosines = [Float](repeating: 0, count: count)
+            sines = [Float](repeating: 0, count: count)
+        }
+        var inverse = [Double](repeating: 0, count: pairs)
+        for i in 0..<pairs { inverse[i] = 1 / pow(Double(base), Double(2 * i) / Double(dims)) }
+        for (t, position) in positions.enumerated() {
+            for i in 0..<pairs {
+                let angle = Double(position) * inverse[i]
+                cosines[t * pairs + i] = Float(cos(angle))
+                sines[t * pairs + i] = Float(sin(angle))
+            }
+        }
+    }
+
+    /// Rotates `heads` heads of `headDim` values at `x` for token `t` of the table.
+    @inline(__always)
+    func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, token t: Int, style: RoPEStyle) {
+        cosines.withUnsafeBufferPointer { cosBuf in
+            sines.withUnsafeBufferPointer { sinBuf in
+                let c = cosBuf.baseAddress! + t * pairs
+                let s = sinBuf.baseAddress! + t * pairs
+                for h in 0..<heads {
+                    let head = x + h * headDim
+                    switch style {
+                    case .norm:
+                        for i in 0..<pairs {
+                            let a = head[2 * i], b = head[2 * i + 1]
+                            head[2 * i] = a * c[i] - b * s[i]
+                            head[2 * i + 1] = a * s[i] + b * c[i]
+                        }
+                    case .neox:
+                        for i in 0..<pairs {
+                            let a = head[i], b = head[i + pairs]
+                            head[i] = a * c[i] - b * s[i]
+                            head[i + pairs] = a * s[i] + b * c[i]
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

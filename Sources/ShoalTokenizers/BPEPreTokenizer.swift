@@ -1,0 +1,42 @@
+/// How a byte-level BPE vocabulary splits text into pieces before merging (`tokenizer.ggml.pre`).
+///
+/// Each case is a hand-written scanner over Unicode scalars that reproduces llama.cpp's splitting
+/// for the regular expression named below (`\p{L}`, `\p{N}` by general category, `\s` = White_Space).
+public enum BPEPreTokenizer: String, Sendable, CaseIterable {
+    /// GPT-2: `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
+    case gpt2
+    /// SmolLM2 (and StarCoder, Refact, Command-R ...): every `\p{N}` scalar is split off on its own first,
+    /// then the GPT-2 expression runs on each remaining piece.
+    case smollm
+    /// Llama 3: `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`;
+    /// a piece that is itself a vocabulary token is kept whole without merging.
+    case llama3
+    /// Qwen2: as Llama 3, but `\p{N}` takes one scalar at a time.
+    case qwen2
+
+    /// The pre-tokenizer for a `tokenizer.ggml.pre` name, following llama.cpp's grouping of names.
+    ///
+    /// - Parameter name: The name from the file; nil and `"default"` mean GPT-2.
+    /// - Returns: nil when the name is not recognized.
+    public init?(ggufName name: String?) {
+        guard let name else {
+            self = .gpt2
+            return
+        }
+        switch name {
+        case "default", "gpt2", "gpt-2", "mpt", "olmo", "jais", "trillion":
+            self = .gpt2
+        case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva":
+            self = .smollm
+        case "llama3", "llama-v3", "llama-bpe", "falcon3":
+            self = .llama3
+        case "qwen2", "stablelm2", "hunyuan", "deepseek-r1-qwen", "megrez":
+            self = .qwen2
+        default:
+            return nil
+        }
+    }
+
+    /// Whether a piece that is a whole vocabulary token skips the merge loop (llama.cpp's `ignore_merges`).
+    var ignoresMerges: Bool { self == .llama3 }
+}

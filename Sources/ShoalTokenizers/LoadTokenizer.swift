@@ -1,0 +1,75 @@
+public import ShoalGGUF
+
+/// Builds the tokenizer a GGUF file describes (`tokenizer.ggml.*` metadata).
+///
+/// - Parameter file: An opened GGUF file.
+/// - Returns: A `BPETokenizer` for `tokenizer.ggml.model = "gpt2"` (byte-level BPE). Check its
+///   `isPreTokenizerRecognized` and log `preTokenizerName` when false.
+/// - Throws: `TokenizerError` with `.unsupportedModel` for other models (`"llama"`, SentencePiece, is not
+///   supported yet), `.missingMetadata` / `.invalidMetadata` naming the key, or the errors of
+///   `BPETokenizer.init`.
+public func loadTokenizer(from file: GGUFFile) throws -> any Tokenizer {
+    let metadata = TokenizerMetadata(file: file)
+    let model = try metadata.required("tokenizer.ggml.model", "a string", \.stringValue)
+    switch model {
+    case "gpt2":
+        return try loadBPETokenizer(metadata)
+    case "llama":
+        throw TokenizerError(
+            .unsupportedModel,
+            "tokenizer model \"llama\" (SentencePiece, as in Llama 2, Mistral and Gemma) is not supported yet")
+    default:
+        throw TokenizerError(
+            .unsupportedModel, "tokenizer.ggml.model \"\(model)\" is not supported; supported models: \"gpt2\"")
+    }
+}
+
+private func loadBPETokenizer(_ metadata: TokenizerMetadata) throws -> BPETokenizer {
+    let tokens = try metadata.required("tokenizer.ggml.tokens", "an array of strings", \.stringArray)
+    let merges = try metadata.required("tokenizer.ggml.merges", "an array of strings", \.stringArray)
+    let tokenTypes = try metadata.optional("tokenizer.ggml.token_type", "an array of integers", \.intArray)
+    let preName = try metadata.optional("tokenizer.ggml.pre", "a string", \.stringValue)
+    let pre = BPEPreTokenizer(ggufName: preName) ?? .gpt2
+    // llama.cpp: Llama 3 vocabularies add BOS unless the file says otherwise; others do not.
+    let addBOS = try metadata.optional("tokenizer.ggml.add_bos_token", "a bool", \.boolValue) ?? (pre == .llama3)
+    let addEOS = try metadata.optional("tokenizer.ggml.add_eos_token", "a bool", \.boolValue) ?? false
+    var endOfTurn: [Int32] = []
+    for key in ["tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"] {
+        if let id = try metadata.tokenID(key) { endOfTurn.append(id) }
+    }
+    return try BPETokenizer(
+        tokens: tokens, merges: merges, tokenTypes: tokenTypes, preTokenizer: preName,
+        bosID: try metadata.tokenID("tokenizer.ggml.bos_token_id"),
+        eosID: try metadata.tokenID("tokenizer.ggml.eos_token_id"),
+        unknownID: try metadata.tokenID("tokenizer.ggml.unknown_token_id"),
+        addBOS: addBOS, addEOS: addEOS, endOfTurnIDs: endOfTurn)
+}
+
+/// Typed metadata lookups that fail with `TokenizerError`s naming the key.
+private struct TokenizerMetadata {
+    let file: GGUFFile
+
+    func optional<T>(_ key: String, _ expected: String, _ convert: (GGUFValue) -> T?) throws -> T? {
+        guard let value = file.metadata[key] else { return nil }
+        guard let converted = convert(value) else {
+            throw TokenizerError(.invalidMetadata, "metadata \(key) is \(value.typeName), expected \(expected)")
+        }
+        return converted
+    }
+
+    func required<T>(_ key: String, _ expected: String, _ convert: (GGUFValue) -> T?) throws -> T {
+        guard let value = try optional(key, expected, convert) else {
+            throw TokenizerError(.missingMetadata, "metadata \(key) (\(expected)) is missing")
+        }
+        return value
+    }
+
+    /// A token id; a negative value (some converters write -1) means none.
+    func tokenID(_ key: String) throws -> Int32? {
+        guard let value = try optional(key, "an integer", \.intValue), value >= 0 else { return nil }
+        guard let id = Int32(exactly: value) else {
+            throw TokenizerError(.invalidMetadata, "metadata \(key) = \(value) is not a valid token id")
+        }
+        return id
+    }
+}

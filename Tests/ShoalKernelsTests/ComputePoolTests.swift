@@ -1,0 +1,62 @@
+import Glibc
+import Synchronization
+import Testing
+import ShoalKernels
+
+@Suite struct ComputePoolTests {
+    @Test(arguments: [1, 2, 3])
+    func everyThreadRunsOncePerRun(threads: Int) {
+        let pool = ComputePool(threadCount: threads)
+        #expect(pool.threadCount == threads)
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: threads * 8)
+        let marks = UnsafeMutablePointer<Int>.allocate(capacity: threads * 8)
+        counts.initialize(repeating: 0, count: threads * 8)
+        marks.initialize(repeating: -1, count: threads * 8)
+        defer { counts.deallocate(); marks.deallocate() }
+        var badCount = 0
+        var badMark = 0
+        for run in 0..<5000 {
+            pool.run { thread, count in
+                if count != threads { return }
+                counts[thread * 8] += 1
+                marks[thread * 8] = run
+            }
+            for t in 0..<threads where marks[t * 8] != run { badMark += 1 }
+        }
+        for t in 0..<threads where counts[t * 8] != 5000 { badCount += 1 }
+        #expect(badCount == 0)
+        #expect(badMark == 0)
+    }
+
+    @Test func workersWakeAfterSleeping() {
+        let pool = ComputePool(threadCount: 3)
+        let total = Atomic<Int>(0)
+        for _ in 0..<4 {
+            // Idle long enough that the workers stop polling and block on the condition variable.
+            usleep(5000)
+            pool.run { thread, _ in total.add(thread + 1, ordering: .relaxed) }
+        }
+        #expect(total.load(ordering: .relaxed) == 4 * 6)
+    }
+
+    @Test func nestedRunStillRunsEveryIndex() {
+        let pool = ComputePool(threadCount: 2)
+        let inner = Atomic<Int>(0)
+        pool.run { thread, _ in
+            if thread == 0 {
+                pool.run { innerThread, _ in inner.add(1 << (innerThread * 4), ordering: .relaxed) }
+            }
+        }
+        #expect(inner.load(ordering: .relaxed) == 0x11)
+    }
+
+    @Test func poolsStartAndStopRepeatedly() {
+        let total = Atomic<Int>(0)
+        for _ in 0..<50 {
+            let pool = ComputePool(threadCount: 3)
+            pool.run { _, _ in total.add(1, ordering: .relaxed) }
+        }
+        #expect(total.load(ordering: .relaxed) == 150)
+        #expect(ComputePool(threadCount: 0).threadCount == 1)
+    }
+}

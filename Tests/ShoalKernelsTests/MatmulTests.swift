@@ -1,0 +1,77 @@
+import ShoalGGUF
+import Testing
+import ShoalKernels
+
+@Suite struct MatmulTests {
+    static let pools = [ComputePool(threadCount: 1), ComputePool(threadCount: 2), ComputePool(threadCount: 3)]
+    static let rowCounts = [1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 127, 129]
+    static let tokenCounts = [1, 2, 3, 5, 17, 64]
+
+    /// Compares `matmul` with `matmulReference`: |fast - reference| <= 1e-5 * sum_k |w_k x_k| (float reassociation).
+    func check(_ type: GGMLType, rows: Int, columns: Int, tokens: Int, xStride: Int, yStride: Int,
+               rowRange: Range<Int>?, pool: ComputePool, seed: UInt64) throws {
+        var rng = SeededGenerator(seed: seed)
+        let weights = randomMatrix(type, rows: rows, columns: columns, using: &rng)
+        let w = try MatrixView(base: weights.raw, type: type, rows: rows, columns: columns)
+        let x = randomFloats(xStride * (tokens - 1) + columns, using: &rng)
+        let fast = Buffer(bytes: (yStride * (tokens - 1) + rows) * 4)
+        let reference = Buffer(bytes: (yStride * (tokens - 1) + rows) * 4)
+        for i in 0..<(yStride * (tokens - 1) + rows) {
+            fast.floats[i] = -7
+            reference.floats[i] = -7
+        }
+        matmul(w, x.floats, xStride: xStride, tokens: tokens, fast.floats, yStride: yStride, rows: rowRange, pool: pool)
+        matmulReference(w, x.floats, xStride: xStride, tokens: tokens, reference.floats, yStride: yStride, rows: rowRange)
+        let row = Buffer(bytes: columns * 4)
+        var failures = 0
+        for r in rowRange ?? 0..<rows {
+            dequantizeRowReference(type, w.row(r), row.floats, count: columns)
+            for t in 0..<tokens {
+                var magnitude: Float = 0
+                for k in 0..<columns { magnitude += abs(row.floats[k] * x.floats[t * xStride + k]) }
+                let difference = abs(fast.floats[t * yStride + r] - reference.floats[t * yStride + r])
+                if !(difference <= 1e-5 * magnitude + 1e-30) { failures += 1 }
+            }
+        }
+        // Everything outside the requested rows is untouched.
+        for t in 0..<tokens {
+            for r in 0..<rows where !(rowRange ?? 0..<rows).contains(r) && fast.floats[t * yStride + r] != -7 { failures += 1 }
+        }
+        #expect(failures == 0, "\(type) rows \(rows) columns \(columns) tokens \(tokens) threads \(pool.threadCount) seed \(seed)")
+    }
+
+    @Test(arguments: [GGMLType.f32, .f16, .bf16, .q4_0, .q4_1, .q8_0], [32, 64, 96, 576, 1536])
+    func matchesReference(type: GGMLType, columns: Int) throws {
+        for (index, rows) in Self.rowCounts.enumerated() where columns < 1536 || rows <= 33 {
+            let tokens = Self.tokenCounts[index % Self.tokenCounts.count]
+            let pool = Self.pools[index % Self.pools.count]
+            try check(type, rows: rows, columns: columns, tokens: tokens, xStride: columns, yStride: rows,
+                      rowRange: nil, pool: pool, seed: UInt64(index * 1000 + columns) &+ UInt64(type.rawValue) << 32)
+        }
+    }
+
+    @Test(arguments: [GGMLType.q4_1, .q8_0, .f32], [1, 2, 3, 5, 17, 64])
+    func everyTokenCountWithStridesAndRowRange(type: GGMLType, tokens: Int) throws {
+        for pool in Self.pools {
+            try check(type, rows: 67, columns: 96, tokens: tokens, xStride: 96 + 5, yStride: 67 + 3,
+                      rowRange: 3..<61, pool: pool, seed: UInt64(tokens) &* 77 &+ UInt64(type.rawValue))
+        }
+    }
+
+    @Test func largeMatrixSplitsAcrossThreads() throws {
+        for tokens in [1, 7] {
+            try check(.q4_1, rows: 1536, columns: 576, tokens: tokens, xStride: 576, yStride: 1536,
+                      rowRange: nil, pool: Self.pools[1], seed: 99 &+ UInt64(tokens))
+        }
+    }
+
+    @Test func badShapesAndTypesThrow() {
+        let bytes = Buffer(bytes: 1024)
+        #expect(throws: KernelError.self) { try MatrixView(base: bytes.raw, type: .q4_1, rows: 2, columns: 33) }
+        #expect(throws: KernelError.self) { try MatrixView(base: bytes.raw, type: .q4_K, rows: 2, columns: 256) }
+        #expect(throws: KernelError.self) { try MatrixView(base: bytes.raw, type: .f32, rows: -1, columns: 4) }
+        #expect(Kernels.supports(.q4_1) && !Kernels.supports(.q6_K))
+        let view = try? MatrixView(base: bytes.raw, type: .q8_0, rows: 3, columns: 64)
+        #expect(view?.rowBytes == 68)
+    }
+}
