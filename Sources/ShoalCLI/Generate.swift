@@ -84,7 +84,7 @@ struct Generate: ParsableCommand {
             stdout.write(try encoder.encode(output))
             stdout.write(Data("\n".utf8))
         } else {
-            stdout.write(Data("\n".utf8))
+            stdout.write(Data((result.trailingText + "\n").utf8))
         }
         let promptRate = Double(ids.count) / max(result.promptSeconds, 1e-9)
         let decoded = max(0, result.tokens.count - 1)
@@ -104,7 +104,7 @@ struct Generate: ParsableCommand {
         if let chat {
             let template = try loaded.chatTemplate()
             let text = try template.render(
-                messages: [.object([("role", .string("user")), ("content", .string(chat))])],
+                messages: [["role": "user", "content": .string(chat)]],
                 addGenerationPrompt: true,
                 bosToken: loaded.tokenizer.bosID.flatMap { loaded.tokenizer.token(of: $0) } ?? "",
                 eosToken: loaded.tokenizer.eosID.flatMap { loaded.tokenizer.token(of: $0) } ?? "")

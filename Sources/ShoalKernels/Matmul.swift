@@ -47,13 +47,18 @@ func matmulRows(
     _ w: MatrixView, _ x: UnsafePointer<Float>, xStride: Int, tokens: Int,
     _ y: UnsafeMutablePointer<Float>, yStride: Int, rows: Range<Int>, pool: ComputePool, thread: Int
 ) {
+    if tokens >= 2 && w.columns % 16 == 0 {
+        matmulTiled(w, x, xStride: xStride, tokens: tokens, y, yStride: yStride, rows: rows, pool: pool, thread: thread)
+        return
+    }
     let columns = w.columns
     let blocks = columns / w.type.blockSize
     switch w.type {
     case .q4_1:
+        let scales = pool.scratch(thread: thread, bytes: blocks * 8).bindMemory(to: Float.self, capacity: 2 * blocks)
         for r in rows {
             let row = w.row(r)
-            for t in 0..<tokens { y[t * yStride + r] = dotQ4_1F32(row, x + t * xStride, blocks: blocks) }
+            for t in 0..<tokens { y[t * yStride + r] = dotQ4_1F32(row, x + t * xStride, blocks: blocks, scales: scales) }
         }
     case .q4_0:
         for r in rows {

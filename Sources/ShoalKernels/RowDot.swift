@@ -3,55 +3,59 @@ import _Builtin_intrinsics.intel
 // Dot products of one weight row (any supported type) with a float vector: the decode (matrix x vector) kernels.
 // Each walks whole blocks with two independent accumulators and sums lanes once at the end.
 
-/// Dot of a Q4_1 row of `blocks` blocks with `x` (32 * blocks floats).
+/// Lanes 0, 1, ..., 15 as floats: the nibble values a Q4 lookup table is built from.
 @inline(__always)
-func dotQ4_1F32(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int) -> Float {
-    let low = _mm512_set1_epi32(0xF)
+var nibbleValues: __m512 { SIMD16<Float>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) }
+
+/// The 16 weights `q * d + m` (q = 0...15) of one Q4_1 block, for `vpermps` lookups.
+@inline(__always)
+func q4_1Table(_ block: UnsafeRawPointer, _ nibbles: __m512) -> __m512 {
+    // d and m are adjacent halves: convert both with one vcvtph2ps.
+    let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(Int32(bitPattern: block.loadUnaligned(as: UInt32.self))))
+    let d = _mm512_broadcastss_ps(dm)
+    let m = _mm512_broadcastss_ps(_mm_movehdup_ps(dm))
+    return _mm512_fmadd_ps(nibbles, d, m)
+}
+
+/// Dot of a Q4_1 row of `blocks` blocks with `x` (32 * blocks floats). `scales` is scratch for 2 * blocks floats.
+///
+/// Per block, the 16 possible weights `q * d + m` form a table, and `vpermps` picks each weight by its nibble
+/// (it reads only the low 4 bits of each index, so the low nibble needs no mask). The block scales are converted
+/// to float first, so that the loop can broadcast them straight from memory (broadcasts from registers would
+/// compete with the table lookups for the shuffle unit).
+@inline(__always)
+func dotQ4_1F32(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int, scales: UnsafeMutablePointer<Float>) -> Float {
+    for b in 0..<blocks {
+        let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(Int32(bitPattern: row.loadUnaligned(fromByteOffset: b * 20, as: UInt32.self))))
+        UnsafeMutableRawPointer(scales + 2 * b).storeBytes(of: _mm_cvtsi128_si64(_mm_castps_si128(dm)), as: Int64.self)
+    }
+    let nibbles = nibbleValues
     var acc0 = _mm512_setzero_ps()
     var acc1 = _mm512_setzero_ps()
-    var min0 = _mm512_setzero_ps()
-    var min1 = _mm512_setzero_ps()
+    var acc2 = _mm512_setzero_ps()
+    var acc3 = _mm512_setzero_ps()
     var b = 0
     while b + 2 <= blocks {
-        do {
-            let block = row + b * 20
-            let d = _mm512_set1_ps(floatFromHalf(block.loadUnaligned(as: UInt16.self)))
-            let m = _mm512_set1_ps(floatFromHalf(block.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
-            let q = _mm512_cvtepu8_epi32(loadBytes16(block, 4))
-            let x0 = loadFloats16(x + b * 32)
-            let x1 = loadFloats16(x + b * 32 + 16)
-            let s = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4)), x1,
-                                    _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q, low)), x0))
-            acc0 = _mm512_fmadd_ps(d, s, acc0)
-            min0 = _mm512_fmadd_ps(m, _mm512_add_ps(x0, x1), min0)
-        }
-        do {
-            let block = row + (b + 1) * 20
-            let d = _mm512_set1_ps(floatFromHalf(block.loadUnaligned(as: UInt16.self)))
-            let m = _mm512_set1_ps(floatFromHalf(block.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
-            let q = _mm512_cvtepu8_epi32(loadBytes16(block, 4))
-            let x0 = loadFloats16(x + b * 32 + 32)
-            let x1 = loadFloats16(x + b * 32 + 48)
-            let s = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4)), x1,
-                                    _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q, low)), x0))
-            acc1 = _mm512_fmadd_ps(d, s, acc1)
-            min1 = _mm512_fmadd_ps(m, _mm512_add_ps(x0, x1), min1)
-        }
+        let block0 = row + b * 20
+        let table0 = _mm512_fmadd_ps(nibbles, _mm512_set1_ps(scales[2 * b]), _mm512_set1_ps(scales[2 * b + 1]))
+        let q0 = _mm512_cvtepu8_epi32(loadBytes16(block0, 4))
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(q0, table0), loadFloats16(x + b * 32), acc0)
+        acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(q0, 4), table0), loadFloats16(x + b * 32 + 16), acc1)
+        let block1 = block0 + 20
+        let table1 = _mm512_fmadd_ps(nibbles, _mm512_set1_ps(scales[2 * b + 2]), _mm512_set1_ps(scales[2 * b + 3]))
+        let q1 = _mm512_cvtepu8_epi32(loadBytes16(block1, 4))
+        acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(q1, table1), loadFloats16(x + b * 32 + 32), acc2)
+        acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(q1, 4), table1), loadFloats16(x + b * 32 + 48), acc3)
         b += 2
     }
     if b < blocks {
-        let block = row + b * 20
-        let d = _mm512_set1_ps(floatFromHalf(block.loadUnaligned(as: UInt16.self)))
-        let m = _mm512_set1_ps(floatFromHalf(block.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
-        let q = _mm512_cvtepu8_epi32(loadBytes16(block, 4))
-        let x0 = loadFloats16(x + b * 32)
-        let x1 = loadFloats16(x + b * 32 + 16)
-        let s = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(q, 4)), x1,
-                                _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q, low)), x0))
-        acc0 = _mm512_fmadd_ps(d, s, acc0)
-        min0 = _mm512_fmadd_ps(m, _mm512_add_ps(x0, x1), min0)
+        let block0 = row + b * 20
+        let table0 = _mm512_fmadd_ps(nibbles, _mm512_set1_ps(scales[2 * b]), _mm512_set1_ps(scales[2 * b + 1]))
+        let q0 = _mm512_cvtepu8_epi32(loadBytes16(block0, 4))
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(q0, table0), loadFloats16(x + b * 32), acc0)
+        acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(q0, 4), table0), loadFloats16(x + b * 32 + 16), acc1)
     }
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(min0, min1)))
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)))
 }
 
 /// Dot of a Q4_0 row of `blocks` blocks with `x`.

@@ -60,22 +60,34 @@ struct PagedAttention {
         let first = view.firstVisible
         let count = view.position - first + 1
         let kvOffset = kvHead * headDim
-        // Scores for each query head of the group.
-        var p = first
-        while p <= view.position {
-            let block = Int(table[p / blockSize])
-            let slot = p % blockSize
-            let key = UnsafePointer(cache.keys(layer: layer, block: block, slot: slot) + kvOffset)
+        // Scores for each query head of the group, a key tile (one block of positions) at a time.
+        var blockIndex = first / blockSize
+        while blockIndex * blockSize <= view.position {
+            let tile = UnsafePointer(cache.keyTile(layer: layer, block: Int(table[blockIndex])) + kvOffset * blockSize)
+            let lo = max(first, blockIndex * blockSize)
+            let hi = min(view.position, blockIndex * blockSize + blockSize - 1)
             for h in 0..<group {
-                scores[h * scoreStride + (p - first)] = dotInline(queries + h * headDim, key, headDim) * scale
+                let q = queries + h * headDim
+                let out = scores + h * scoreStride
+                if blockSize == 16 {
+                    let lanes = tileScores16(q, tile, headDim) * scale
+                    for p in lo...hi { out[p - first] = lanes[p - blockIndex * 16] }
+                } else {
+                    for p in lo...hi {
+                        let slot = p - blockIndex * blockSize
+                        var sum: Float = 0
+                        for d in 0..<headDim { sum += q[d] * tile[d * blockSize + slot] }
+                        out[p - first] = sum * scale
+                    }
+                }
             }
-            p += 1
+            blockIndex += 1
         }
         for h in 0..<group {
             softmaxInPlace(scores + h * scoreStride, count: count)
             (output + h * headDim).update(repeating: 0, count: headDim)
         }
-        p = first
+        var p = first
         while p <= view.position {
             let block = Int(table[p / blockSize])
             let slot = p % blockSize
@@ -88,30 +100,24 @@ struct PagedAttention {
     }
 }
 
+/// Scores of one query against the 16 positions of a transposed key tile: lane s = Σ_d q[d] · tile[d·16 + s].
 @inline(__always)
-private func dotInline(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var i = 0
-    var acc0 = SIMD16<Float>()
-    var acc1 = SIMD16<Float>()
-    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-    while i + 32 <= n {
-        acc0.addProduct(ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self),
-                        rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
-        acc1.addProduct(ra.loadUnaligned(fromByteOffset: (i + 16) * 4, as: SIMD16<Float>.self),
-                        rb.loadUnaligned(fromByteOffset: (i + 16) * 4, as: SIMD16<Float>.self))
-        i += 32
+private func tileScores16(_ q: UnsafePointer<Float>, _ tile: UnsafePointer<Float>, _ headDim: Int) -> SIMD16<Float> {
+    let raw = UnsafeRawPointer(tile)
+    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+    var d = 0
+    while d + 4 <= headDim {
+        a0.addProduct(SIMD16(repeating: q[d]), raw.loadUnaligned(fromByteOffset: d * 64, as: SIMD16<Float>.self))
+        a1.addProduct(SIMD16(repeating: q[d + 1]), raw.loadUnaligned(fromByteOffset: (d + 1) * 64, as: SIMD16<Float>.self))
+        a2.addProduct(SIMD16(repeating: q[d + 2]), raw.loadUnaligned(fromByteOffset: (d + 2) * 64, as: SIMD16<Float>.self))
+        a3.addProduct(SIMD16(repeating: q[d + 3]), raw.loadUnaligned(fromByteOffset: (d + 3) * 64, as: SIMD16<Float>.self))
+        d += 4
     }
-    while i + 16 <= n {
-        acc0.addProduct(ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self),
-                        rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
-        i += 16
+    while d < headDim {
+        a0.addProduct(SIMD16(repeating: q[d]), raw.loadUnaligned(fromByteOffset: d * 64, as: SIMD16<Float>.self))
+        d += 1
     }
-    var sum = (acc0 + acc1).sum()
-    while i < n {
-        sum += a[i] * b[i]
-        i += 1
-    }
-    return sum
+    return (a0 + a1) + (a2 + a3)
 }
 
 @inline(__always)

@@ -5,7 +5,8 @@
 /// (the engine's block manager): the cache only stores numbers. Values are float32 so that
 /// cached decoding reproduces a full pass to float rounding.
 ///
-/// Layout per layer and block: `blockSize` rows of `kvWidth` floats for keys, then the same for values.
+/// Layout per layer and block: keys transposed (`kvWidth` rows of `blockSize` floats, so attention scores a whole
+/// block of positions with vector FMAs and no horizontal sums), then values row by row (`blockSize` rows of `kvWidth`).
 public final class PagedKVCache: @unchecked Sendable {
     public static let defaultBlockSize = 16
 
@@ -49,10 +50,24 @@ public final class PagedKVCache: @unchecked Sendable {
 
     deinit { storage.deallocate() }
 
-    /// Start of the key row of `slot` in `block` for `layer`.
+    /// The key tile of `block` for `layer`: element (i, slot) of the keys at `i * blockSize + slot`,
+    /// i in 0..<kvWidth (KV head h covers i in h*headDim ..< (h+1)*headDim).
     @inline(__always)
-    public func keys(layer: Int, block: Int, slot: Int) -> UnsafeMutablePointer<Float> {
-        storage + layer * layerStride + block * blockStride + slot * kvWidth
+    public func keyTile(layer: Int, block: Int) -> UnsafeMutablePointer<Float> {
+        storage + layer * layerStride + block * blockStride
+    }
+
+    /// Stores one token's keys (`kvWidth` floats) at `slot` of `block`.
+    @inline(__always)
+    public func storeKeys(_ keys: UnsafePointer<Float>, layer: Int, block: Int, slot: Int) {
+        let tile = keyTile(layer: layer, block: block) + slot
+        for i in 0..<kvWidth { tile[i * blockSize] = keys[i] }
+    }
+
+    /// One token's keys read back from `slot` of `block` (for tests and debugging).
+    public func loadKeys(layer: Int, block: Int, slot: Int) -> [Float] {
+        let tile = keyTile(layer: layer, block: block) + slot
+        return (0..<kvWidth).map { tile[$0 * blockSize] }
     }
 
     /// Start of the value row of `slot` in `block` for `layer`.

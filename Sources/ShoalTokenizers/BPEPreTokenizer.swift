@@ -16,7 +16,8 @@ public enum BPEPreTokenizer: String, Sendable, CaseIterable {
 
     /// The pre-tokenizer for a `tokenizer.ggml.pre` name, following llama.cpp's grouping of names.
     ///
-    /// - Parameter name: The name from the file; nil and `"default"` mean GPT-2.
+    /// - Parameter name: The name from the file; nil and `"default"` mean GPT-2 (llama.cpp's `"default"`
+    ///   adds further splits of punctuation and digits, which are not reproduced).
     /// - Returns: nil when the name is not recognized.
     public init?(ggufName name: String?) {
         guard let name else {
@@ -24,13 +25,14 @@ public enum BPEPreTokenizer: String, Sendable, CaseIterable {
             return
         }
         switch name {
-        case "default", "gpt2", "gpt-2", "mpt", "olmo", "jais", "trillion":
+        case "gpt2", "default", "gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v2-es", "jina-v2-de",
+            "a.x-4.0", "mellum", "modern-bert", "exaone4", "mpt", "olmo", "jais", "trillion", "granite-docling":
             self = .gpt2
-        case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva":
+        case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b", "mellum2":
             self = .smollm
-        case "llama3", "llama-v3", "llama-bpe", "falcon3":
+        case "llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano":
             self = .llama3
-        case "qwen2", "stablelm2", "hunyuan", "deepseek-r1-qwen", "megrez":
+        case "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez", "stablelm2", "hunyuan", "solar-open":
             self = .qwen2
         default:
             return nil

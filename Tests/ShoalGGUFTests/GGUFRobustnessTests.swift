@@ -1,3 +1,4 @@
+import Foundation
 import ShoalGGUF
 import Testing
 
@@ -270,5 +271,16 @@ struct GGUFRobustnessTests {
         let directory = try #require(throws: GGUFError.self) { try GGUFFile(path: "/tmp") }
         #expect(directory.code == .io)
         #expect(directory.message.contains("/tmp"))
+
+        // Mapped files go through the same checks: an empty file, a stub and a truncated sample.
+        let base = NSTemporaryDirectory() + "shoal-gguf-trunc-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let sample = try sampleFile().writer.serialized()
+        for (i, length) in [0, 5, 100, sample.count - 1].enumerated() {
+            let path = "\(base)-\(i).gguf"
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            try Data(sample[..<length]).write(to: URL(fileURLWithPath: path))
+            let error = try #require(throws: GGUFError.self) { try GGUFFile(path: path) }
+            #expect(error.message.hasPrefix(path), "\(error)")
+        }
     }
 }

@@ -47,6 +47,16 @@ struct GGUFWriterTests {
         }
     }
 
+    /// Version 2 has the same layout as version 3 for little-endian files.
+    @Test func readsVersion2() throws {
+        var bytes = try sampleFile().writer.serialized()
+        bytes[4] = 2
+        let file = try GGUFFile(bytes: bytes)
+        #expect(file.version == 2)
+        #expect(file.tensors.count == 5)
+        #expect(file.metadata.count == sampleMetadata.count)
+    }
+
     @Test func setTwiceKeepsPosition() throws {
         var w = GGUFWriter()
         w.set("a", .uint32(1))

@@ -33,18 +33,10 @@ struct ChatTemplateCase: Decodable, Sendable {
     let ids_llamacpp_smollm: [Int32]
 }
 
-private func loadFixture<T: Decodable>(_ name: String, as type: T.Type) -> T {
-    do {
-        let data = try Data(contentsOf: fixtureDirectory.appendingPathComponent(name))
-        return try JSONDecoder().decode(T.self, from: data)
-    } catch {
-        // An unreadable fixture must fail, not vanish: an empty list would make the parameterized test pass.
-        Issue.record("cannot read fixture \(name): \(error)")
-        fatalError("cannot read fixture \(name): \(error)")
-    }
+func loadFixture<T: Decodable>(_ name: String, as type: T.Type) throws -> T {
+    let data = try Data(contentsOf: fixtureDirectory.appendingPathComponent(name))
+    return try JSONDecoder().decode(T.self, from: data)
 }
-
-private let tokenizerCases = loadFixture("tokenizer_cases.json", as: [TokenizerCase].self)
 
 /// The SmolLM2 tokenizer, loaded once through ShoalGGUF.
 private let smolLM2: Result<any Tokenizer, any Error> = Result { try loadTokenizer(from: GGUFFile(path: modelPath)) }
@@ -71,23 +63,61 @@ struct SmolLM2TokenizerTests {
         #expect(bpe.isPreTokenizerRecognized)
     }
 
-    @Test(arguments: tokenizerCases)
+    @Test(arguments: try loadFixture("tokenizer_cases.json", as: [TokenizerCase].self))
     func encodeMatchesLlamaCpp(_ testCase: TokenizerCase) {
         let ids = tokenizer.encode(testCase.text, addSpecial: true, parseSpecial: true)
         #expect(ids == testCase.ids_llamacpp_smollm)
     }
 
-    @Test(arguments: tokenizerCases)
+    @Test(arguments: try loadFixture("tokenizer_cases.json", as: [TokenizerCase].self))
     func decodeRoundTrips(_ testCase: TokenizerCase) {
         #expect(tokenizer.decode(testCase.ids_llamacpp_smollm, skipSpecial: false) == testCase.decoded)
         #expect(tokenizer.decode(testCase.ids, skipSpecial: false) == testCase.decoded)
     }
 
-    @Test func chatTemplateTextsEncodeAsLlamaCpp() {
-        let cases = loadFixture("chat_template_cases.json", as: [ChatTemplateCase].self)
+    @Test func chatTemplateTextsEncodeAsLlamaCpp() throws {
+        let cases = try loadFixture("chat_template_cases.json", as: [ChatTemplateCase].self)
         #expect(cases.count == 3)
         for testCase in cases {
             #expect(tokenizer.encode(testCase.text, addSpecial: true, parseSpecial: true) == testCase.ids_llamacpp_smollm)
+        }
+    }
+}
+
+@Suite(.enabled(if: modelTestsEnabled, "needs \(modelPath) (or SHOAL_REQUIRE_MODELS=1 to fail without it)"))
+struct SmolLM2StreamingTests {
+    let tokenizer: any Tokenizer
+
+    init() throws {
+        tokenizer = try smolLM2.get()
+    }
+
+    /// Emoji and CJK fixtures: their characters are split across tokens.
+    @Test(arguments: ["😀👍🏽🎉", "日本語のテキスト", "Mixed 中文 and English 123abc", "café naïve résumé"])
+    func streamsMultiByteCharactersWhole(_ text: String) throws {
+        let cases = try loadFixture("tokenizer_cases.json", as: [TokenizerCase].self)
+        let testCase = try #require(cases.first { $0.text == text })
+        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
+        var chunks = testCase.ids_llamacpp_smollm.map { detokenizer.append($0) }
+        chunks.append(detokenizer.finish())
+        #expect(chunks.joined() == testCase.decoded)
+        #expect(!chunks.joined().contains("\u{FFFD}"))
+        if text == "😀👍🏽🎉" {
+            // Some token ends inside a character and has to wait for the next one.
+            #expect(chunks.dropLast().contains(""))
+        }
+    }
+
+    @Test func streamEqualsDecodeForRandomIDs() {
+        let seed: UInt64 = 0x5310_1112
+        var generator = SeededGenerator(seed: seed)
+        for _ in 0..<300 {
+            let ids = (0..<Int.random(in: 0...16, using: &generator)).map { _ in
+                Int32.random(in: 0..<Int32(tokenizer.vocabularySize), using: &generator)
+            }
+            var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
+            let streamed = ids.map { detokenizer.append($0) }.joined() + detokenizer.finish()
+            #expect(streamed == tokenizer.decode(ids, skipSpecial: true), "seed \(seed) ids \(ids)")
         }
     }
 }

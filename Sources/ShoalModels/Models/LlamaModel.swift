@@ -111,7 +111,7 @@ public final class LlamaModel: LanguageModel {
                 let position = Int(batch.positions[t])
                 let block = Int(tables[views[t].sequence][position / cache.blockSize])
                 let slot = position % cache.blockSize
-                cache.keys(layer: l, block: block, slot: slot).update(from: k + t * kw, count: kw)
+                cache.storeKeys(k + t * kw, layer: l, block: block, slot: slot)
                 cache.values(layer: l, block: block, slot: slot).update(from: v + t * kw, count: kw)
             }
             attention.run(layer: l, tokens: views, blockTables: tables, cache: cache, queries: q, output: att,

@@ -1,0 +1,120 @@
+import Glibc
+import ShoalGGUF
+
+/// Micro-benchmarks of the hot kernels on SmolLM2-135M shapes, for `shoal bench kernels`.
+///
+/// Each line reports the median of several timed samples: GB/s of weights read for one token (decode),
+/// GFLOP/s for a batch of tokens (prefill), microseconds for a pool hand-off. "cold" cycles through enough copies
+/// of the matrix (64 MB) that weights come from DRAM as in a real decode step; "hot" reuses one copy from cache.
+public enum KernelBenchmark {
+    /// Runs the benchmarks with `threads` threads (the pool's size) and returns one line per measurement.
+    /// - Parameter samples: timed samples per measurement (the median is reported).
+    public static func run(threads: Int, samples: Int = 7) -> [String] {
+        let pool = ComputePool(threadCount: threads)
+        var lines: [String] = []
+        lines.append("kernels: \(threads) thread(s), median of \(samples) samples")
+        for (type, rows, columns) in [(GGMLType.q4_1, 1536, 576), (.q4_1, 576, 1536), (.q4_1, 576, 576), (.q8_0, 49152, 576)] {
+            for cold in [false, true] {
+                let seconds = measureMatmul(type, rows: rows, columns: columns, tokens: 1, cold: cold, pool: pool, samples: samples)
+                let bytes = Double(rows * columns / type.blockSize * type.blockBytes)
+                lines.append("matvec \(type) \(rows)x\(columns) \(cold ? "cold" : "hot"): \(fixed(bytes / seconds / 1e9, 1)) GB/s"
+                             + " (\(fixed(seconds * 1e6, 1)) us)")
+            }
+        }
+        for (type, rows, columns, tokens) in [(GGMLType.q4_1, 1536, 576, 512), (.q4_1, 576, 1536, 512), (.q8_0, 49152, 576, 16),
+                                              (.f32, 1536, 576, 512)] {
+            let seconds = measureMatmul(type, rows: rows, columns: columns, tokens: tokens, cold: false, pool: pool, samples: samples)
+            let flops = 2.0 * Double(rows * columns * tokens)
+            lines.append("matmul \(type) \(rows)x\(columns) x \(tokens) tokens: \(fixed(flops / seconds / 1e9, 1)) GFLOP/s"
+                         + " (\(fixed(seconds * 1e3, 2)) ms)")
+        }
+        let handOff = measure(samples: samples, minimumSeconds: 0.02) { iterations in
+            for _ in 0..<iterations { pool.run { _, _ in } }
+        }
+        lines.append("pool hand-off (empty run): \(fixed(handOff * 1e6, 2)) us")
+        return lines
+    }
+
+    /// `value` with `digits` digits after the point.
+    static func fixed(_ value: Double, _ digits: Int) -> String {
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let scaled = (value * scale).rounded()
+        guard scaled.isFinite, abs(scaled) < 1e15 else { return "\(value)" }
+        let whole = Int(scaled) / Int(scale)
+        let fraction = abs(Int(scaled)) % Int(scale)
+        if digits == 0 { return "\(whole)" }
+        let digitsText = String(fraction)
+        return "\(scaled < 0 && whole == 0 ? "-" : "")\(whole)." + String(repeating: "0", count: digits - digitsText.count) + digitsText
+    }
+
+    /// Median seconds per iteration of `body(iterations)` over `samples` samples of at least `minimumSeconds`.
+    static func measure(samples: Int, minimumSeconds: Double, _ body: (Int) -> Void) -> Double {
+        var iterations = 1
+        while true {
+            let start = PoolShared.monotonicNanoseconds()
+            body(iterations)
+            let elapsed = Double(PoolShared.monotonicNanoseconds() - start) / 1e9
+            if elapsed >= minimumSeconds / 4 || iterations > 1 << 24 {
+                iterations = max(1, Int(Double(iterations) * minimumSeconds / max(elapsed, 1e-9)))
+                break
+            }
+            iterations *= 4
+        }
+        var times: [Double] = []
+        for _ in 0..<max(1, samples) {
+            let start = PoolShared.monotonicNanoseconds()
+            body(iterations)
+            times.append(Double(PoolShared.monotonicNanoseconds() - start) / 1e9 / Double(iterations))
+        }
+        times.sort()
+        return times[times.count / 2]
+    }
+
+    static func measureMatmul(_ type: GGMLType, rows: Int, columns: Int, tokens: Int, cold: Bool, pool: ComputePool,
+                              samples: Int) -> Double {
+        let rowBytes = columns / type.blockSize * type.blockBytes
+        let matrixBytes = rows * rowBytes
+        let copies = cold ? max(1, (64 << 20) / matrixBytes) : 1
+        let weights = UnsafeMutableRawPointer.allocate(byteCount: matrixBytes * copies, alignment: 64)
+        defer { weights.deallocate() }
+        fillRandomWeights(type, weights, blocks: matrixBytes * copies / type.blockBytes)
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: tokens * columns)
+        defer { x.deallocate() }
+        for i in 0..<tokens * columns { x[i] = Float(i % 17) * 0.05 - 0.4 }
+        let y = UnsafeMutablePointer<Float>.allocate(capacity: tokens * rows)
+        defer { y.deallocate() }
+        let views = (0..<copies).map { try! MatrixView(base: weights + $0 * matrixBytes, type: type, rows: rows, columns: columns) }
+        var next = 0
+        return measure(samples: samples, minimumSeconds: 0.05) { iterations in
+            for _ in 0..<iterations {
+                matmul(views[next], x, xStride: columns, tokens: tokens, y, yStride: rows, pool: pool)
+                next += 1
+                if next == copies { next = 0 }
+            }
+        }
+    }
+
+    /// Random weights with sane scales (no NaN or infinity), for benchmarks.
+    static func fillRandomWeights(_ type: GGMLType, _ p: UnsafeMutableRawPointer, blocks: Int) {
+        var state: UInt64 = 0x1234_5678
+        let bytes = blocks * type.blockBytes
+        var i = 0
+        while i + 8 <= bytes {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            p.storeBytes(of: state, toByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        switch type {
+        case .f32:
+            for e in 0..<blocks { p.storeBytes(of: Float(e % 13) * 0.01 - 0.06, toByteOffset: 4 * e, as: Float.self) }
+        case .f16, .bf16:
+            for e in 0..<blocks { p.storeBytes(of: UInt16(0x3C00), toByteOffset: 2 * e, as: UInt16.self) }
+        default:
+            for b in 0..<blocks {
+                p.storeBytes(of: Float16(0.01).bitPattern, toByteOffset: b * type.blockBytes, as: UInt16.self)
+                if type == .q4_1 { p.storeBytes(of: Float16(-0.08).bitPattern, toByteOffset: b * type.blockBytes + 2, as: UInt16.self) }
+            }
+        }
+    }
+}
