@@ -1,4 +1,9 @@
 import ShoalGGUF
+import _Builtin_intrinsics.intel
+import Glibc
+let useConvertVariant = getenv("Q41CONVERT") != nil
+let useShiftVariant = getenv("Q41SHIFT") != nil
+let skipScales = getenv("SKIPSCALES") != nil
 
 /// Matrix times a batch of float vectors: `y[t*yStride + r] = dot(row r of w, x[t*xStride ..< t*xStride + w.columns])`
 /// for `r` in `rows` (all rows when nil) and `t` in `0..<tokens`, in float32 (exact mode: activations are not quantized).
@@ -55,10 +60,30 @@ func matmulRows(
     let blocks = columns / w.type.blockSize
     switch w.type {
     case .q4_1:
-        let scales = pool.scratch(thread: thread, bytes: blocks * 8).bindMemory(to: Float.self, capacity: 2 * blocks)
+        let scales = pool.scratch(thread: thread, bytes: blocks * 8 * (tokens + 1) + tokens * columns * 4).bindMemory(to: Float.self, capacity: 2 * blocks * (tokens + 1))
+        if useShiftVariant {
+            let xp = scales + 2 * blocks
+            for t in 0..<tokens { permuteForQ4(x + t * xStride, xp + t * columns, count: columns) }
+            for r in rows {
+                let row = w.row(r)
+                for t in 0..<tokens { y[t * yStride + r] = dotQ4_1F32Shift(row, xp + t * columns, blocks: blocks, scales: scales) }
+            }
+        } else if useConvertVariant {
+            let xSums = scales + 2 * blocks
+            for t in 0..<tokens {
+                for b in 0..<blocks {
+                    xSums[t * blocks + b] = _mm512_reduce_add_ps(_mm512_add_ps(loadFloats16(x + t * xStride + b * 32), loadFloats16(x + t * xStride + b * 32 + 16)))
+                }
+            }
+            for r in rows {
+                let row = w.row(r)
+                for t in 0..<tokens { y[t * yStride + r] = dotQ4_1F32Convert(row, x + t * xStride, xSums: xSums + t * blocks, blocks: blocks, scales: scales) }
+            }
+        } else {
         for r in rows {
             let row = w.row(r)
             for t in 0..<tokens { y[t * yStride + r] = dotQ4_1F32(row, x + t * xStride, blocks: blocks, scales: scales) }
+        }
         }
     case .q4_0:
         for r in rows {

@@ -17,6 +17,9 @@ struct BPEMergeTable: Sendable {
     ///   - vocabularySize: Number of vocabulary ids.
     /// - Throws: `TokenizerError.invalidMerge` for a rule without two non-empty parts.
     init(merges: [String], vocabulary: [String: Int32], vocabularySize: Int) throws {
+        guard merges.count < Int(Int32.max) / 4 else {
+            throw TokenizerError(.invalidMerge, "\(merges.count) merge rules are too many for 32-bit ids")
+        }
         self.vocabularySize = vocabularySize
         var extraIDs: [String: Int32] = [:]
         var extraSymbolBytes: [[UInt8]] = []

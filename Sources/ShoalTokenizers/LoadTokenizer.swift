@@ -40,9 +40,8 @@ private func loadBPETokenizer(_ metadata: TokenizerMetadata) throws -> BPETokeni
     return try BPETokenizer(
         tokens: tokens, merges: merges, tokenTypes: tokenTypes, preTokenizer: preName,
         bosID: try metadata.tokenID("tokenizer.ggml.bos_token_id"),
-        eosID: try metadata.tokenID("tokenizer.ggml.eos_token_id"),
-        unknownID: try metadata.tokenID("tokenizer.ggml.unknown_token_id"),
-        addBOS: addBOS, addEOS: addEOS, endOfTurnIDs: endOfTurn)
+        eosID: try metadata.tokenID("tokenizer.ggml.eos_token_id"), addBOS: addBOS, addEOS: addEOS,
+        unknownID: try metadata.tokenID("tokenizer.ggml.unknown_token_id"), endOfTurnIDs: endOfTurn)
 }
 
 /// Typed metadata lookups that fail with `TokenizerError`s naming the key.

@@ -1,3 +1,4 @@
+import ShoalTestSupport
 import ShoalTokenizers
 import Testing
 

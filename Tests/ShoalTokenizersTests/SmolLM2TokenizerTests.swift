@@ -1,47 +1,34 @@
-import Foundation
 import ShoalGGUF
+import ShoalTestSupport
 import ShoalTokenizers
 import Testing
 
-/// Where the test model lives: `$SHOAL_TEST_MODEL_DIR`, else `~/.cache/shoal/models`.
-private let modelPath: String = {
-    let environment = ProcessInfo.processInfo.environment
-    let directory = environment["SHOAL_TEST_MODEL_DIR"] ?? (NSHomeDirectory() + "/.cache/shoal/models")
-    return directory + "/SmolLM2-135M-Instruct.Q4_1.gguf"
-}()
+private let modelPath = RealModel.path(RealModel.smolLM2)
 
-/// Run the real-model tests when the file is there, or fail them when `SHOAL_REQUIRE_MODELS=1`.
-private let modelTestsEnabled: Bool =
-    FileManager.default.fileExists(atPath: modelPath) || ProcessInfo.processInfo.environment["SHOAL_REQUIRE_MODELS"] == "1"
-
-private let fixtureDirectory = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/smollm2")
-
-struct TokenizerCase: Decodable, Sendable, CustomTestStringConvertible {
+/// One entry of `smollm2/tokenizer_cases.json`.
+struct SmolLM2TokenizerCase: Decodable, Sendable, CustomTestStringConvertible {
     let text: String
     let ids: [Int32]
     let ids_llamacpp_smollm: [Int32]
-    let pretokenizer_variants_differ: Bool
     let decoded: String
 
     var testDescription: String { String(reflecting: text) }
+
+    static func all() throws -> [Self] {
+        try Fixtures.decode([Self].self, "smollm2/tokenizer_cases.json")
+    }
 }
 
-struct ChatTemplateCase: Decodable, Sendable {
+/// One entry of `smollm2/chat_template_cases.json` (the rendered text and its ids).
+struct SmolLM2RenderedChatCase: Decodable, Sendable {
     let text: String
     let ids_llamacpp_smollm: [Int32]
-}
-
-func loadFixture<T: Decodable>(_ name: String, as type: T.Type) throws -> T {
-    let data = try Data(contentsOf: fixtureDirectory.appendingPathComponent(name))
-    return try JSONDecoder().decode(T.self, from: data)
 }
 
 /// The SmolLM2 tokenizer, loaded once through ShoalGGUF.
 private let smolLM2: Result<any Tokenizer, any Error> = Result { try loadTokenizer(from: GGUFFile(path: modelPath)) }
 
-@Suite(.enabled(if: modelTestsEnabled, "needs \(modelPath) (or SHOAL_REQUIRE_MODELS=1 to fail without it)"))
+@Suite(.enabled(if: RealModel.shouldTest(RealModel.smolLM2), "needs the SmolLM2 model (SHOAL_REQUIRE_MODELS=1 makes it fail instead)"))
 struct SmolLM2TokenizerTests {
     let tokenizer: any Tokenizer
 
@@ -63,20 +50,20 @@ struct SmolLM2TokenizerTests {
         #expect(bpe.isPreTokenizerRecognized)
     }
 
-    @Test(arguments: try loadFixture("tokenizer_cases.json", as: [TokenizerCase].self))
-    func encodeMatchesLlamaCpp(_ testCase: TokenizerCase) {
+    @Test(arguments: try SmolLM2TokenizerCase.all())
+    func encodeMatchesLlamaCpp(_ testCase: SmolLM2TokenizerCase) {
         let ids = tokenizer.encode(testCase.text, addSpecial: true, parseSpecial: true)
         #expect(ids == testCase.ids_llamacpp_smollm)
     }
 
-    @Test(arguments: try loadFixture("tokenizer_cases.json", as: [TokenizerCase].self))
-    func decodeRoundTrips(_ testCase: TokenizerCase) {
+    @Test(arguments: try SmolLM2TokenizerCase.all())
+    func decodeRoundTrips(_ testCase: SmolLM2TokenizerCase) {
         #expect(tokenizer.decode(testCase.ids_llamacpp_smollm, skipSpecial: false) == testCase.decoded)
         #expect(tokenizer.decode(testCase.ids, skipSpecial: false) == testCase.decoded)
     }
 
     @Test func chatTemplateTextsEncodeAsLlamaCpp() throws {
-        let cases = try loadFixture("chat_template_cases.json", as: [ChatTemplateCase].self)
+        let cases = try Fixtures.decode([SmolLM2RenderedChatCase].self, "smollm2/chat_template_cases.json")
         #expect(cases.count == 3)
         for testCase in cases {
             #expect(tokenizer.encode(testCase.text, addSpecial: true, parseSpecial: true) == testCase.ids_llamacpp_smollm)
@@ -84,7 +71,7 @@ struct SmolLM2TokenizerTests {
     }
 }
 
-@Suite(.enabled(if: modelTestsEnabled, "needs \(modelPath) (or SHOAL_REQUIRE_MODELS=1 to fail without it)"))
+@Suite(.enabled(if: RealModel.shouldTest(RealModel.smolLM2), "needs the SmolLM2 model (SHOAL_REQUIRE_MODELS=1 makes it fail instead)"))
 struct SmolLM2StreamingTests {
     let tokenizer: any Tokenizer
 
@@ -95,7 +82,7 @@ struct SmolLM2StreamingTests {
     /// Emoji and CJK fixtures: their characters are split across tokens.
     @Test(arguments: ["😀👍🏽🎉", "日本語のテキスト", "Mixed 中文 and English 123abc", "café naïve résumé"])
     func streamsMultiByteCharactersWhole(_ text: String) throws {
-        let cases = try loadFixture("tokenizer_cases.json", as: [TokenizerCase].self)
+        let cases = try SmolLM2TokenizerCase.all()
         let testCase = try #require(cases.first { $0.text == text })
         var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
         var chunks = testCase.ids_llamacpp_smollm.map { detokenizer.append($0) }

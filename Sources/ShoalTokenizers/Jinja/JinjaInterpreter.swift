@@ -169,7 +169,7 @@ final class JinjaInterpreter {
             return .object(object)
         case .attribute(let base, let name, _):
             return JinjaBuiltins.attribute(of: try evaluate(base, scope), name)
-        case .subscript(let base, let index, _):
+        case .item(let base, let index, _):
             return JinjaBuiltins.item(of: try evaluate(base, scope), try evaluate(index, scope))
         case .slice(let base, let start, let stop, let step, let line):
             let value = try evaluate(base, scope)

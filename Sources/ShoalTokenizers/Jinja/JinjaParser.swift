@@ -511,7 +511,7 @@ struct JinjaParser {
                     node = .attribute(node, n, line: postfixLine)
                 case .integer(let i):
                     advance()
-                    node = .subscript(node, .literal(.int(i)), line: postfixLine)
+                    node = .item(node, .literal(.int(i)), line: postfixLine)
                 default:
                     throw unexpected("an attribute name")
                 }
@@ -532,7 +532,7 @@ struct JinjaParser {
             start = try parseExpression()
             if isOp("]") {
                 advance()
-                return .subscript(node, start!, line: subscriptLine)
+                return .item(node, start!, line: subscriptLine)
             }
             if isOp(",") {
                 throw ChatTemplateError(.unsupported, "unsupported tuple subscript", line: subscriptLine)

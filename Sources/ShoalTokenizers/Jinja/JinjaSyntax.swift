@@ -21,7 +21,7 @@ indirect enum JinjaExpression: Sendable {
     case tuple([JinjaExpression])
     case dict([(key: JinjaExpression, value: JinjaExpression)])
     case attribute(JinjaExpression, String, line: Int)
-    case subscript(JinjaExpression, JinjaExpression, line: Int)
+    case item(JinjaExpression, JinjaExpression, line: Int)
     case slice(JinjaExpression, start: JinjaExpression?, stop: JinjaExpression?, step: JinjaExpression?, line: Int)
     case call(JinjaExpression, JinjaArguments, line: Int)
     case filter(JinjaExpression, name: String, JinjaArguments, line: Int)
