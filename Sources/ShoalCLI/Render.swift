@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import ShoalGGUF
+import ShoalModels
+import ShoalTokenizers
 import ShoalTokenizers
 
 struct Render: ParsableCommand {

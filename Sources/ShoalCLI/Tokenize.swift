@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import ShoalGGUF
+import ShoalModels
+import ShoalTokenizers
 
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the token ids of a text.")

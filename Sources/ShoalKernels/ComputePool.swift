@@ -8,8 +8,9 @@ import Synchronization
 /// after about a millisecond, so an idle server burns no CPU while back-to-back kernels hand off in about a
 /// microsecond. `run` allocates nothing.
 ///
-/// One `run` at a time: a `run` that starts while another is in flight (from another thread, or nested inside a
-/// body) executes its body for every thread index serially on the calling thread, which is correct but slower.
+/// One `run` at a time: a `run` from another thread waits until the current one has finished. A `run` nested
+/// inside a body executes its body for every thread index serially on the calling thread (correct but slower);
+/// kernels that use the pool's scratch (`matmul`) must not be called from inside a body.
 public final class ComputePool: @unchecked Sendable {
     /// Number of threads that run each body, the caller included (at least 1).
     public let threadCount: Int
@@ -31,6 +32,7 @@ public final class ComputePool: @unchecked Sendable {
             }, context)
             if status == 0 {
                 threads.append(thread)
+                shared.workerIDs.append(UInt(thread))
             } else {
                 // Could not start a thread: run its share on the caller instead.
                 Unmanaged<WorkerContext>.fromOpaque(context).release()
@@ -54,12 +56,13 @@ public final class ComputePool: @unchecked Sendable {
     /// all have finished. Thread 0 is the caller.
     public func run(_ body: (_ thread: Int, _ threadCount: Int) -> Void) {
         let count = threadCount
-        if count == 1 {
-            body(0, 1)
+        guard acquire() else {
+            for thread in 0..<count { body(thread, count) }
             return
         }
-        guard shared.busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
-            for thread in 0..<count { body(thread, count) }
+        defer { release() }
+        if count == 1 {
+            body(0, 1)
             return
         }
         withoutActuallyEscaping(body) { escapable in
@@ -80,11 +83,42 @@ public final class ComputePool: @unchecked Sendable {
             }
             shared.body = nil
         }
+    }
+
+    /// Runs `body` on the calling thread alone, as thread 0 of a `run` (so it may use thread 0's scratch), without
+    /// waking the workers: for work too small to split.
+    package func runOnCaller(_ body: () -> Void) {
+        guard acquire() else {
+            body()
+            return
+        }
+        defer { release() }
+        body()
+    }
+
+    /// Takes the pool for the calling thread, waiting while another thread has it. Returns false for a nested call
+    /// (from inside a body), which must then run serially without taking the pool.
+    private func acquire() -> Bool {
+        let me = UInt(pthread_self())
+        if shared.owner.load(ordering: .relaxed) == me || shared.isWorker(me) {
+            return false
+        }
+        var attempts = 0
+        while !shared.busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            attempts &+= 1
+            if attempts > 64 { sched_yield() }
+        }
+        shared.owner.store(me, ordering: .relaxed)
+        return true
+    }
+
+    private func release() {
+        shared.owner.store(0, ordering: .relaxed)
         shared.busy.store(false, ordering: .releasing)
     }
 
     /// A 64-byte aligned scratch buffer of at least `bytes` bytes owned by `thread`; only that thread may use it,
-    /// and only inside a `run` body (or outside any `run` for thread 0). It grows when asked for more and is
+    /// and only inside a `run` or `runOnCaller` body (which hold the pool, so concurrent callers never share it). It grows when asked for more and is
     /// otherwise reused, so steady-state calls allocate nothing. Its contents are undefined.
     package func scratch(thread: Int, bytes: Int) -> UnsafeMutableRawPointer {
         shared.scratch(thread: thread, bytes: bytes)
@@ -108,6 +142,10 @@ final class PoolShared: @unchecked Sendable {
     let sleepers = Atomic<Int>(0)
     let stopping = Atomic<Bool>(false)
     let busy = Atomic<Bool>(false)
+    /// The thread inside `run` (0 when none).
+    let owner = Atomic<UInt>(0)
+    /// The worker threads' ids, written before any `run`.
+    var workerIDs: [UInt] = []
     /// Written by the caller before the generation bump, read by the workers after they see it.
     var body: ((Int, Int) -> Void)?
     /// Worker indices whose thread could not be created (normally empty).
@@ -147,6 +185,11 @@ final class PoolShared: @unchecked Sendable {
         mutex.deallocate()
         pthread_cond_destroy(condition)
         condition.deallocate()
+    }
+
+    func isWorker(_ id: UInt) -> Bool {
+        for worker in workerIDs where worker == id { return true }
+        return false
     }
 
     func scratch(thread: Int, bytes: Int) -> UnsafeMutableRawPointer {

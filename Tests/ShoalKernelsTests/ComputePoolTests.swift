@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import Synchronization
 import Testing
@@ -48,6 +49,36 @@ import ShoalKernels
             }
         }
         #expect(inner.load(ordering: .relaxed) == 0x11)
+    }
+
+    @Test func nestedRunInsideAWorkerStillRunsEveryIndex() {
+        let pool = ComputePool(threadCount: 2)
+        let inner = Atomic<Int>(0)
+        pool.run { thread, _ in
+            if thread == 1 {
+                pool.run { innerThread, _ in inner.add(1 << (innerThread * 4), ordering: .relaxed) }
+            }
+        }
+        #expect(inner.load(ordering: .relaxed) == 0x11)
+    }
+
+    @Test func concurrentCallersTakeTurns() {
+        let pool = ComputePool(threadCount: 2)
+        let active = Atomic<Int>(0)
+        let overlaps = Atomic<Int>(0)
+        let bodies = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 3) { _ in
+            for _ in 0..<2000 {
+                pool.run { _, threadCount in
+                    // Runs that overlapped would put more than threadCount bodies in flight at once.
+                    if active.add(1, ordering: .sequentiallyConsistent).newValue > threadCount { overlaps.add(1, ordering: .relaxed) }
+                    bodies.add(1, ordering: .relaxed)
+                    active.subtract(1, ordering: .sequentiallyConsistent)
+                }
+            }
+        }
+        #expect(overlaps.load(ordering: .relaxed) == 0)
+        #expect(bodies.load(ordering: .relaxed) == 3 * 2000 * 2)
     }
 
     @Test func poolsStartAndStopRepeatedly() {

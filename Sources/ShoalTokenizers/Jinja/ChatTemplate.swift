@@ -46,7 +46,8 @@ public struct ChatTemplate: Sendable {
                                 eosToken: eosToken, extra: extra), secondsSince1970: nil)
     }
 
-    static func context(
+    /// The variables `render(messages:...)` passes (also used by tests with a fixed clock).
+    package static func context(
         messages: [TemplateValue], addGenerationPrompt: Bool, bosToken: String, eosToken: String,
         extra: [String: TemplateValue]
     ) -> [String: TemplateValue] {

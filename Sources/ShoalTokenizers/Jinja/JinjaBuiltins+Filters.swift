@@ -2,7 +2,19 @@ internal import Foundation
 
 extension JinjaBuiltins {
     /// Applies the filter `name` (already checked against `filterNames` by the parser).
-    static func filter(_ name: String, _ value: JinjaValue, _ arguments: Arguments, interpreter: JinjaInterpreter, line: Int) throws -> JinjaValue {
+    static func filter(_ name: String, _ original: JinjaValue, _ arguments: Arguments, interpreter: JinjaInterpreter, line: Int) throws -> JinjaValue {
+        switch name {
+        case "safe": return .markup(original.pyStr)
+        case "escape", "e":
+            if case .markup = original { return original }
+            return .markup(JinjaText.escapeHTML(original.pyStr))
+        case "forceescape": return .markup(JinjaText.escapeHTML(original.pyStr))
+        case "string":
+            if case .markup = original { return original }
+            return .string(original.pyStr)
+        default: break
+        }
+        let value = original.plain
         func args(_ names: [String]) throws -> [JinjaValue?] { try bind(arguments, names, name, line: line) }
         func string(_ v: JinjaValue?) -> String? {
             if case .string(let s)? = v { return s }
@@ -11,10 +23,6 @@ extension JinjaBuiltins {
         func flag(_ v: JinjaValue?) -> Bool { v?.isTruthy ?? false }
 
         switch name {
-        case "safe":
-            return value
-        case "string":
-            return .string(value.pyStr)
         case "upper":
             return .string(value.pyStr.uppercased())
         case "lower":
@@ -26,8 +34,6 @@ extension JinjaBuiltins {
         case "trim":
             let a = try args(["chars"])
             return .string(JinjaText.strip(value.pyStr, string(a[0])))
-        case "escape", "e", "forceescape":
-            return .string(JinjaText.escapeHTML(value.pyStr))
         case "replace":
             let a = try args(["old", "new", "count"])
             guard let old = a[0], let new = a[1] else { throw runtime("replace() needs old and new strings", line) }
@@ -92,7 +98,7 @@ extension JinjaBuiltins {
             return .string(items.map(\.pyStr).joined(separator: a[0]?.pyStr ?? ""))
         case "items":
             switch value {
-            case .object(let o): return .array(o.pairs.map { .array([.string($0.key), $0.value]) })
+            case .object(let o): return .array(o.pairs.map { .tuple([$0.key.value, $0.value]) })
             case .undefined: return .array([])
             default: throw runtime("can only get item pairs from a mapping, not '\(value.typeName)'", line)
             }
@@ -104,9 +110,9 @@ extension JinjaBuiltins {
                 throw runtime("dictsort: you can only sort by either 'key' or 'value'", line)
             }
             let caseSensitive = flag(a[0])
-            var pairs = o.pairs.map { JinjaValue.array([.string($0.key), $0.value]) }
+            var pairs = o.pairs.map { JinjaValue.tuple([$0.key.value, $0.value]) }
             try sortValues(&pairs, reverse: flag(a[2]), line: line) { pair in
-                guard case .array(let kv) = pair else { return pair }
+                guard case .tuple(let kv) = pair else { return pair }
                 return sortKey(byValue ? kv[1] : kv[0], caseSensitive: caseSensitive)
             }
             return .array(pairs)
@@ -179,6 +185,10 @@ extension JinjaBuiltins {
                 let m = Int(pow(10, Double(-precision)))
                 return .int(Int((Double(i) / Double(m)).rounded(.toNearestOrEven)) * m)
             }
+            if method == "common", precision >= 0, precision <= 300, x.isFinite {
+                // Python rounds the exact binary value (round(2.675, 2) == 2.67), as C's printf does.
+                return .double(Double(String(format: "%.\(precision)f", x)) ?? x)
+            }
             let scale = pow(10, Double(precision))
             let rule: FloatingPointRoundingRule = method == "ceil" ? .up : method == "floor" ? .down : .toNearestOrEven
             let scaled = x * scale
@@ -228,7 +238,7 @@ extension JinjaBuiltins {
             }
             var separators: (String, String)?
             if let s = a[2], !s.isNone {
-                guard case .array(let pair) = s, pair.count == 2, case .string(let item) = pair[0], case .string(let key) = pair[1] else {
+                guard case .array(let pair) = s.plain, pair.count == 2, case .string(let item) = pair[0], case .string(let key) = pair[1] else {
                     throw runtime("tojson separators must be a pair of strings", line)
                 }
                 separators = (item, key)
@@ -251,7 +261,7 @@ extension JinjaBuiltins {
             }
             return attribute(of: value, attributeName)
         case "map":
-            let items = try interpreter.iterate(value, line: line)
+            let items = value.isTruthy ? try interpreter.iterate(value, line: line) : []
             if let attributeArgument = arguments.keyword.first(where: { $0.name == "attribute" })?.value {
                 let fallback = arguments.keyword.first(where: { $0.name == "default" })?.value
                 return .array(items.map { item in
@@ -271,7 +281,7 @@ extension JinjaBuiltins {
             for item in items { result.append(try filter(filterName, item, rest, interpreter: interpreter, line: line)) }
             return .array(result)
         case "select", "reject", "selectattr", "rejectattr":
-            let items = try interpreter.iterate(value, line: line)
+            let items = value.isTruthy ? try interpreter.iterate(value, line: line) : []
             let usesAttribute = name.hasSuffix("attr")
             var positional = arguments.positional
             var attributeArgument: JinjaValue?

@@ -1,10 +1,11 @@
 extension JinjaBuiltins {
     /// Calls a Python method bound to `receiver` (`str`, `dict`, `list` and `loop.cycle`).
-    static func callMethod(_ receiver: JinjaValue, _ name: String, _ arguments: Arguments, interpreter: JinjaInterpreter, line: Int) throws -> JinjaValue {
+    static func callMethod(_ original: JinjaValue, _ name: String, _ arguments: Arguments, interpreter: JinjaInterpreter, line: Int) throws -> JinjaValue {
         func args(_ names: [String]) throws -> [JinjaValue?] { try bind(arguments, names, name, line: line) }
         func unsupported() -> ChatTemplateError {
             ChatTemplateError(.unsupported, "unsupported method '\(name)' on \(receiver.typeName)", line: line)
         }
+        let receiver = original.plain
         switch receiver {
         case .loop(let loop):
             guard name == "cycle", !arguments.positional.isEmpty else { throw runtime("loop.cycle() needs arguments", line) }
@@ -18,16 +19,16 @@ extension JinjaBuiltins {
             switch name {
             case "items":
                 _ = try args([])
-                return .array(object.pairs.map { .array([.string($0.key), $0.value]) })
+                return .array(object.pairs.map { .tuple([$0.key.value, $0.value]) })
             case "keys":
                 _ = try args([])
-                return .array(object.keys.map { .string($0) })
+                return .array(object.keys.map(\.value))
             case "values":
                 _ = try args([])
                 return .array(object.values)
             case "get":
                 let a = try args(["key", "default"])
-                guard case .string(let key)? = a[0] else { return a[1] ?? .none }
+                guard let key = a[0].flatMap(JinjaKey.init) else { return a[1] ?? .none }
                 return object[key] ?? a[1] ?? .none
             case "copy":
                 return receiver
@@ -84,7 +85,7 @@ extension JinjaBuiltins {
             let indices = sliceIndices(count: scalars.count, start: a[1]?.intValue, stop: a[2]?.intValue, step: 1)
             let window = Array(indices.map { scalars[$0] })
             var candidates: [String] = []
-            switch a[0] {
+            switch a[0]?.plain {
             case .string(let p)?: candidates = [p]
             case .array(let items)?:
                 for item in items { candidates.append(try requiredString(item, "tuple item")) }

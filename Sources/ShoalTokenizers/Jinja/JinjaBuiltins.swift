@@ -57,7 +57,8 @@ enum JinjaBuiltins {
     ]
 
     /// `value.name`: Python attribute first (methods), then the item (dict key), as Jinja's `getattr`.
-    static func attribute(of value: JinjaValue, _ name: String) -> JinjaValue {
+    static func attribute(of original: JinjaValue, _ name: String) -> JinjaValue {
+        let value = original.plain
         switch value {
         case .object(let object):
             if dictMethods.contains(name) { return .callable(.method(value, name)) }
@@ -79,7 +80,9 @@ enum JinjaBuiltins {
     }
 
     /// `value[key]`: the item first, then the attribute, as Jinja's `getitem`.
-    static func item(of value: JinjaValue, _ key: JinjaValue) -> JinjaValue {
+    static func item(of original: JinjaValue, _ originalKey: JinjaValue) -> JinjaValue {
+        let value = original.plain
+        let key = originalKey.plain
         switch (value, key) {
         case (.array(let items), _) where key.intValue != nil && !isFloat(key):
             let i = key.intValue!
@@ -91,10 +94,10 @@ enum JinjaBuiltins {
             let index = i < 0 ? scalars.count + i : i
             return scalars.indices.contains(index)
                 ? .string(String(Character(scalars[index]))) : .undefined("string index \(i) out of range")
-        case (.object(let object), .string(let k)):
-            if let v = object[k] { return v }
-            if dictMethods.contains(k) { return .callable(.method(value, k)) }
-            return .undefined("'dict object' has no attribute '\(k)'")
+        case (.object(let object), _):
+            if let k = JinjaKey(key), let v = object[k] { return v }
+            if case .string(let k) = key, dictMethods.contains(k) { return .callable(.method(value, k)) }
+            return .undefined("'dict object' has no element \(key.pyRepr)")
         case (.undefined(let what), _):
             return .undefined(what)
         case (_, .string(let k)):
@@ -139,7 +142,7 @@ enum JinjaBuiltins {
         return result
     }
 
-    static func slice(_ value: JinjaValue, _ start: JinjaValue?, _ stop: JinjaValue?, _ step: JinjaValue?, line: Int) throws -> JinjaValue {
+    static func slice(_ original: JinjaValue, _ start: JinjaValue?, _ stop: JinjaValue?, _ step: JinjaValue?, line: Int) throws -> JinjaValue {
         func bound(_ v: JinjaValue?) throws -> Int? {
             guard let v, !v.isNone else { return nil }
             guard let i = v.intValue, !isFloat(v) else {
@@ -147,6 +150,7 @@ enum JinjaBuiltins {
             }
             return i
         }
+        let value = original.plain
         let stepValue = try bound(step) ?? 1
         guard stepValue != 0 else { throw runtime("slice step cannot be zero", line) }
         switch value {
@@ -168,8 +172,19 @@ enum JinjaBuiltins {
 
     // MARK: Operators
 
-    static func binary(_ op: String, _ left: JinjaValue, _ right: JinjaValue, line: Int) throws -> JinjaValue {
-        if op == "~" { return .string(left.pyStr + right.pyStr) }
+    static func binary(_ op: String, _ originalLeft: JinjaValue, _ originalRight: JinjaValue, line: Int) throws -> JinjaValue {
+        if op == "~" { return .string(originalLeft.pyStr + originalRight.pyStr) }
+        if op == "+" {
+            // Markup + str escapes the str (MarkupSafe), which real templates hit through `|safe`.
+            switch (originalLeft, originalRight) {
+            case let (.markup(a), .markup(b)): return .markup(a + b)
+            case let (.markup(a), .string(b)): return .markup(a + JinjaText.escapeHTML(b))
+            case let (.string(a), .markup(b)): return .markup(JinjaText.escapeHTML(a) + b)
+            default: break
+            }
+        }
+        let left = originalLeft.plain
+        let right = originalRight.plain
         if case .undefined(let what) = left { throw ChatTemplateError(.undefined, what, line: line) }
         if case .undefined(let what) = right { throw ChatTemplateError(.undefined, what, line: line) }
         func unsupported() -> ChatTemplateError {
@@ -266,7 +281,7 @@ enum JinjaBuiltins {
 
     /// Python `<`.
     static func lessThan(_ a: JinjaValue, _ b: JinjaValue, line: Int?) throws -> Bool {
-        switch (a, b) {
+        switch (a.plain, b.plain) {
         case let (.undefined(what), _), let (_, .undefined(what)):
             throw ChatTemplateError(.undefined, what, line: line)
         case let (.string(x), .string(y)):
@@ -298,7 +313,9 @@ enum JinjaBuiltins {
     }
 
     /// Python `item in container`.
-    static func contains(_ container: JinjaValue, _ item: JinjaValue, line: Int?) throws -> Bool {
+    static func contains(_ originalContainer: JinjaValue, _ originalItem: JinjaValue, line: Int?) throws -> Bool {
+        let container = originalContainer.plain
+        let item = originalItem.plain
         switch container {
         case .string(let s):
             guard case .string(let sub) = item else {
@@ -308,7 +325,7 @@ enum JinjaBuiltins {
         case .array(let items):
             return items.contains { $0.pyEquals(item) }
         case .object(let object):
-            guard case .string(let key) = item else { return false }
+            guard let key = JinjaKey(item) else { return false }
             return object[key] != nil
         case .namespace(let namespace):
             guard case .string(let key) = item else { return false }
@@ -322,7 +339,8 @@ enum JinjaBuiltins {
 
     // MARK: Tests
 
-    static func test(_ name: String, _ value: JinjaValue, _ arguments: Arguments, interpreter: JinjaInterpreter, line: Int) throws -> Bool {
+    static func test(_ name: String, _ original: JinjaValue, _ arguments: Arguments, interpreter: JinjaInterpreter, line: Int) throws -> Bool {
+        let value = original.plain
         func argument() throws -> JinjaValue {
             guard let first = arguments.positional.first ?? arguments.keyword.first?.value else {
                 throw runtime("test '\(name)' needs an argument", line)
@@ -425,7 +443,7 @@ enum JinjaBuiltins {
                 }
                 for (k, v) in initial.pairs { object[k] = v }
             }
-            for (k, v) in arguments.keyword { object[k] = v }
+            for (k, v) in arguments.keyword { object[JinjaKey.string(k)] = v }
             return name == "dict" ? .object(object) : .namespace(JinjaNamespace(object))
         case "raise_exception":
             let message = arguments.positional.first ?? arguments.keyword.first?.value ?? .string("")

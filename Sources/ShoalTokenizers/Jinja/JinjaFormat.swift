@@ -144,8 +144,8 @@ enum JinjaJSON {
             } else {
                 out += JinjaFormat.float(d)
             }
-        case .string(let s): writeString(s, to: &out, ensureASCII: options.ensureASCII)
-        case .array(let items):
+        case .string(let s), .markup(let s): writeString(s, to: &out, ensureASCII: options.ensureASCII)
+        case .array(let items), .tuple(let items):
             if items.isEmpty {
                 out += "[]"
                 return
@@ -166,12 +166,12 @@ enum JinjaJSON {
             out += "{"
             var pairs = object.pairs
             if options.sortKeys {
-                pairs.sort { $0.key.unicodeScalars.lexicographicallyPrecedes($1.key.unicodeScalars) }
+                pairs.sort { $0.key.jsonKey.unicodeScalars.lexicographicallyPrecedes($1.key.jsonKey.unicodeScalars) }
             }
             for (i, pair) in pairs.enumerated() {
                 if i > 0 { out += options.itemSeparator }
                 newline(&out, options, level + 1)
-                writeString(pair.key, to: &out, ensureASCII: options.ensureASCII)
+                writeString(pair.key.jsonKey, to: &out, ensureASCII: options.ensureASCII)
                 out += options.keySeparator
                 try write(pair.value, to: &out, options: options, level: level + 1)
             }

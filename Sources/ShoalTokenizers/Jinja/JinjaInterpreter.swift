@@ -92,7 +92,7 @@ final class JinjaInterpreter {
             // Each iteration gets a fresh frame: `set` inside the body does not outlive it (Jinja's scoping).
             let iterationScope = JinjaScope(parent: scope)
             try assign(target, items[index], scope: iterationScope, line: line)
-            iterationScope.set("loop", .loop(JinjaLoop(items: items, index0: index, depth0: loopDepth - 1)))
+            iterationScope.set("loop", .loop(JinjaLoop(items: items, index0: index, depth0: 0)))
             if case .breakLoop = try render(body, scope: iterationScope, into: &out) { break }
         }
     }
@@ -152,16 +152,21 @@ final class JinjaInterpreter {
             if let value = scope.lookup(name) { return value }
             if JinjaBuiltins.globalNames.contains(name) { return .callable(.global(name)) }
             return .undefined("'\(name)' is undefined")
-        case .list(let items), .tuple(let items):
+        case .list(let items):
             var values: [JinjaValue] = []
             values.reserveCapacity(items.count)
             for item in items { values.append(try evaluate(item, scope)) }
             return .array(values)
+        case .tuple(let items):
+            var values: [JinjaValue] = []
+            values.reserveCapacity(items.count)
+            for item in items { values.append(try evaluate(item, scope)) }
+            return .tuple(values)
         case .dict(let pairs):
             var object = JinjaObject()
             for pair in pairs {
                 let key = try evaluate(pair.key, scope)
-                guard case .string(let k) = key else {
+                guard let k = JinjaKey(key) else {
                     throw ChatTemplateError(.unsupported, "unsupported dict key of type '\(key.typeName)'")
                 }
                 object[k] = try evaluate(pair.value, scope)
@@ -228,9 +233,9 @@ final class JinjaInterpreter {
 
     /// Iterates a value as Python's `for` would.
     func iterate(_ value: JinjaValue, line: Int?) throws -> [JinjaValue] {
-        switch value {
+        switch value.plain {
         case .array(let items): return items
-        case .object(let object): return object.keys.map { .string($0) }
+        case .object(let object): return object.keys.map(\.value)
         case .string(let s): return s.unicodeScalars.map { .string(String(Character($0))) }
         case .undefined: return []
         default:

@@ -66,9 +66,7 @@ enum JinjaText {
             while i < a.count, JinjaFormat.isSpace(a[i]) { i += 1 }
             if i == a.count { break }
             if maxSplit >= 0, result.count == maxSplit {
-                var end = a.count
-                while end > i, JinjaFormat.isSpace(a[end - 1]) { end -= 1 }
-                result.append(string(a[i..<end]))
+                result.append(string(a[i...]))  // the rest keeps its trailing whitespace, as in Python
                 break
             }
             var j = i

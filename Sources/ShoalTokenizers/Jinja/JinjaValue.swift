@@ -8,8 +8,12 @@ enum JinjaValue {
     case int(Int)
     case double(Double)
     case string(String)
-    /// Python lists and tuples.
+    /// MarkupSafe's `Markup` (from `safe` and `escape`): a string that escapes plain strings added to it.
+    case markup(String)
+    /// Python lists.
     case array([JinjaValue])
+    /// Python tuples: like lists except for `repr`.
+    case tuple([JinjaValue])
     case object(JinjaObject)
     case namespace(JinjaNamespace)
     case loop(JinjaLoop)
@@ -35,6 +39,16 @@ enum JinjaValue {
         return false
     }
 
+    /// Markup as a plain string, tuples as lists; other values unchanged. Everything but `+`, `safe`,
+    /// `escape` and `repr` works on this.
+    var plain: JinjaValue {
+        switch self {
+        case .markup(let s): .string(s)
+        case .tuple(let items): .array(items)
+        default: self
+        }
+    }
+
     var isNone: Bool {
         if case .none = self { return true }
         return false
@@ -47,8 +61,8 @@ enum JinjaValue {
         case .bool(let b): b
         case .int(let i): i != 0
         case .double(let d): d != 0
-        case .string(let s): !s.isEmpty
-        case .array(let a): !a.isEmpty
+        case .string(let s), .markup(let s): !s.isEmpty
+        case .array(let a), .tuple(let a): !a.isEmpty
         case .object(let o): o.count > 0
         case .namespace, .loop, .callable: true
         }
@@ -63,7 +77,9 @@ enum JinjaValue {
         case .int: "int"
         case .double: "float"
         case .string: "str"
+        case .markup: "Markup"
         case .array: "list"
+        case .tuple: "tuple"
         case .object: "dict"
         case .namespace: "Namespace"
         case .loop: "LoopContext"
@@ -92,7 +108,7 @@ enum JinjaValue {
 
     /// Python `==`.
     func pyEquals(_ other: JinjaValue) -> Bool {
-        switch (self, other) {
+        switch (self.plain, other.plain) {
         case (.undefined, .undefined), (.none, .none): return true
         case let (.string(a), .string(b)): return a.unicodeScalars.elementsEqual(b.unicodeScalars)
         case let (.array(a), .array(b)): return a.count == b.count && zip(a, b).allSatisfy { $0.pyEquals($1) }
@@ -115,7 +131,7 @@ enum JinjaValue {
     var pyStr: String {
         switch self {
         case .undefined: ""
-        case .string(let s): s
+        case .string(let s), .markup(let s): s
         default: pyRepr
         }
     }
@@ -129,8 +145,10 @@ enum JinjaValue {
         case .int(let i): String(i)
         case .double(let d): JinjaFormat.float(d)
         case .string(let s): JinjaFormat.repr(s)
+        case .markup(let s): "Markup(" + JinjaFormat.repr(s) + ")"
         case .array(let a): "[" + a.map(\.pyRepr).joined(separator: ", ") + "]"
-        case .object(let o): "{" + o.pairs.map { JinjaFormat.repr($0.key) + ": " + $0.value.pyRepr }.joined(separator: ", ") + "}"
+        case .tuple(let a): "(" + a.map(\.pyRepr).joined(separator: ", ") + (a.count == 1 ? ",)" : ")")
+        case .object(let o): "{" + o.pairs.map { $0.key.value.pyRepr + ": " + $0.value.pyRepr }.joined(separator: ", ") + "}"
         case .namespace(let n): "<Namespace " + JinjaValue.object(n.attributes).pyRepr + ">"
         case .loop: "<LoopContext>"
         case .callable(let c): c.description
@@ -138,16 +156,49 @@ enum JinjaValue {
     }
 }
 
-/// A Python dict with string keys, in insertion order.
+/// A Python dict key: a string or an integer (bools and integral floats hash as integers, as in Python).
+enum JinjaKey: Hashable {
+    case string(String)
+    case int(Int)
+
+    init?(_ value: JinjaValue) {
+        switch value {
+        case .string(let s), .markup(let s): self = .string(s)
+        case .int(let i): self = .int(i)
+        case .bool(let b): self = .int(b ? 1 : 0)
+        case .double(let d):
+            guard d.rounded() == d, abs(d) < 9.2e18 else { return nil }
+            self = .int(Int(d))
+        default: return nil
+        }
+    }
+
+    var value: JinjaValue {
+        switch self {
+        case .string(let s): .string(s)
+        case .int(let i): .int(i)
+        }
+    }
+
+    /// The key as `json.dumps` writes it.
+    var jsonKey: String {
+        switch self {
+        case .string(let s): s
+        case .int(let i): String(i)
+        }
+    }
+}
+
+/// A Python dict, in insertion order.
 struct JinjaObject {
-    private(set) var keys: [String] = []
-    private var storage: [String: JinjaValue] = [:]
+    private(set) var keys: [JinjaKey] = []
+    private var storage: [JinjaKey: JinjaValue] = [:]
 
     init() {}
 
     var count: Int { keys.count }
 
-    subscript(key: String) -> JinjaValue? {
+    subscript(key: JinjaKey) -> JinjaValue? {
         get { storage[key] }
         set {
             if let newValue {
@@ -158,7 +209,12 @@ struct JinjaObject {
         }
     }
 
-    var pairs: [(key: String, value: JinjaValue)] { keys.map { (key: $0, value: storage[$0]!) } }
+    subscript(key: String) -> JinjaValue? {
+        get { self[JinjaKey.string(key)] }
+        set { self[JinjaKey.string(key)] = newValue }
+    }
+
+    var pairs: [(key: JinjaKey, value: JinjaValue)] { keys.map { (key: $0, value: storage[$0]!) } }
     var values: [JinjaValue] { keys.map { storage[$0]! } }
 }
 

@@ -1,0 +1,186 @@
+public import ShoalModels
+public import ShoalTokenizers
+
+/// One generated token as the client sees it.
+public struct GeneratedToken: Sendable {
+    public var id: Int32
+    /// Text this token completes (empty while a UTF-8 sequence or a possible stop string is held back).
+    public var text: String
+    public var logprob: Float
+    public var topLogprobs: [TokenLogprob]
+}
+
+/// Why generation ended, in OpenAI's words.
+public enum FinishReason: String, Sendable {
+    /// End of sequence, a stop token or a stop string.
+    case stop
+    /// `maxTokens` reached.
+    case length
+}
+
+/// The outcome of `TextGenerator.generate`.
+public struct GenerationResult: Sendable {
+    public var promptIDs: [Int32]
+    public var tokens: [GeneratedToken]
+    /// The whole generated text (stop strings and end-of-sequence tokens left out).
+    public var text: String
+    /// The end of `text` that was released after the last `onToken` call (held-back bytes or stop-string prefixes).
+    public var trailingText: String
+    public var finishReason: FinishReason
+    /// Seconds spent on the prompt (prefill), up to the first sampled token.
+    public var promptSeconds: Double
+    /// Seconds spent generating after the first token.
+    public var decodeSeconds: Double
+}
+
+/// An error a request can cause: bad prompt, over the context, out of KV blocks.
+public struct GenerationError: Error, CustomStringConvertible, Sendable {
+    public struct Code: Hashable, Sendable {
+        let name: String
+        public static let emptyPrompt = Code(name: "emptyPrompt")
+        public static let contextExceeded = Code(name: "contextExceeded")
+        public static let invalidToken = Code(name: "invalidToken")
+        public static let outOfMemory = Code(name: "outOfMemory")
+    }
+    public let code: Code
+    public let message: String
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// Runs one sequence at a time through a model: prefill in chunks, then sample token by token.
+///
+/// The CLI's `generate` and `bench` use it; the server's engine core schedules many sequences instead.
+/// Not for concurrent use: one call to `generate` at a time.
+public final class TextGenerator {
+    public let model: any LanguageModel
+    public let tokenizer: any Tokenizer
+    public let cache: PagedKVCache
+    public let contextLength: Int
+    private var allocator: BlockAllocator
+    private var logits: [Float]
+
+    /// - Parameter contextLength: the longest prompt + output to support (default: the model's context).
+    public init(model: any LanguageModel, tokenizer: any Tokenizer, contextLength: Int? = nil) throws {
+        let context = min(contextLength ?? model.config.contextLength, model.config.contextLength)
+        let blockSize = PagedKVCache.defaultBlockSize
+        let blocks = (context + blockSize - 1) / blockSize
+        self.model = model
+        self.tokenizer = tokenizer
+        self.contextLength = context
+        cache = try PagedKVCache(config: model.config, blockCount: blocks, blockSize: blockSize)
+        allocator = BlockAllocator(blockCount: blocks, blockSize: blockSize)
+        logits = [Float](repeating: 0, count: model.config.vocabularySize)
+    }
+
+    /// Runs the model over `ids` (positions 0..<ids.count) and returns the logits of the last one.
+    /// Used by benchmarks and tests; the cache is left holding the sequence until the next call.
+    public func prefill(_ ids: [Int32], chunk: Int = 512) throws -> [Float] {
+        var table: [Int32] = []
+        defer { allocator.release(&table) }
+        try runPrompt(ids, table: &table, chunk: chunk)
+        return logits
+    }
+
+    /// Generates a continuation of `promptIDs`.
+    /// - Parameters:
+    ///   - onToken: called for every sampled token as soon as it is known.
+    /// - Throws: `GenerationError` for an empty prompt, a prompt (plus `maxTokens`) longer than the context,
+    ///   or ids outside the vocabulary; `SamplingError` for invalid parameters.
+    public func generate(
+        promptIDs: [Int32], params: SamplingParams, prefillChunk: Int = 512,
+        onToken: (GeneratedToken) -> Void = { _ in }
+    ) throws -> GenerationResult {
+        try params.validate()
+        guard !promptIDs.isEmpty else { throw GenerationError(.emptyPrompt, "the prompt is empty") }
+        let vocab = model.config.vocabularySize
+        if let bad = promptIDs.first(where: { $0 < 0 || Int($0) >= vocab }) {
+            throw GenerationError(.invalidToken, "prompt token id \(bad) is outside the vocabulary of \(vocab)")
+        }
+        guard promptIDs.count + params.maxTokens <= contextLength else {
+            throw GenerationError(.contextExceeded,
+                "prompt (\(promptIDs.count) tokens) plus max_tokens (\(params.maxTokens)) exceeds the context length of \(contextLength)")
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        var table: [Int32] = []
+        defer { allocator.release(&table) }
+        try runPrompt(promptIDs, table: &table, chunk: prefillChunk)
+
+        var sampler = Sampler(params: params, vocabularySize: vocab)
+        var history = TokenHistory(prompt: promptIDs)
+        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
+        var stops = StopStringMatcher(stops: params.stop)
+        let stopIDs = Set(params.stopTokenIDs)
+        let endIDs = params.ignoreEOS ? [] : tokenizer.endOfTurnIDs
+        var tokens: [GeneratedToken] = []
+        var text = ""
+        var finish = FinishReason.length
+        var firstTokenTime = start
+        var position = promptIDs.count
+        var stoppedByString = false
+
+        while true {
+            let sampled = logits.withUnsafeMutableBufferPointer { sampler.sample(logits: $0, context: history) }
+            if tokens.isEmpty { firstTokenTime = clock.now }
+            if endIDs.contains(sampled.id) || stopIDs.contains(sampled.id) {
+                finish = .stop
+                break
+            }
+            history.append(sampled.id)
+            let (piece, stopped) = stops.append(detokenizer.append(sampled.id))
+            let token = GeneratedToken(
+                id: sampled.id, text: piece, logprob: sampled.logprob,
+                topLogprobs: sampled.topLogprobs.map { TokenLogprob(id: $0.id, logprob: $0.logprob) })
+            tokens.append(token)
+            text += piece
+            onToken(token)
+            if stopped {
+                finish = .stop
+                stoppedByString = true
+                break
+            }
+            if tokens.count >= params.maxTokens { break }
+            guard allocator.ensure(&table, covers: position + 1) else {
+                throw GenerationError(.outOfMemory, "KV cache is full")
+            }
+            var batch = ForwardBatch()
+            batch.append(tokens: [sampled.id], startingAt: position, blockTable: table)
+            try logits.withUnsafeMutableBufferPointer { try model.forward(batch, cache: cache, logits: $0.baseAddress!) }
+            position += 1
+        }
+        var trailing = ""
+        if !stoppedByString {
+            // Release what was held back: an incomplete UTF-8 tail, or text that might have begun a stop string.
+            let flushed = stops.append(detokenizer.finish())
+            trailing = flushed.emit + (flushed.stopped ? "" : stops.finish())
+            if flushed.stopped { finish = .stop }
+            text += trailing
+        }
+        let end = clock.now
+        return GenerationResult(
+            promptIDs: promptIDs, tokens: tokens, text: text, trailingText: trailing, finishReason: finish,
+            promptSeconds: (firstTokenTime - start).seconds, decodeSeconds: (end - firstTokenTime).seconds)
+    }
+
+    private func runPrompt(_ ids: [Int32], table: inout [Int32], chunk: Int) throws {
+        guard ids.count <= contextLength else {
+            throw GenerationError(.contextExceeded, "prompt of \(ids.count) tokens exceeds the context length of \(contextLength)")
+        }
+        guard allocator.ensure(&table, covers: ids.count) else {
+            throw GenerationError(.outOfMemory, "KV cache is full")
+        }
+        var start = 0
+        let step = max(1, chunk)
+        while start < ids.count {
+            let end = min(ids.count, start + step)
+            var batch = ForwardBatch()
+            batch.append(tokens: Array(ids[start..<end]), startingAt: start, blockTable: table, wantLogits: end == ids.count)
+            try logits.withUnsafeMutableBufferPointer { try model.forward(batch, cache: cache, logits: $0.baseAddress!) }
+            start = end
+        }
+    }
+}

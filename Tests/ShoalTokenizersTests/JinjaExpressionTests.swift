@@ -1,0 +1,141 @@
+// Expected strings in this file were produced by jinja2 3.1.6 with Hugging Face's chat-template environment.
+import Testing
+import ShoalTokenizers
+
+/// Literals, operators, tests, filters and methods, against jinja2.
+struct JinjaExpressionTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        let name: String
+        let template: String
+        let context: String
+        let expected: String
+        var testDescription: String { name }
+    }
+
+    @Test(arguments: Self.cases)
+    func rendersLikeJinja2(_ c: Case) throws {
+        guard case .object(let pairs) = try TemplateValue(jsonString: c.context) else {
+            Issue.record("context is not an object")
+            return
+        }
+        let context = Dictionary(pairs.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+        #expect(try ChatTemplate(c.template).render(context, secondsSince1970: 1_721_995_200) == c.expected)
+    }
+
+    static let cases: [Case] = [
+        Case(name: "print-values", template: "{{ none }}|{{ true }}|{{ 1.0 }}|{{ 1e20 }}|{{ 0.00001 }}|{{ [1, 'a', none, 2.5] }}|{{ {'k': 'v', 'n': 1} }}|{{ \"it's\" }}|{{ ('a', 1) }}",
+             context: #"{}"#,
+             expected: "None|True|1.0|1e+20|1e-05|[1, 'a', None, 2.5]|{'k': 'v', 'n': 1}|it's|('a', 1)"),
+        Case(name: "print-undefined", template: "[{{ missing }}][{{ d.nope }}][{{ items[10] }}]",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "[][][]"),
+        Case(name: "string-escapes", template: "{{ 'a\\nb\\tc\\\\d\\'e\\u00e9\\x41' }}{{ \"q\\\"q\" }}",
+             context: #"{}"#,
+             expected: "a\nb\tc\\d'eéAq\"q"),
+        Case(name: "string-concat-adjacent", template: "{{ 'a' 'b' \"c\" }}",
+             context: #"{}"#,
+             expected: "abc"),
+        Case(name: "arith", template: "{{ 1 + 2 * 3 }} {{ (1 + 2) * 3 }} {{ 7 / 2 }} {{ 7 // 2 }} {{ -7 // 2 }} {{ 7 % 3 }} {{ -7 % 3 }} {{ 2 ** 3 ** 2 }} {{ 2.5 * 2 }} {{ 1 + true }} {{ -n }} {{ 10 - 2.5 }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "7 9 3.5 3 -4 1 2 64 5.0 2 -7 7.5"),
+        Case(name: "arith-float-mod", template: "{{ 7.5 % 2 }} {{ -7.5 % 2 }} {{ 7.5 // 2 }} {{ 2 ** -1 }} {{ 0.1 + 0.2 }}",
+             context: #"{}"#,
+             expected: "1.5 0.5 3.0 0.5 0.30000000000000004"),
+        Case(name: "concat", template: "{{ 'a' ~ 1 ~ none ~ true ~ missing ~ [1] }}",
+             context: #"{}"#,
+             expected: "a1NoneTrue[1]"),
+        Case(name: "string-mult", template: "{{ 'ab' * 3 }}{{ [1] * 2 }}{{ 3 * 'x' }}",
+             context: #"{}"#,
+             expected: "ababab[1, 1]xxx"),
+        Case(name: "list-add", template: "{{ [1, 2] + [3] }}{{ 'a' + 'b' }}",
+             context: #"{}"#,
+             expected: "[1, 2, 3]ab"),
+        Case(name: "compare", template: "{{ 1 < 2 < 3 }} {{ 1 < 3 < 2 }} {{ 'a' < 'b' }} {{ [1, 2] < [1, 3] }} {{ 1 == 1.0 }} {{ 1 == true }} {{ 'a' != 'a' }} {{ none == none }} {{ 2 >= 2 }}",
+             context: #"{}"#,
+             expected: "True False True True True True False True True"),
+        Case(name: "in", template: "{{ 'ell' in s }} {{ 1 in items }} {{ 'a' in d }} {{ 'z' not in d }} {{ 5 not in items }} {{ 'x' in missing }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "True True True True True False"),
+        Case(name: "logic", template: "{{ true and 'x' }} {{ 0 or 'y' }} {{ not none }} {{ none or [] }} {{ 'a' and '' }} {{ not 1 == 2 }}",
+             context: #"{}"#,
+             expected: "x y True []  True"),
+        Case(name: "conditional", template: "{{ 'yes' if n > 5 else 'no' }} [{{ 'x' if false }}] {{ 'a' if false else 'b' if true else 'c' }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "yes [] b"),
+        Case(name: "attr-subscript", template: "{{ msgs[0]['role'] }} {{ msgs[0].content }} {{ msgs[-1].role }} {{ nested.x.y.z }} {{ nested['x']['y'].z }} {{ msgs[1].tool_calls[0].function.name }} {{ items.0 }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "user  Hi  assistant deep deep f 3"),
+        Case(name: "slices", template: "{{ items[1:] }} {{ items[:-1] }} {{ items[::-1] }} {{ s[7:] }} {{ s[::2] }} {{ s[-5:-1] }} {{ items[5:] }} {{ uni[1:4] }} {{ items[::-2] }} {{ s[100:] }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "[1, 2] [3, 1] [2, 1, 3] World Hlo ol Worl [] éll [2, 3] "),
+        Case(name: "tests", template: "{{ n is defined }} {{ zz is undefined }} {{ none is none }} {{ s is string }} {{ n is number }} {{ f is float }} {{ n is integer }} {{ d is mapping }} {{ items is iterable }} {{ s is sequence }} {{ t is boolean }} {{ t is true }} {{ t is false }} {{ n is odd }} {{ n is even }} {{ 9 is divisibleby 3 }} {{ n is not none }} {{ 'x' is in 'xyz' }} {{ n is eq 7 }} {{ n is gt(3) }} {{ 'abc' is lower }} {{ zz is iterable }} {{ range is callable }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "True True True True True True True True True True True True False True False True True True True True True True True"),
+        Case(name: "filters-string", template: "{{ s | upper }}|{{ s | lower }}|{{ '  x  ' | trim }}|{{ 'xxhixx' | trim('x') }}|{{ 'hello world' | capitalize }}|{{ 'hello wORLD-foo(bar' | title }}|{{ s | replace('l', 'L') }}|{{ s | replace('l', 'L', 2) }}|{{ s | length }}|{{ uni | length }}|{{ s | count }}|{{ '<a href=\"x\">&\\'' | escape }}|{{ 42 | string }}|{{ uni | upper }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "HELLO, WORLD|hello, world|x|hi|Hello world|Hello World-Foo(Bar|HeLLo, WorLd|HeLLo, World|12|15|12|&lt;a href=&#34;x&#34;&gt;&amp;&#39;|42|HÉLLO WÖRLD SS 😀"),
+        Case(name: "filters-default", template: "{{ missing | default('dflt') }}|{{ none | default('dflt') }}|{{ '' | default('dflt', true) }}|{{ missing | d('d2') }}|{{ s | default('no') }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "dflt|None|dflt|d2|Hello, World"),
+        Case(name: "filters-list", template: "{{ items | first }} {{ items | last }} {{ items | join(', ') }} {{ items | list }} {{ s | list | first }} {{ items | sort }} {{ items | sort(reverse=true) }} {{ names | sort }} {{ names | sort(case_sensitive=true) }} {{ names | unique | list }} {{ items | reverse | list }} {{ items | sum }} {{ items | min }} {{ items | max }} {{ names | max }} {{ empty | first }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "3 2 3, 1, 2 [3, 1, 2] H [1, 2, 3] [3, 2, 1] ['Alice', 'alice', 'bob', 'carol'] ['Alice', 'alice', 'bob', 'carol'] ['bob', 'Alice', 'carol'] [2, 1, 3] 6 1 3 carol "),
+        Case(name: "filters-numbers", template: "{{ '42' | int }} {{ '3.9' | int }} {{ 'x' | int }} {{ 'x' | int(5) }} {{ 3.99 | int }} {{ '2.5' | float }} {{ 'x' | float }} {{ 3 | float }} {{ -3 | abs }} {{ 2.5 | round }} {{ 3.5 | round }} {{ 2.675 | round(2) }} {{ 3.14159 | round(3, 'floor') }} {{ 3.1 | round(0, 'ceil') }} {{ 7 | round }} {{ ' 12 ' | int }} {{ '1_000' | int }} {{ true | int }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "42 3 0 5 3 2.5 0.0 3.0 3 2.0 4.0 2.67 3.141 4.0 7 12 1000 1"),
+        Case(name: "filters-dict", template: "{{ d | dictsort }} {{ d | dictsort(by='value', reverse=true) }} {{ d | items | list }} {% for k, v in d | items %}{{ k }}={{ v }};{% endfor %} {{ d | length }} {{ d | list }} {{ d | first }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "[('a', 1), ('b', 2), ('C', 3)] [('C', 3), ('b', 2), ('a', 1)] [('b', 2), ('a', 1), ('C', 3)] b=2;a=1;C=3; 3 ['b', 'a', 'C'] b"),
+        Case(name: "filters-map-select", template: "{{ msgs | map(attribute='role') | join(',') }} {{ msgs | selectattr('role', 'equalto', 'user') | list | length }} {{ msgs | rejectattr('role', 'eq', 'user') | map(attribute='content') | first }} {{ items | select('odd') | list }} {{ items | reject('odd') | list }} {{ msgs | selectattr('tool_calls') | list | length }} {{ msgs | selectattr('tool_calls', 'defined') | map(attribute='tool_calls.0.function.name') | list }} {{ ['a', 'B'] | map('upper') | list }} {{ msgs | map(attribute='nope', default='z') | list }} {{ none | selectattr('x') | list }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "user,assistant 1 Yo [3, 1] [2] 1 ['f'] ['A', 'B'] ['z', 'z'] []"),
+        Case(name: "filters-tojson", template: "{{ msgs | tojson }}\n{{ d | tojson(indent=2) }}\n{{ nested | tojson(indent=4) }}\n{{ [] | tojson(indent=2) }}{{ {} | tojson }}{{ uni | tojson }}{{ 'a\"b\\\\c\\n\\u0001' | tojson }}{{ 1.0 | tojson }}{{ [1e20, -0.0, 1e-7] | tojson }}\n{{ d | tojson(sort_keys=true) }}{{ d | tojson(separators=(',', ':')) }}{{ uni | tojson(ensure_ascii=true) }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "[{\"role\": \"user\", \"content\": \" Hi \"}, {\"role\": \"assistant\", \"content\": \"Yo\", \"tool_calls\": [{\"function\": {\"name\": \"f\", \"arguments\": {\"b\": 1, \"a\": [1.5, null, true]}}}]}]\n{\n  \"b\": 2,\n  \"a\": 1,\n  \"C\": 3\n}\n{\n    \"x\": {\n        \"y\": {\n            \"z\": \"deep\"\n        }\n    }\n}\n[]{}\"héllo wörld ß 😀\"\"a\\\"b\\\\c\\n\\u0001\"1.0[1e+20, -0.0, 1e-07]\n{\"C\": 3, \"a\": 1, \"b\": 2}{\"b\":2,\"a\":1,\"C\":3}\"h\\u00e9llo w\\u00f6rld \\u00df \\ud83d\\ude00\""),
+        Case(name: "filters-indent", template: "{{ 'a\\nb\\n\\nc' | indent }}|{{ 'a\\nb' | indent(2, true) }}|{{ 'a\\n\\nb' | indent(first=true, blank=true) }}|{{ 'x\\ny' | indent('> ') }}",
+             context: #"{}"#,
+             expected: "a\n    b\n\n    c|  a\n  b|    a\n    \n    b|x\n> y"),
+        Case(name: "filters-wordcount-center", template: "{{ 'one two, three_four 5' | wordcount }}",
+             context: #"{}"#,
+             expected: "4"),
+        Case(name: "filter-chain-precedence", template: "{{ 'a' + ' b ' | trim + 'c' }}|{{ -2 | abs }}|{{ items | length + 1 }}|{{ 'x' ~ items | length }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "abc|2|4|x3"),
+        Case(name: "string-methods", template: "{{ '  hi  '.strip() }}|{{ 'xxhixx'.strip('x') }}|{{ '  hi  '.lstrip() }}|{{ '  hi  '.rstrip() }}|{{ s.startswith('Hell') }}|{{ s.endswith(('x', 'ld')) }}|{{ s.split(', ') }}|{{ ' a  b c '.split() }}|{{ 'a,b,c'.split(',', 1) }}|{{ 'a,b,c'.rsplit(',', 1) }}|{{ s.upper() }}|{{ s.lower() }}|{{ s.replace('o', '0') }}|{{ 'hello wORLD'.title() }}|{{ 'hello'.capitalize() }}|{{ '{} and {}'.format('x', 1) }}|{{ '{name}!'.format(name='Bob') }}|{{ '-'.join(['a', 'b']) }}|{{ s.find('o') }}|{{ s.rfind('o') }}|{{ s.count('l') }}|{{ 'a\\nb\\r\\nc'.splitlines() }}|{{ '123'.isdigit() }}|{{ 'abc'.isalpha() }}|{{ 'prefix_x'.removeprefix('prefix_') }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "hi|hi|hi  |  hi|True|True|['Hello', 'World']|['a', 'b', 'c']|['a', 'b,c']|['a,b', 'c']|HELLO, WORLD|hello, world|Hell0, W0rld|Hello World|Hello|x and 1|Bob!|a-b|4|8|3|['a', 'b', 'c']|True|True|x"),
+        Case(name: "dict-methods", template: "{% for k, v in d.items() %}{{ k }}:{{ v }},{% endfor %} {{ d.keys() | list }} {{ d.values() | list }} {{ d.get('a') }} {{ d.get('zz', 'dflt') }} {{ d.get('zz') }} {{ d['items'] is defined }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "b:2,a:1,C:3, ['b', 'a', 'C'] [2, 1, 3] 1 dflt None True"),
+        Case(name: "list-methods", template: "{{ items.count(1) }} {{ items.index(2) }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "1 2"),
+        Case(name: "range", template: "{{ range(3) | list }} {{ range(1, 7, 2) | list }} {{ range(5, 0, -2) | list }} {{ range(0) | list }}",
+             context: #"{}"#,
+             expected: "[0, 1, 2] [1, 3, 5] [5, 3, 1] []"),
+        Case(name: "dict-literal", template: "{% set m = {'a': 1, 'b': [1, 2], 0: 'zero', 1: 'one'} %}{{ m.a }} {{ m['b'][1] }} {{ m[0] }} {{ m[1] }} {{ m | length }} {{ m }}",
+             context: #"{}"#,
+             expected: "1 2 zero one 4 {'a': 1, 'b': [1, 2], 0: 'zero', 1: 'one'}"),
+        Case(name: "strftime", template: "{{ strftime_now('%Y-%m-%d') }} {{ strftime_now('%d %b %Y') }}",
+             context: #"{}"#,
+             expected: "2024-07-26 26 Jul 2024"),
+        Case(name: "safe-markup", template: "{{ 'a<b' | safe + '<c>' }}|{{ '<x>' + 'y' | safe }}|{{ ('<p>' | safe) ~ '<q>' }}|{{ '<i>' | e }}|{{ '<i>' | e | e }}",
+             context: #"{}"#,
+             expected: "a<b&lt;c&gt;|&lt;x&gt;y|<p><q>|&lt;i&gt;|&lt;i&gt;"),
+        Case(name: "undefined-ops", template: "{{ missing is defined }} {{ missing | length }} {{ missing | list }} {% for x in missing %}x{% endfor %}{{ missing == none }} {{ not missing }}",
+             context: #"{}"#,
+             expected: "False 0 [] False True"),
+        Case(name: "is-not", template: "{{ none is not none }} {{ 1 is not string }} {{ 'a' is not string }}",
+             context: #"{}"#,
+             expected: "False True False"),
+        Case(name: "unicode-ops", template: "{{ uni[0] }} {{ uni[-1] }} {{ uni | reverse }} {{ uni.split(' ') }} {{ uni | title }} {{ 'ß' | upper }}",
+             context: #"{"msgs": [{"role": "user", "content": " Hi "}, {"role": "assistant", "content": "Yo", "tool_calls": [{"function": {"name": "f", "arguments": {"b": 1, "a": [1.5, null, true]}}}]}], "d": {"b": 2, "a": 1, "C": 3}, "s": "Hello, World", "n": 7, "f": 2.5, "items": [3, 1, 2], "empty": [], "none": null, "t": true, "names": ["bob", "Alice", "carol", "alice"], "nested": {"x": {"y": {"z": "deep"}}}, "uni": "héllo wörld ß 😀"}"#,
+             expected: "h 😀 😀 ß dlröw olléh ['héllo', 'wörld', 'ß', '😀'] Héllo Wörld SS 😀 SS"),
+        Case(name: "repr-strings", template: "{{ ['it\\'s', 'say \"hi\"', 'both \\' \"', 'tab\\t', 'é'] }}",
+             context: #"{}"#,
+             expected: "[\"it's\", 'say \"hi\"', 'both \\' \"', 'tab\\t', 'é']"),
+        Case(name: "numbers-repr", template: "{{ [1.5e300 * 1e10, 123456789.123, 1e16, 1e15, 0.1, -0.0, 100.0, 1/3] }}",
+             context: #"{}"#,
+             expected: "[inf, 123456789.123, 1e+16, 1000000000000000.0, 0.1, -0.0, 100.0, 0.3333333333333333]"),
+    ]
+}
