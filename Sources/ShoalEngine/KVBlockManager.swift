@@ -20,6 +20,12 @@ public struct KVBlockManager: Sendable {
         public var newTokens: Int
         /// The sequence's block table: the reused blocks, then fresh ones.
         public var blockTable: [Int32]
+
+        public init(cachedTokens: Int, newTokens: Int, blockTable: [Int32]) {
+            self.cachedTokens = cachedTokens
+            self.newTokens = newTokens
+            self.blockTable = blockTable
+        }
     }
 
     /// Hashes a full block's tokens chained to its parent's hash.

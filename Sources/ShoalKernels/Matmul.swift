@@ -1,4 +1,6 @@
 import ShoalGGUF
+import Glibc
+let pairRows = getenv("PAIR") != nil
 
 /// Matrix times a batch of float vectors: `y[t*yStride + r] = dot(row r of w, x[t*xStride ..< t*xStride + w.columns])`
 /// for `r` in `rows` (all rows when nil) and `t` in `0..<tokens`, in float32 (exact mode: activations are not quantized).
@@ -59,10 +61,22 @@ func matmulRows(
     let blocks = columns / w.type.blockSize
     switch w.type {
     case .q4_1:
-        let scales = pool.scratch(thread: thread, bytes: blocks * 8).bindMemory(to: Float.self, capacity: 2 * blocks)
-        for r in rows {
+        let scales = pool.scratch(thread: thread, bytes: blocks * 16).bindMemory(to: Float.self, capacity: 4 * blocks)
+        var r = rows.lowerBound
+        if pairRows {
+            while r + 2 <= rows.upperBound {
+                for t in 0..<tokens {
+                    let (a, b) = dotQ4_1F32Pair(w.row(r), w.row(r + 1), x + t * xStride, blocks: blocks, scales: scales)
+                    y[t * yStride + r] = a
+                    y[t * yStride + r + 1] = b
+                }
+                r += 2
+            }
+        }
+        while r < rows.upperBound {
             let row = w.row(r)
             for t in 0..<tokens { y[t * yStride + r] = dotQ4_1F32(row, x + t * xStride, blocks: blocks, scales: scales) }
+            r += 1
         }
     case .q4_0:
         for r in rows {

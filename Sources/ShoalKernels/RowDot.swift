@@ -7,16 +7,6 @@ import _Builtin_intrinsics.intel
 @inline(__always)
 var nibbleValues: __m512 { SIMD16<Float>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15) }
 
-/// The 16 weights `q * d + m` (q = 0...15) of one Q4_1 block, for `vpermps` lookups.
-@inline(__always)
-func q4_1Table(_ block: UnsafeRawPointer, _ nibbles: __m512) -> __m512 {
-    // d and m are adjacent halves: convert both with one vcvtph2ps.
-    let dm = _mm_cvtph_ps(_mm_cvtsi32_si128(Int32(bitPattern: block.loadUnaligned(as: UInt32.self))))
-    let d = _mm512_broadcastss_ps(dm)
-    let m = _mm512_broadcastss_ps(_mm_movehdup_ps(dm))
-    return _mm512_fmadd_ps(nibbles, d, m)
-}
-
 /// Dot of a Q4_1 row of `blocks` blocks with `x` (32 * blocks floats). `scales` is scratch for 2 * blocks floats.
 ///
 /// Per block, the 16 possible weights `q * d + m` form a table, and `vpermps` picks each weight by its nibble
@@ -60,6 +50,36 @@ func dotQ4_1F32(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int,
         acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(q0, 4), table0), loadFloats16(x + b * 32 + 16), acc1)
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)))
+}
+
+/// Dots of two Q4_1 rows with `x` at once (sharing the loads of x); `scales` is scratch for 4 * blocks floats.
+@inline(__always)
+func dotQ4_1F32Pair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int,
+                    scales: UnsafeMutablePointer<Float>) -> (Float, Float) {
+    for b in 0..<blocks {
+        let dm0 = _mm_cvtph_ps(_mm_cvtsi32_si128(Int32(bitPattern: row0.loadUnaligned(fromByteOffset: b * 20, as: UInt32.self))))
+        let dm1 = _mm_cvtph_ps(_mm_cvtsi32_si128(Int32(bitPattern: row1.loadUnaligned(fromByteOffset: b * 20, as: UInt32.self))))
+        UnsafeMutableRawPointer(scales + 4 * b).storeBytes(of: _mm_cvtsi128_si64(_mm_castps_si128(dm0)), as: Int64.self)
+        UnsafeMutableRawPointer(scales + 4 * b + 2).storeBytes(of: _mm_cvtsi128_si64(_mm_castps_si128(dm1)), as: Int64.self)
+    }
+    let nibbles = nibbleValues
+    var acc0 = _mm512_setzero_ps()
+    var acc1 = _mm512_setzero_ps()
+    var acc2 = _mm512_setzero_ps()
+    var acc3 = _mm512_setzero_ps()
+    for b in 0..<blocks {
+        let x0 = loadFloats16(x + b * 32)
+        let x1 = loadFloats16(x + b * 32 + 16)
+        let table0 = _mm512_fmadd_ps(nibbles, _mm512_set1_ps(scales[4 * b]), _mm512_set1_ps(scales[4 * b + 1]))
+        let q0 = _mm512_cvtepu8_epi32(loadBytes16(row0, b * 20 + 4))
+        acc0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(q0, table0), x0, acc0)
+        acc1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(q0, 4), table0), x1, acc1)
+        let table1 = _mm512_fmadd_ps(nibbles, _mm512_set1_ps(scales[4 * b + 2]), _mm512_set1_ps(scales[4 * b + 3]))
+        let q1 = _mm512_cvtepu8_epi32(loadBytes16(row1, b * 20 + 4))
+        acc2 = _mm512_fmadd_ps(_mm512_permutexvar_ps(q1, table1), x0, acc2)
+        acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(q1, 4), table1), x1, acc3)
+    }
+    return (_mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)), _mm512_reduce_add_ps(_mm512_add_ps(acc2, acc3)))
 }
 
 /// Dot of a Q4_0 row of `blocks` blocks with `x`.

@@ -25,12 +25,12 @@ struct GreedyFixtureTests {
         var chats: [Chat]
     }
 
-    static let generator: TextGenerator? = {
+    static func makeGenerator() -> TextGenerator? {
         guard let file = try? GGUFFile(path: RealModel.path(RealModel.smolLM2)),
               let model = try? ModelRegistry.load(file, pool: ComputePool(threadCount: 2)),
               let tokenizer = try? loadTokenizer(from: file) else { return nil }
         return try? TextGenerator(model: model, tokenizer: tokenizer, contextLength: 1024)
-    }()
+    }
 
     static let promptNames: [String] = {
         struct Index: Decodable { var prompts: [String] }
@@ -49,7 +49,7 @@ struct GreedyFixtureTests {
 
     @Test(arguments: promptNames)
     func promptContinuation(name: String) throws {
-        let generator = try #require(Self.generator)
+        let generator = try #require(Self.makeGenerator())
         let fixture = try Fixtures.decode(LogitsFixture.self, "smollm2/logits/\(name).json")
         let result = try generator.generate(
             promptIDs: fixture.prompt_ids, params: greedy(maxTokens: fixture.greedy.ids.count, ignoreEOS: true))
@@ -59,7 +59,7 @@ struct GreedyFixtureTests {
 
     @Test(arguments: chats.map(\.id))
     func chatContinuation(id: String) throws {
-        let generator = try #require(Self.generator)
+        let generator = try #require(Self.makeGenerator())
         let chat = try #require(Self.chats.first { $0.id == id })
         let until = chat.first_eos_index ?? chat.ids.count
         let result = try generator.generate(promptIDs: chat.prompt_ids, params: greedy(maxTokens: chat.ids.count, ignoreEOS: false))

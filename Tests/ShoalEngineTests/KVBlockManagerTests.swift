@@ -2,6 +2,16 @@ import ShoalEngine
 import ShoalTestSupport
 import Testing
 
+extension KVBlockManager {
+    /// `allocate` that must succeed.
+    mutating func mustAllocate(
+        sequence: SequenceID, promptTokens: [Int32], maxNewTokens: Int? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Allocation {
+        let allocation = allocate(sequence: sequence, promptTokens: promptTokens, maxNewTokens: maxNewTokens)
+        return try #require(allocation, sourceLocation: sourceLocation)
+    }
+}
+
 @Suite("KVBlockManager")
 struct KVBlockManagerTests {
     /// Token ids `start ..< start + count`.
@@ -13,7 +23,7 @@ struct KVBlockManagerTests {
 
     @Test func freshAllocationTakesPlainBlocks() throws {
         var manager = KVBlockManager(blockCount: 8, blockSize: 16)
-        let allocation = try #require(manager.allocate(sequence: 1, promptTokens: Self.tokens(0, 40)))
+        let allocation = try manager.mustAllocate(sequence: 1, promptTokens: Self.tokens(0, 40))
         #expect(allocation == .init(cachedTokens: 0, newTokens: 40, blockTable: [0, 1, 2]))
         #expect(manager.freeBlockCount == 5)
         #expect(manager.usedBlockCount == 3)
@@ -24,49 +34,57 @@ struct KVBlockManagerTests {
 
     @Test func chunkedAllocationCoversOnlyTheFirstChunk() throws {
         var manager = KVBlockManager(blockCount: 8, blockSize: 16)
-        let allocation = try #require(manager.allocate(sequence: 1, promptTokens: Self.tokens(0, 100), maxNewTokens: 20))
+        let allocation = try manager.mustAllocate(sequence: 1, promptTokens: Self.tokens(0, 100), maxNewTokens: 20)
         #expect(allocation.newTokens == 20)
         #expect(allocation.blockTable.count == 2)
-        #expect(manager.allocate(sequence: 2, promptTokens: [1], maxNewTokens: 0) == nil)
+        let refused = manager.allocate(sequence: 2, promptTokens: [1], maxNewTokens: 0)
+        #expect(refused == nil)
         Self.expectConsistent(manager)
     }
 
     @Test func failedAllocationChangesNothing() throws {
         var manager = KVBlockManager(blockCount: 4, blockSize: 16)
-        _ = try #require(manager.allocate(sequence: 1, promptTokens: Self.tokens(0, 33)))
-        #expect(manager.allocate(sequence: 2, promptTokens: Self.tokens(100, 17)) == nil)
+        _ = try manager.mustAllocate(sequence: 1, promptTokens: Self.tokens(0, 33))
+        let tooBig = manager.allocate(sequence: 2, promptTokens: Self.tokens(100, 17))
+        #expect(tooBig == nil)
         #expect(manager.freeBlockCount == 1)
         #expect(manager.blockTable(of: 2) == nil)
-        #expect(manager.allocate(sequence: 1, promptTokens: [5]) == nil, "a sequence holding a table cannot allocate again")
-        #expect(manager.allocate(sequence: 3, promptTokens: []) == nil)
+        let twice = manager.allocate(sequence: 1, promptTokens: [5])
+        #expect(twice == nil, "a sequence holding a table cannot allocate again")
+        let empty = manager.allocate(sequence: 3, promptTokens: [])
+        #expect(empty == nil)
         Self.expectConsistent(manager)
     }
 
     @Test func appendGrowsOrChangesNothing() throws {
         var manager = KVBlockManager(blockCount: 3, blockSize: 4)
-        _ = try #require(manager.allocate(sequence: 1, promptTokens: Self.tokens(0, 4)))
+        _ = try manager.mustAllocate(sequence: 1, promptTokens: Self.tokens(0, 4))
         #expect(manager.canAppend(sequence: 1, newTotalLength: 12))
-        #expect(manager.append(sequence: 1, newTotalLength: 5))
+        let grew = manager.append(sequence: 1, newTotalLength: 5)
+        #expect(grew)
         #expect(manager.blockTable(of: 1)?.count == 2)
-        #expect(manager.append(sequence: 1, newTotalLength: 8), "still within the second block")
+        let within = manager.append(sequence: 1, newTotalLength: 8)
+        #expect(within, "still within the second block")
         #expect(manager.blockTable(of: 1)?.count == 2)
         #expect(!manager.canAppend(sequence: 1, newTotalLength: 13))
-        #expect(!manager.append(sequence: 1, newTotalLength: 13))
+        let overflow = manager.append(sequence: 1, newTotalLength: 13)
+        #expect(!overflow)
         #expect(manager.blockTable(of: 1)?.count == 2)
         #expect(manager.reachableLength(of: 1) == 12)
-        #expect(!manager.append(sequence: 9, newTotalLength: 1), "unknown sequence")
+        let unknown = manager.append(sequence: 9, newTotalLength: 1)
+        #expect(!unknown, "unknown sequence")
         Self.expectConsistent(manager)
     }
 
     @Test func computedBlocksAreSharedWithReferenceCounts() throws {
         var manager = KVBlockManager(blockCount: 10, blockSize: 16)
         let prompt = Self.tokens(0, 48)
-        let first = try #require(manager.allocate(sequence: 1, promptTokens: prompt))
+        let first = try manager.mustAllocate(sequence: 1, promptTokens: prompt)
         manager.markComputed(sequence: 1, upTo: 48, tokens: prompt)
         Self.expectConsistent(manager)
         #expect(first.blockTable.allSatisfy { manager.isCached($0) })
 
-        let second = try #require(manager.allocate(sequence: 2, promptTokens: prompt + Self.tokens(500, 10)))
+        let second = try manager.mustAllocate(sequence: 2, promptTokens: prompt + Self.tokens(500, 10))
         #expect(second.cachedTokens == 48)
         #expect(second.newTokens == 10)
         #expect(Array(second.blockTable.prefix(3)) == first.blockTable)
@@ -89,10 +107,10 @@ struct KVBlockManagerTests {
     @Test func theLastPromptTokenIsAlwaysComputed() throws {
         var manager = KVBlockManager(blockCount: 8, blockSize: 16)
         let prompt = Self.tokens(0, 32)
-        _ = try #require(manager.allocate(sequence: 1, promptTokens: prompt))
+        _ = try manager.mustAllocate(sequence: 1, promptTokens: prompt)
         manager.markComputed(sequence: 1, upTo: 32, tokens: prompt)
         #expect(manager.cachedPrefixLength(of: prompt) == 16)
-        let again = try #require(manager.allocate(sequence: 2, promptTokens: prompt))
+        let again = try manager.mustAllocate(sequence: 2, promptTokens: prompt)
         #expect(again.cachedTokens == 16)
         #expect(again.newTokens == 16)
         #expect(manager.cachedPrefixLength(of: Self.tokens(0, 33)) == 32)
@@ -103,7 +121,7 @@ struct KVBlockManagerTests {
     @Test func blocksAreNotCachedBeforeTheyAreComputed() throws {
         var manager = KVBlockManager(blockCount: 8, blockSize: 16)
         let prompt = Self.tokens(0, 40)
-        _ = try #require(manager.allocate(sequence: 1, promptTokens: prompt))
+        _ = try manager.mustAllocate(sequence: 1, promptTokens: prompt)
         #expect(manager.cachedPrefixLength(of: prompt) == 0)
         manager.markComputed(sequence: 1, upTo: 20, tokens: prompt)
         #expect(manager.cachedPrefixLength(of: prompt) == 16, "only the first block is both full and computed")
@@ -115,7 +133,7 @@ struct KVBlockManagerTests {
     @Test func aPartialLastBlockIsNeverCached() throws {
         var manager = KVBlockManager(blockCount: 8, blockSize: 16)
         let prompt = Self.tokens(0, 20)
-        let allocation = try #require(manager.allocate(sequence: 1, promptTokens: prompt))
+        let allocation = try manager.mustAllocate(sequence: 1, promptTokens: prompt)
         manager.markComputed(sequence: 1, upTo: 20, tokens: prompt)
         #expect(manager.isCached(allocation.blockTable[0]))
         #expect(!manager.isCached(allocation.blockTable[1]))
@@ -128,7 +146,7 @@ struct KVBlockManagerTests {
     @Test func aFreedPrefixIsHitLater() throws {
         var manager = KVBlockManager(blockCount: 6, blockSize: 16)
         let prompt = Self.tokens(0, 48)
-        let first = try #require(manager.allocate(sequence: 1, promptTokens: prompt))
+        let first = try manager.mustAllocate(sequence: 1, promptTokens: prompt)
         manager.markComputed(sequence: 1, upTo: 48, tokens: prompt)
         manager.free(sequence: 1)
         #expect(manager.usedBlockCount == 0)
@@ -136,7 +154,7 @@ struct KVBlockManagerTests {
         #expect(manager.freeBlockCount == 6)
         Self.expectConsistent(manager)
 
-        let second = try #require(manager.allocate(sequence: 2, promptTokens: prompt + [1]))
+        let second = try manager.mustAllocate(sequence: 2, promptTokens: prompt + [1])
         #expect(second.cachedTokens == 48)
         #expect(Array(second.blockTable.prefix(3)) == first.blockTable)
         #expect(manager.evictableBlockCount == 0)
@@ -147,7 +165,7 @@ struct KVBlockManagerTests {
     @Test func aDifferentPrefixDoesNotHit() throws {
         var manager = KVBlockManager(blockCount: 8, blockSize: 4)
         let prompt: [Int32] = [1, 2, 3, 4, 5, 6, 7, 8, 9]
-        _ = try #require(manager.allocate(sequence: 1, promptTokens: prompt))
+        _ = try manager.mustAllocate(sequence: 1, promptTokens: prompt)
         manager.markComputed(sequence: 1, upTo: 9, tokens: prompt)
         // Same second block after a different first block: the chain does not match.
         #expect(manager.cachedPrefixLength(of: [1, 2, 3, 0, 5, 6, 7, 8, 9]) == 0)
@@ -159,10 +177,10 @@ struct KVBlockManagerTests {
     @Test func evictionTakesPlainFreeBlocksFirstThenLeastRecentlyUsed() throws {
         var manager = KVBlockManager(blockCount: 6, blockSize: 4)
         let a = Self.tokens(0, 8), c = Self.tokens(100, 8)
-        let tableA = try #require(manager.allocate(sequence: 1, promptTokens: a)).blockTable
+        let tableA = try manager.mustAllocate(sequence: 1, promptTokens: a).blockTable
         manager.markComputed(sequence: 1, upTo: 8, tokens: a)
         manager.free(sequence: 1)
-        let tableC = try #require(manager.allocate(sequence: 2, promptTokens: c)).blockTable
+        let tableC = try manager.mustAllocate(sequence: 2, promptTokens: c).blockTable
         manager.markComputed(sequence: 2, upTo: 8, tokens: c)
         manager.free(sequence: 2)
         // A's blocks, then C's, each table's tail first.
@@ -170,21 +188,22 @@ struct KVBlockManagerTests {
         Self.expectConsistent(manager)
 
         // A hit makes A's prefix the most recently used.
-        _ = try #require(manager.allocate(sequence: 3, promptTokens: a + [9]))
+        _ = try manager.mustAllocate(sequence: 3, promptTokens: a + [9])
         manager.free(sequence: 3)
         #expect(Array(manager.evictionOrder.suffix(2)) == [tableA[1], tableA[0]])
         #expect(manager.evictionOrder.prefix(2) == [tableC[1], tableC[0]])
 
         // Two plain free blocks go first, then C's blocks are evicted, tail first.
-        let d = try #require(manager.allocate(sequence: 4, promptTokens: Self.tokens(200, 12)))
-        #expect(Set(d.blockTable).isDisjoint(with: tableA + tableC) == false)
+        let d = try manager.mustAllocate(sequence: 4, promptTokens: Self.tokens(200, 12))
         #expect(d.blockTable.last == tableC[1])
-        #expect(manager.cachedPrefixLength(of: c + [1]) == 0, "C's first block was unregistered... or unreachable")
+        #expect(!manager.isCached(tableC[1]))
+        #expect(manager.cachedPrefixLength(of: c + [1]) == 4, "C's first block is still cached")
         #expect(manager.cachedPrefixLength(of: a + [1]) == 8, "A's prefix survives")
         Self.expectConsistent(manager)
-        _ = try #require(manager.allocate(sequence: 5, promptTokens: Self.tokens(300, 4)))
+        _ = try manager.mustAllocate(sequence: 5, promptTokens: Self.tokens(300, 4))
         #expect(manager.blockTable(of: 5) == [tableC[0]])
         #expect(manager.evictionOrder == [tableA[1], tableA[0]])
+        #expect(manager.cachedPrefixLength(of: c + [1]) == 0)
         Self.expectConsistent(manager)
     }
 
@@ -193,17 +212,17 @@ struct KVBlockManagerTests {
         var manager = KVBlockManager(blockCount: 12, blockSize: 4, prefixCaching: true) { _, _ in 42 }
         let x: [Int32] = [1, 2, 3, 4, 5, 6, 7, 8, 0]
         let y: [Int32] = [9, 9, 9, 9, 5, 6, 7, 8, 0]
-        _ = try #require(manager.allocate(sequence: 1, promptTokens: x))
+        _ = try manager.mustAllocate(sequence: 1, promptTokens: x)
         manager.markComputed(sequence: 1, upTo: 9, tokens: x)
         #expect(manager.cachedPrefixLength(of: y) == 0)
-        _ = try #require(manager.allocate(sequence: 2, promptTokens: y))
+        _ = try manager.mustAllocate(sequence: 2, promptTokens: y)
         manager.markComputed(sequence: 2, upTo: 9, tokens: y)
         Self.expectConsistent(manager)
         #expect(manager.cachedPrefixLength(of: x) == 8)
         #expect(manager.cachedPrefixLength(of: y) == 8)
         #expect(manager.cachedPrefixLength(of: [1, 2, 3, 4, 9, 9, 9, 9, 0]) == 4)
         #expect(manager.cachedPrefixLength(of: [9, 9, 9, 9, 9, 9, 9, 9, 0]) == 4)
-        let again = try #require(manager.allocate(sequence: 3, promptTokens: y))
+        let again = try manager.mustAllocate(sequence: 3, promptTokens: y)
         #expect(again.blockTable.prefix(2) == manager.blockTable(of: 2)?.prefix(2))
         Self.expectConsistent(manager)
     }
@@ -211,8 +230,8 @@ struct KVBlockManagerTests {
     @Test func aBlockComputedTwiceIsRegisteredOnce() throws {
         var manager = KVBlockManager(blockCount: 8, blockSize: 4)
         let prompt = Self.tokens(0, 9)
-        _ = try #require(manager.allocate(sequence: 1, promptTokens: prompt))
-        _ = try #require(manager.allocate(sequence: 2, promptTokens: prompt))
+        _ = try manager.mustAllocate(sequence: 1, promptTokens: prompt)
+        _ = try manager.mustAllocate(sequence: 2, promptTokens: prompt)
         manager.markComputed(sequence: 1, upTo: 9, tokens: prompt)
         manager.markComputed(sequence: 2, upTo: 9, tokens: prompt)
         #expect(manager.cachedBlockCount == 2)
@@ -227,10 +246,10 @@ struct KVBlockManagerTests {
     @Test func resetForgetsTheCacheAndLiveSequencesRegisterAgain() throws {
         var manager = KVBlockManager(blockCount: 8, blockSize: 4)
         let a = Self.tokens(0, 9), b = Self.tokens(50, 9)
-        _ = try #require(manager.allocate(sequence: 1, promptTokens: a))
+        _ = try manager.mustAllocate(sequence: 1, promptTokens: a)
         manager.markComputed(sequence: 1, upTo: 9, tokens: a)
         manager.free(sequence: 1)
-        _ = try #require(manager.allocate(sequence: 2, promptTokens: b))
+        _ = try manager.mustAllocate(sequence: 2, promptTokens: b)
         manager.markComputed(sequence: 2, upTo: 9, tokens: b)
         manager.resetPrefixCache()
         #expect(manager.cachedBlockCount == 0)
@@ -246,11 +265,12 @@ struct KVBlockManagerTests {
     @Test func disabledPrefixCachingCachesNothing() throws {
         var manager = KVBlockManager(blockCount: 8, blockSize: 4, prefixCaching: false)
         let prompt = Self.tokens(0, 9)
-        _ = try #require(manager.allocate(sequence: 1, promptTokens: prompt))
+        _ = try manager.mustAllocate(sequence: 1, promptTokens: prompt)
         manager.markComputed(sequence: 1, upTo: 9, tokens: prompt)
         manager.free(sequence: 1)
         #expect(manager.cachedBlockCount == 0)
-        #expect(try #require(manager.allocate(sequence: 2, promptTokens: prompt)).cachedTokens == 0)
+        let uncached = try manager.mustAllocate(sequence: 2, promptTokens: prompt)
+        #expect(uncached.cachedTokens == 0)
         #expect(manager.prefixQueries == 0)
         #expect(manager.prefixHits == 0)
         Self.expectConsistent(manager)
@@ -325,6 +345,7 @@ struct KVBlockManagerTests {
             #expect(problems == [], "\(context)")
             if !problems.isEmpty { return }
         }
+        #expect(manager.prefixHits > 0, "the run must exercise prefix reuse")
         for id in live.keys { manager.free(sequence: id) }
         #expect(manager.usedBlockCount == 0)
         #expect(manager.freeBlockCount == blockCount)
