@@ -16,6 +16,12 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .target(name: "ShoalGGUF"),
@@ -24,12 +30,28 @@ let package = Package(
         .target(name: "ShoalTokenizers", dependencies: ["ShoalGGUF"]),
         .target(name: "ShoalEngine", dependencies: ["ShoalGGUF", "ShoalKernels", "ShoalModels", "ShoalTokenizers"], swiftSettings: cpuFlags),
         .target(name: "ShoalStore"),
+        .target(name: "ShoalAPI", dependencies: ["ShoalEngine"]),
+        .target(
+            name: "ShoalServer",
+            dependencies: [
+                "ShoalAPI", "ShoalEngine", "ShoalTokenizers",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "ShoalTestSupport", dependencies: ["ShoalGGUF"]),
         .executableTarget(
             name: "ShoalCLI",
             dependencies: [
                 "ShoalGGUF", "ShoalKernels", "ShoalModels", "ShoalTokenizers", "ShoalEngine", "ShoalStore",
+                "ShoalAPI", "ShoalServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: cpuFlags
         ),
@@ -39,6 +61,15 @@ let package = Package(
         .testTarget(name: "ShoalTokenizersTests", dependencies: ["ShoalTokenizers", "ShoalGGUF", "ShoalTestSupport"]),
         .testTarget(name: "ShoalEngineTests", dependencies: ["ShoalEngine", "ShoalModels", "ShoalTokenizers", "ShoalTestSupport"]),
         .testTarget(name: "ShoalStoreTests", dependencies: ["ShoalStore"]),
+        .testTarget(name: "ShoalAPITests", dependencies: ["ShoalAPI"]),
+        .testTarget(
+            name: "ShoalServerTests",
+            dependencies: [
+                "ShoalServer", "ShoalAPI", "ShoalEngine", "ShoalTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .testTarget(name: "ShoalCLITests", dependencies: ["ShoalTestSupport"]),
     ]
 )

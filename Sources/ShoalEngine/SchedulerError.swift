@@ -15,7 +15,9 @@ public struct SchedulerError: Error, Sendable, Hashable, CustomStringConvertible
         case invalidStep
     }
 
+    /// What kind of refusal, for mapping to an HTTP status.
     public var code: Code
+    /// What was wrong, naming the value or limit.
     public var message: String
 
     public init(_ code: Code, _ message: String) {

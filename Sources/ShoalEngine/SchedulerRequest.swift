@@ -1,5 +1,6 @@
 /// A request handed to the ``Scheduler``: one sequence to complete.
 public struct SchedulerRequest: Sendable {
+    /// Unique among the scheduler's waiting and running sequences.
     public var id: SequenceID
     /// The prompt's token ids (at least one).
     public var promptTokens: [Int32]

@@ -33,6 +33,7 @@ public struct SequenceState: Sendable {
         case aborted
     }
 
+    /// The id it was added with.
     public let id: SequenceID
     /// Lower values are scheduled first; ties go by arrival.
     public let priority: Int

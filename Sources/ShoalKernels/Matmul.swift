@@ -1,6 +1,7 @@
 import ShoalGGUF
 import Glibc
-let pairRows = getenv("PAIR") != nil
+import _Builtin_intrinsics.intel
+let convertQ41 = getenv("CONV") != nil
 
 /// Matrix times a batch of float vectors: `y[t*yStride + r] = dot(row r of w, x[t*xStride ..< t*xStride + w.columns])`
 /// for `r` in `rows` (all rows when nil) and `t` in `0..<tokens`, in float32 (exact mode: activations are not quantized).
@@ -61,17 +62,34 @@ func matmulRows(
     let blocks = columns / w.type.blockSize
     switch w.type {
     case .q4_1:
-        let scales = pool.scratch(thread: thread, bytes: blocks * 16).bindMemory(to: Float.self, capacity: 4 * blocks)
+        let scales = pool.scratch(thread: thread, bytes: blocks * 16 * (tokens + 1)).bindMemory(to: Float.self, capacity: 4 * blocks * (tokens + 1))
+        // Rows in pairs share the loads of x and the scale conversions (measured 5-15% faster than single rows).
         var r = rows.lowerBound
-        if pairRows {
+        if convertQ41 {
+            let mSums = scales + 4 * blocks
+            for t in 0..<tokens {
+                for b in 0..<blocks {
+                    let xs = _mm512_reduce_add_ps(_mm512_add_ps(loadFloats16(x + t * xStride + b * 32), loadFloats16(x + t * xStride + b * 32 + 16)))
+                    let m = mSums + t * 4 * blocks + 4 * b
+                    m[0] = 0; m[1] = xs; m[2] = 0; m[3] = xs
+                }
+            }
             while r + 2 <= rows.upperBound {
                 for t in 0..<tokens {
-                    let (a, b) = dotQ4_1F32Pair(w.row(r), w.row(r + 1), x + t * xStride, blocks: blocks, scales: scales)
+                    let (a, b) = dotQ4_1F32PairConvert(w.row(r), w.row(r + 1), x + t * xStride, mSums: mSums + t * 4 * blocks, blocks: blocks, scales: scales)
                     y[t * yStride + r] = a
                     y[t * yStride + r + 1] = b
                 }
                 r += 2
             }
+        }
+        while r + 2 <= rows.upperBound {
+            for t in 0..<tokens {
+                let (a, b) = dotQ4_1F32Pair(w.row(r), w.row(r + 1), x + t * xStride, blocks: blocks, scales: scales)
+                y[t * yStride + r] = a
+                y[t * yStride + r + 1] = b
+            }
+            r += 2
         }
         while r < rows.upperBound {
             let row = w.row(r)

@@ -36,6 +36,21 @@ public struct MatrixView: @unchecked Sendable {
         self.rowBytes = columns / type.blockSize * type.blockBytes
     }
 
+    /// Makes a view whose rows lie `rowBytes` apart (at least the packed size), for example one head's slice of a
+    /// float K cache laid out as `[position][head][dimension]`.
+    /// - Throws: as `init(base:type:rows:columns:)`, and `.badShape` when `rowBytes` is smaller than a packed row.
+    public init(base: UnsafeRawPointer, type: GGMLType, rows: Int, columns: Int, rowBytes: Int) throws {
+        let packed = try MatrixView(base: base, type: type, rows: rows, columns: columns)
+        guard rowBytes >= packed.rowBytes else {
+            throw KernelError(.badShape, "row stride of \(rowBytes) bytes is smaller than a packed \(type) row of \(packed.rowBytes) bytes")
+        }
+        self.base = base
+        self.type = type
+        self.rows = rows
+        self.columns = columns
+        self.rowBytes = rowBytes
+    }
+
     /// The address of row `r`.
     @inline(__always)
     public func row(_ r: Int) -> UnsafeRawPointer {

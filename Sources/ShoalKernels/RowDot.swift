@@ -56,11 +56,20 @@ func dotQ4_1F32(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int,
 @inline(__always)
 func dotQ4_1F32Pair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, _ x: UnsafePointer<Float>, blocks: Int,
                     scales: UnsafeMutablePointer<Float>) -> (Float, Float) {
-    for b in 0..<blocks {
-        let dm0 = _mm_cvtph_ps(_mm_cvtsi32_si128(Int32(bitPattern: row0.loadUnaligned(fromByteOffset: b * 20, as: UInt32.self))))
-        let dm1 = _mm_cvtph_ps(_mm_cvtsi32_si128(Int32(bitPattern: row1.loadUnaligned(fromByteOffset: b * 20, as: UInt32.self))))
-        UnsafeMutableRawPointer(scales + 4 * b).storeBytes(of: _mm_cvtsi128_si64(_mm_castps_si128(dm0)), as: Int64.self)
-        UnsafeMutableRawPointer(scales + 4 * b + 2).storeBytes(of: _mm_cvtsi128_si64(_mm_castps_si128(dm1)), as: Int64.self)
+    // Convert the scales of two blocks of both rows with one vcvtph2ps: [d0 m0 d1 m1] of block b, then of b + 1.
+    var b = 0
+    while b + 2 <= blocks {
+        let halves = SIMD4<UInt32>(row0.loadUnaligned(fromByteOffset: b * 20, as: UInt32.self),
+                                   row1.loadUnaligned(fromByteOffset: b * 20, as: UInt32.self),
+                                   row0.loadUnaligned(fromByteOffset: b * 20 + 20, as: UInt32.self),
+                                   row1.loadUnaligned(fromByteOffset: b * 20 + 20, as: UInt32.self))
+        UnsafeMutableRawPointer(scales + 4 * b).storeBytes(of: _mm256_cvtph_ps(unsafeBitCast(halves, to: __m128i.self)), as: __m256.self)
+        b += 2
+    }
+    if b < blocks {
+        let halves = SIMD4<UInt32>(row0.loadUnaligned(fromByteOffset: b * 20, as: UInt32.self),
+                                   row1.loadUnaligned(fromByteOffset: b * 20, as: UInt32.self), 0, 0)
+        UnsafeMutableRawPointer(scales + 4 * b).storeBytes(of: _mm_cvtph_ps(unsafeBitCast(halves, to: __m128i.self)), as: __m128.self)
     }
     let nibbles = nibbleValues
     var acc0 = _mm512_setzero_ps()
@@ -80,6 +89,48 @@ func dotQ4_1F32Pair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, _ x: Uns
         acc3 = _mm512_fmadd_ps(_mm512_permutexvar_ps(_mm512_srli_epi32(q1, 4), table1), x1, acc3)
     }
     return (_mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)), _mm512_reduce_add_ps(_mm512_add_ps(acc2, acc3)))
+}
+
+/// Variant of `dotQ4_1F32Pair` with conversions instead of table lookups: weights as `cvt(q) * d`, the `m` term
+/// as a dot of the block minimums with `mSums` (per pair of blocks: 0, xs_b, 0, xs_b, 0, xs_b+1, 0, xs_b+1).
+@inline(__always)
+func dotQ4_1F32PairConvert(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, _ x: UnsafePointer<Float>,
+                           mSums: UnsafePointer<Float>, blocks: Int, scales: UnsafeMutablePointer<Float>) -> (Float, Float) {
+    var minimum = _mm256_setzero_ps()
+    var b = 0
+    while b + 2 <= blocks {
+        let halves = SIMD4<UInt32>(row0.loadUnaligned(fromByteOffset: b * 20, as: UInt32.self),
+                                   row1.loadUnaligned(fromByteOffset: b * 20, as: UInt32.self),
+                                   row0.loadUnaligned(fromByteOffset: b * 20 + 20, as: UInt32.self),
+                                   row1.loadUnaligned(fromByteOffset: b * 20 + 20, as: UInt32.self))
+        let dm = _mm256_cvtph_ps(unsafeBitCast(halves, to: __m128i.self))
+        UnsafeMutableRawPointer(scales + 4 * b).storeBytes(of: dm, as: __m256.self)
+        minimum = _mm256_fmadd_ps(dm, UnsafeRawPointer(mSums + 4 * b).loadUnaligned(as: __m256.self), minimum)
+        b += 2
+    }
+    if b < blocks {
+        let halves = SIMD4<UInt32>(row0.loadUnaligned(fromByteOffset: b * 20, as: UInt32.self),
+                                   row1.loadUnaligned(fromByteOffset: b * 20, as: UInt32.self), 0, 0)
+        let dm = _mm_cvtph_ps(unsafeBitCast(halves, to: __m128i.self))
+        UnsafeMutableRawPointer(scales + 4 * b).storeBytes(of: dm, as: __m128.self)
+        let lowHalf = _mm_fmadd_ps(dm, UnsafeRawPointer(mSums + 4 * b).loadUnaligned(as: __m128.self), _mm_setzero_ps())
+        minimum = _mm256_add_ps(minimum, SIMD8<Float>(lowHalf: lowHalf, highHalf: SIMD4<Float>()))
+    }
+    let low = _mm512_set1_epi32(0xF)
+    var acc0 = _mm512_setzero_ps()
+    var acc1 = _mm512_setzero_ps()
+    for b in 0..<blocks {
+        let x0 = loadFloats16(x + b * 32)
+        let x1 = loadFloats16(x + b * 32 + 16)
+        let q0 = _mm512_cvtepu8_epi32(loadBytes16(row0, b * 20 + 4))
+        let s0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(q0, 4)), x1, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q0, low)), x0))
+        acc0 = _mm512_fmadd_ps(s0, _mm512_set1_ps(scales[4 * b]), acc0)
+        let q1 = _mm512_cvtepu8_epi32(loadBytes16(row1, b * 20 + 4))
+        let s1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(q1, 4)), x1, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(q1, low)), x0))
+        acc1 = _mm512_fmadd_ps(s1, _mm512_set1_ps(scales[4 * b + 2]), acc1)
+    }
+    let m = minimum
+    return (_mm512_reduce_add_ps(acc0) + (m[1] + m[5]), _mm512_reduce_add_ps(acc1) + (m[3] + m[7]))
 }
 
 /// Dot of a Q4_0 row of `blocks` blocks with `x`.

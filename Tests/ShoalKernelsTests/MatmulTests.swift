@@ -65,6 +65,26 @@ import ShoalKernels
         }
     }
 
+    @Test(arguments: [1, 2, 5, 17])
+    func stridedFloatViewMatchesPackedCopy(tokens: Int) throws {
+        // One head (16 columns) of a [position][4 heads][16] float cache: rows 64 floats apart.
+        var rng = SeededGenerator(seed: UInt64(tokens))
+        let cache = randomFloats(37 * 64, using: &rng)
+        let packed = Buffer(bytes: 37 * 16 * 4)
+        for r in 0..<37 { (packed.floats + r * 16).update(from: cache.floats + r * 64 + 32, count: 16) }
+        let strided = try MatrixView(base: cache.floats + 32, type: .f32, rows: 37, columns: 16, rowBytes: 64 * 4)
+        let dense = try MatrixView(base: packed.raw, type: .f32, rows: 37, columns: 16)
+        let x = randomFloats(tokens * 16, using: &rng)
+        let a = Buffer(bytes: tokens * 37 * 4)
+        let b = Buffer(bytes: tokens * 37 * 4)
+        matmul(strided, x.floats, xStride: 16, tokens: tokens, a.floats, yStride: 37, pool: Self.pools[1])
+        matmul(dense, x.floats, xStride: 16, tokens: tokens, b.floats, yStride: 37, pool: Self.pools[1])
+        var differences = 0
+        for i in 0..<tokens * 37 where a.floats[i] != b.floats[i] { differences += 1 }
+        #expect(differences == 0)
+        #expect(throws: KernelError.self) { try MatrixView(base: cache.raw, type: .f32, rows: 2, columns: 16, rowBytes: 32) }
+    }
+
     @Test func badShapesAndTypesThrow() {
         let bytes = Buffer(bytes: 1024)
         #expect(throws: KernelError.self) { try MatrixView(base: bytes.raw, type: .q4_1, rows: 2, columns: 33) }

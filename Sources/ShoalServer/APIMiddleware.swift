@@ -1,0 +1,79 @@
+internal import Hummingbird
+internal import Logging
+internal import NIOCore
+internal import ShoalAPI
+
+/// Turns every error into OpenAI's error body with the right status, so no handler has to: `APIError`s as
+/// they are, unknown routes as 404 (405 for a known path with the wrong method), oversized bodies as 413,
+/// anything unexpected as 500.
+struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let knownPaths: Set<String>
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            if error.status >= 500 {
+                logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error.message)"])
+            }
+            return ServerContext.errorResponse(error)
+        } catch let error as HTTPError where error.status == .notFound {
+            let path = request.uri.path
+            if knownPaths.contains(path) {
+                return ServerContext.errorResponse(APIError(.methodNotAllowed,
+                    "Method \(request.method) is not allowed for \(path)"))
+            }
+            return ServerContext.errorResponse(APIError(.notFound, "Not found: \(request.method) \(path)"))
+        } catch is NIOTooManyBytesError {
+            return ServerContext.errorResponse(APIError(.requestTooLarge, "The request body is too large"))
+        } catch let error as any HTTPResponseError {
+            return ServerContext.errorResponse(APIError(
+                error.status.code >= 500 ? .internalError : .invalidRequest, "\(error)"))
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            logger.error("unexpected error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            return ServerContext.errorResponse(APIError(.internalError, "Internal server error: \(error)"))
+        }
+    }
+}
+
+/// Requires `Authorization: Bearer <key>` with one of the configured keys, except on the open paths
+/// (`/health`, `/metrics`, `/version`), which probes and scrapers call without one.
+struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
+    let keys: [[UInt8]]
+    let openPaths: Set<String>
+
+    init(keys: [String], openPaths: Set<String>) {
+        self.keys = keys.map { Array($0.utf8) }
+        self.openPaths = openPaths
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard !keys.isEmpty, !openPaths.contains(request.uri.path) else {
+            return try await next(request, context)
+        }
+        guard let header = request.headers[.authorization] else {
+            throw APIError(.invalidAPIKey, "Missing API key: send it as `Authorization: Bearer <key>`")
+        }
+        let prefix = "bearer "
+        guard header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix else {
+            throw APIError(.invalidAPIKey, "The Authorization header must be `Bearer <key>`")
+        }
+        let given = Array(header.dropFirst(prefix.count).utf8)
+        // Compare against every key without stopping early, so timing reveals nothing.
+        var match = false
+        for key in keys { match = Self.constantTimeEqual(key, given) || match }
+        guard match else { throw APIError(.invalidAPIKey, "Incorrect API key provided") }
+        return try await next(request, context)
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = a.count ^ b.count
+        for i in 0..<max(a.count, b.count) {
+            difference |= Int((i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0))
+        }
+        return difference == 0
+    }
+}

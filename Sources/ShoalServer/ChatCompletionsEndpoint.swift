@@ -1,0 +1,243 @@
+internal import Foundation
+internal import Hummingbird
+internal import Logging
+internal import NIOCore
+internal import ShoalAPI
+internal import ShoalEngine
+internal import ShoalTokenizers
+
+/// `POST /v1/chat/completions`.
+struct ChatCompletionsEndpoint: Sendable {
+    let server: ServerContext
+
+    func handle(_ request: Request) async throws -> Response {
+        let ticket = try server.state.admit(retryAfter: server.retryAfter)
+        var request = request
+        let body = try await server.readBody(&request)
+        let input = try RequestDecoding.decode(ChatCompletionRequest.self, from: body)
+        try input.checkServable()
+        let (model, engine) = try server.state.engine(for: input.model, retryAfter: server.retryAfter)
+        let tokenizer = engine.tokenizer
+        let promptIDs = try ChatPrompt.render(
+            messages: input.messages, addGenerationPrompt: input.addGenerationPrompt ?? true, model: model,
+            engine: engine, state: server.state)
+        let requested = input.requestedMaxTokens
+        let params = try input.samplingParams(
+            vocabularySize: tokenizer.vocabularySize,
+            defaultMaxTokens: max(1, engine.contextLength - promptIDs.count))
+        try ContextLimit.check(promptTokens: promptIDs.count, maxTokens: requested ?? params.maxTokens,
+                               contextLength: engine.contextLength, input: "messages")
+
+        let id = ServerContext.makeID("chatcmpl-")
+        let n = input.n ?? 1
+        let streams = try ChoiceStreams(
+            engine: engine, requestID: id, prompts: [promptIDs], n: n, params: params,
+            priority: input.priority ?? 0, retryAfter: server.retryAfter)
+        let run = ChatRun(
+            server: server, model: model, formatter: TokenFormatter(tokenizer: tokenizer), id: id,
+            created: ServerContext.unixTime, promptIDs: promptIDs, n: n,
+            topLogprobs: input.logprobs == true ? (input.topLogprobs ?? 0) : nil,
+            returnTokenIDs: input.returnTokenIDs ?? false,
+            includeUsage: input.streamOptions?.includeUsage ?? false, streams: streams)
+
+        let received = request
+        if input.stream == true {
+            let logger = server.logger
+            return Response(status: .ok, headers: ServerContext.eventStreamHeaders, body: ResponseBody { writer in
+                defer { ticket.finish() }
+                do {
+                    try await received.cancellingOnDisconnect {
+                        try await run.stream { try await writer.write(ByteBuffer(string: $0)) }
+                    }
+                    try await writer.finish(nil)
+                } catch {
+                    logger.debug("chat stream ended early", metadata: ["id": "\(id)", "error": "\(error)"])
+                }
+            })
+        }
+        let response = try await received.cancellingOnDisconnect { try await run.collect() }
+        ticket.finish()
+        return try server.json(response, headers: [.connection: "close"])
+    }
+}
+
+/// Renders chat messages with a model's template and tokenizes the result.
+enum ChatPrompt {
+    /// - Throws: 400 for messages the template refuses or a model without a template.
+    static func render(messages: [ChatMessage], addGenerationPrompt: Bool, model: String,
+                       engine: any InferenceEngine, state: ServerState) throws(APIError) -> [Int32] {
+        let text = try renderText(messages: messages, addGenerationPrompt: addGenerationPrompt, model: model,
+                                  engine: engine, state: state)
+        // The template writes BOS itself where the model wants it.
+        return engine.tokenizer.encode(text, addSpecial: false, parseSpecial: true)
+    }
+
+    static func renderText(messages: [ChatMessage], addGenerationPrompt: Bool, model: String,
+                           engine: any InferenceEngine, state: ServerState) throws(APIError) -> String {
+        let template = try state.chatTemplate(for: model, engine: engine)
+        let values: [TemplateValue]
+        do {
+            values = try ChatMessages.normalize(messages.map(templateValue))
+        } catch let error as ChatTemplateError {
+            throw .invalid("messages", error.message)
+        } catch {
+            throw .invalid("messages", "\(error)")
+        }
+        let tokenizer = engine.tokenizer
+        func special(_ id: Int32?) -> String {
+            id.map { String(decoding: tokenizer.bytes(of: $0, skipSpecial: false), as: UTF8.self) } ?? ""
+        }
+        do {
+            return try template.render(messages: values, addGenerationPrompt: addGenerationPrompt,
+                                       bosToken: special(tokenizer.bosID), eosToken: special(tokenizer.eosID))
+        } catch {
+            throw .invalid("messages", "The chat template rejected the messages: \(error.message)")
+        }
+    }
+
+    /// A message as chat templates see it: role, content (text or null) and the optional fields.
+    static func templateValue(_ message: ChatMessage) -> TemplateValue {
+        var pairs: [(key: String, value: TemplateValue)] = [("role", .string(message.role))]
+        switch message.content {
+        case .text(let text): pairs.append(("content", .string(text)))
+        case .parts(let parts): pairs.append(("content", .array(parts.map { .object([("type", .string($0.type)), ("text", .string($0.text ?? ""))]) })))
+        case nil: pairs.append(("content", .null))
+        }
+        if let name = message.name { pairs.append(("name", .string(name))) }
+        if let calls = message.toolCalls { pairs.append(("tool_calls", templateValue(calls))) }
+        if let id = message.toolCallID { pairs.append(("tool_call_id", .string(id))) }
+        return .object(pairs)
+    }
+
+    static func templateValue(_ json: JSONValue) -> TemplateValue {
+        switch json {
+        case .null: .null
+        case .bool(let value): .bool(value)
+        case .number(let value): value.rounded() == value && abs(value) < 1e15 ? .int(Int(value)) : .double(value)
+        case .string(let value): .string(value)
+        case .array(let items): .array(items.map(templateValue))
+        case .object(let pairs): .object(pairs.keys.sorted().map { ($0, templateValue(pairs[$0]!)) })
+        }
+    }
+}
+
+/// One chat request after validation.
+struct ChatRun: Sendable {
+    let server: ServerContext
+    let model: String
+    let formatter: TokenFormatter
+    let id: String
+    let created: Int
+    let promptIDs: [Int32]
+    let n: Int
+    /// nil: no logprobs; otherwise how many alternatives per token.
+    let topLogprobs: Int?
+    let returnTokenIDs: Bool
+    let includeUsage: Bool
+    let streams: ChoiceStreams
+
+    private func makeLedger() -> ChoiceLedger {
+        ChoiceLedger(metrics: server.metrics, model: model, promptLengths: [promptIDs.count], n: n,
+                     submitted: streams.submitted)
+    }
+
+    func collect() async throws -> ChatCompletionResponse {
+        var ledger = makeLedger()
+        defer { ledger.abortUnfinished() }
+        var texts = [String](repeating: "", count: n)
+        var ids = [[Int32]](repeating: [], count: n)
+        var entries = [[ChatTokenLogprob]](repeating: [], count: n)
+        var failure: APIError?
+        try await streams.forEachItem { item in
+            switch item {
+            case .token(let choice, let token):
+                ledger.token(choice)
+                texts[choice] += token.text
+                ids[choice].append(token.id)
+                if let topLogprobs { entries[choice].append(formatter.chatEntry(token, limit: topLogprobs)) }
+            case .finished(let choice, let reason, let usage, let trailingText):
+                texts[choice] += trailingText
+                ledger.finish(choice, reason: reason.apiValue, usage: usage)
+            case .aborted(let choice, let error):
+                ledger.finish(choice, reason: "abort", usage: nil)
+                if let error, failure == nil { failure = GenerationFailure.apiError(error, retryAfter: server.retryAfter) }
+            }
+        }
+        if let failure { throw failure }
+        let choices = (0..<n).map { choice in
+            ChatChoice(
+                index: choice, message: ChatResponseMessage(content: texts[choice]),
+                logprobs: topLogprobs == nil ? nil : ChatLogprobs(content: entries[choice]),
+                finishReason: ledger.entries[choice].finishReason, tokenIDs: returnTokenIDs ? ids[choice] : nil)
+        }
+        return ChatCompletionResponse(id: id, created: created, model: model, choices: choices, usage: ledger.usage,
+                                      promptTokenIDs: returnTokenIDs ? promptIDs : nil)
+    }
+
+    func stream(_ send: (String) async throws -> Void) async throws {
+        var ledger = makeLedger()
+        defer { ledger.abortUnfinished() }
+        let encoder = ServerSentEvents.makeEncoder()
+        var pendingText = [String](repeating: "", count: n)
+        var pendingIDs = [[Int32]](repeating: [], count: n)
+        var pendingEntries = [[ChatTokenLogprob]](repeating: [], count: n)
+        var sentPrompt = false
+
+        func chunk(_ choice: Int, delta: ChatDelta, finishReason: String? = nil, flush: Bool = true) throws -> String {
+            var piece = ChatChunkChoice(index: choice, delta: delta, finishReason: finishReason)
+            if flush {
+                if topLogprobs != nil, !pendingEntries[choice].isEmpty {
+                    piece.logprobs = ChatLogprobs(content: pendingEntries[choice])
+                }
+                if returnTokenIDs { piece.tokenIDs = pendingIDs[choice] }
+                pendingEntries[choice] = []
+                pendingIDs[choice] = []
+            }
+            let value = ChatCompletionChunk(
+                id: id, created: created, model: model, choices: [piece], writesUsage: includeUsage,
+                promptTokenIDs: returnTokenIDs && !sentPrompt ? promptIDs : nil)
+            sentPrompt = true
+            return try ServerSentEvents.event(value, encoder: encoder)
+        }
+
+        for choice in 0..<n {
+            try await send(try chunk(choice, delta: ChatDelta(role: "assistant", content: ""), flush: false))
+        }
+        do {
+            try await streams.forEachItem { item in
+                switch item {
+                case .token(let choice, let token):
+                    ledger.token(choice)
+                    pendingText[choice] += token.text
+                    pendingIDs[choice].append(token.id)
+                    if let topLogprobs { pendingEntries[choice].append(formatter.chatEntry(token, limit: topLogprobs)) }
+                    if !pendingText[choice].isEmpty {
+                        let text = pendingText[choice]
+                        pendingText[choice] = ""
+                        try await send(try chunk(choice, delta: ChatDelta(content: text)))
+                    }
+                case .finished(let choice, let reason, let usage, let trailingText):
+                    ledger.finish(choice, reason: reason.apiValue, usage: usage)
+                    let text = pendingText[choice] + trailingText
+                    pendingText[choice] = ""
+                    if !text.isEmpty { try await send(try chunk(choice, delta: ChatDelta(content: text))) }
+                    try await send(try chunk(choice, delta: ChatDelta(), finishReason: reason.apiValue))
+                case .aborted(let choice, let error):
+                    ledger.finish(choice, reason: "abort", usage: nil)
+                    if let error { throw GenerationFailure.apiError(error, retryAfter: server.retryAfter) }
+                    try await send(try chunk(choice, delta: ChatDelta(), finishReason: "abort"))
+                }
+            }
+        } catch let error as APIError {
+            try await send(try ServerSentEvents.event(error.body, encoder: encoder))
+            try await send(ServerSentEvents.done)
+            return
+        }
+        if includeUsage {
+            let final = ChatCompletionChunk(id: id, created: created, model: model, choices: [], usage: ledger.usage,
+                                            writesUsage: true)
+            try await send(try ServerSentEvents.event(final, encoder: encoder))
+        }
+        try await send(ServerSentEvents.done)
+    }
+}

@@ -1,0 +1,225 @@
+internal import Foundation
+internal import Hummingbird
+internal import Logging
+internal import NIOCore
+internal import ShoalAPI
+internal import ShoalEngine
+internal import ShoalTokenizers
+
+/// `POST /v1/completions`.
+struct CompletionsEndpoint: Sendable {
+    let server: ServerContext
+
+    func handle(_ request: Request) async throws -> Response {
+        let ticket = try server.state.admit(retryAfter: server.retryAfter)
+        var request = request
+        let body = try await server.readBody(&request)
+        let input = try RequestDecoding.decode(CompletionRequest.self, from: body)
+        let (model, engine) = try server.state.engine(for: input.model, retryAfter: server.retryAfter)
+        let tokenizer = engine.tokenizer
+        let params = try input.samplingParams(vocabularySize: tokenizer.vocabularySize)
+
+        let items = input.prompt.items
+        var prompts: [CompletionRun.Prompt] = []
+        for (index, item) in items.enumerated() {
+            let param = items.count > 1 ? "prompt[\(index)]" : "prompt"
+            let prompt: CompletionRun.Prompt
+            switch item {
+            case .text(let text):
+                prompt = .init(ids: tokenizer.encode(text, addSpecial: true, parseSpecial: true), text: text)
+            case .tokens(let ids):
+                if let bad = ids.first(where: { $0 < 0 || Int($0) >= tokenizer.vocabularySize }) {
+                    throw APIError.invalid(param, "\(param): token id \(bad) is outside the vocabulary (0..<\(tokenizer.vocabularySize))")
+                }
+                prompt = .init(ids: ids, text: tokenizer.decode(ids, skipSpecial: false))
+            }
+            guard !prompt.ids.isEmpty else { throw APIError.invalid(param, "\(param) must not be empty") }
+            try ContextLimit.check(promptTokens: prompt.ids.count, maxTokens: params.maxTokens,
+                                   contextLength: engine.contextLength, input: "prompt")
+            prompts.append(prompt)
+        }
+
+        let id = ServerContext.makeID("cmpl-")
+        let n = input.n ?? 1
+        let streams = try ChoiceStreams(
+            engine: engine, requestID: id, prompts: prompts.map(\.ids), n: n, params: params,
+            priority: input.priority ?? 0, retryAfter: server.retryAfter)
+        let run = CompletionRun(
+            server: server, model: model, formatter: TokenFormatter(tokenizer: tokenizer), id: id,
+            created: ServerContext.unixTime, prompts: prompts, n: n, echo: input.echo ?? false,
+            logprobs: input.logprobs, returnTokenIDs: input.returnTokenIDs ?? false,
+            includeUsage: input.streamOptions?.includeUsage ?? false, streams: streams)
+
+        let received = request
+        if input.stream == true {
+            let logger = server.logger
+            return Response(status: .ok, headers: ServerContext.eventStreamHeaders, body: ResponseBody { writer in
+                defer { ticket.finish() }
+                do {
+                    try await received.cancellingOnDisconnect {
+                        try await run.stream { try await writer.write(ByteBuffer(string: $0)) }
+                    }
+                    try await writer.finish(nil)
+                } catch {
+                    logger.debug("completion stream ended early", metadata: ["id": "\(id)", "error": "\(error)"])
+                }
+            })
+        }
+        let response = try await received.cancellingOnDisconnect { try await run.collect() }
+        ticket.finish()
+        return try server.json(response, headers: [.connection: "close"])
+    }
+}
+
+/// One completions request after validation: its prompts, choices and how to render them.
+struct CompletionRun: Sendable {
+    struct Prompt: Sendable {
+        var ids: [Int32]
+        /// The prompt as text (for `echo`).
+        var text: String
+    }
+
+    let server: ServerContext
+    let model: String
+    let formatter: TokenFormatter
+    let id: String
+    let created: Int
+    let prompts: [Prompt]
+    let n: Int
+    let echo: Bool
+    let logprobs: Int?
+    let returnTokenIDs: Bool
+    let includeUsage: Bool
+    let streams: ChoiceStreams
+
+    private func prompt(of choice: Int) -> Prompt { prompts[choice / n] }
+
+    private func makeLedger() -> ChoiceLedger {
+        ChoiceLedger(metrics: server.metrics, model: model, promptLengths: prompts.map(\.ids.count), n: n,
+                     submitted: streams.submitted)
+    }
+
+    /// The logprobs builder of a choice, with the echoed prompt tokens already in it.
+    private func logprobsBuilder(for choice: Int) -> CompletionLogprobsBuilder {
+        var builder = CompletionLogprobsBuilder()
+        if echo {
+            for token in prompt(of: choice).ids { builder.appendPrompt(formatter.text(of: token)) }
+        }
+        return builder
+    }
+
+    /// Runs the request to the end and builds the response.
+    func collect() async throws -> CompletionResponse {
+        var ledger = makeLedger()
+        defer { ledger.abortUnfinished() }
+        let count = prompts.count * n
+        var texts = (0..<count).map { echo ? prompt(of: $0).text : "" }
+        var ids = [[Int32]](repeating: [], count: count)
+        var builders = (0..<count).map { logprobsBuilder(for: $0) }
+        var failure: APIError?
+        try await streams.forEachItem { item in
+            switch item {
+            case .token(let choice, let token):
+                ledger.token(choice)
+                texts[choice] += token.text
+                ids[choice].append(token.id)
+                if let logprobs {
+                    builders[choice].append(token, emitted: token.text, formatter: formatter, limit: logprobs)
+                }
+            case .finished(let choice, let reason, let usage, let trailingText):
+                texts[choice] += trailingText
+                ledger.finish(choice, reason: reason.apiValue, usage: usage)
+            case .aborted(let choice, let error):
+                ledger.finish(choice, reason: "abort", usage: nil)
+                if let error, failure == nil { failure = GenerationFailure.apiError(error, retryAfter: server.retryAfter) }
+            }
+        }
+        if let failure { throw failure }
+        let choices = (0..<count).map { choice in
+            CompletionChoice(
+                index: choice, text: texts[choice], logprobs: logprobs == nil ? nil : builders[choice].logprobs,
+                finishReason: ledger.entries[choice].finishReason,
+                promptTokenIDs: returnTokenIDs ? prompt(of: choice).ids : nil,
+                tokenIDs: returnTokenIDs ? ids[choice] : nil)
+        }
+        return CompletionResponse(id: id, created: created, model: model, choices: choices, usage: ledger.usage)
+    }
+
+    /// Runs the request, sending each piece as a server-sent event through `send`.
+    func stream(_ send: (String) async throws -> Void) async throws {
+        var ledger = makeLedger()
+        defer { ledger.abortUnfinished() }
+        let encoder = ServerSentEvents.makeEncoder()
+        let count = prompts.count * n
+        var pendingText = [String](repeating: "", count: count)
+        var pendingIDs = [[Int32]](repeating: [], count: count)
+        var sentPrompt = [Bool](repeating: false, count: count)
+        var builders = (0..<count).map { _ in CompletionLogprobsBuilder() }
+
+        func chunk(_ choice: Int, text: String, finishReason: String? = nil) throws -> String {
+            var piece = CompletionChoice(index: choice, text: text, finishReason: finishReason)
+            if logprobs != nil { piece.logprobs = builders[choice].take() }
+            if returnTokenIDs {
+                piece.tokenIDs = pendingIDs[choice]
+                if !sentPrompt[choice] { piece.promptTokenIDs = prompt(of: choice).ids }
+            }
+            sentPrompt[choice] = true
+            pendingIDs[choice] = []
+            let response = CompletionResponse(id: id, created: created, model: model, choices: [piece], usage: nil,
+                                              writesUsage: includeUsage)
+            return try ServerSentEvents.event(response, encoder: encoder)
+        }
+
+        if echo {
+            for choice in 0..<count {
+                builders[choice] = logprobsBuilder(for: choice)
+                try await send(try chunk(choice, text: prompt(of: choice).text))
+            }
+        }
+        do {
+            try await streams.forEachItem { item in
+                switch item {
+                case .token(let choice, let token):
+                    ledger.token(choice)
+                    pendingText[choice] += token.text
+                    pendingIDs[choice].append(token.id)
+                    if let logprobs {
+                        builders[choice].append(token, emitted: token.text, formatter: formatter, limit: logprobs)
+                    }
+                    if !pendingText[choice].isEmpty {
+                        let text = pendingText[choice]
+                        pendingText[choice] = ""
+                        try await send(try chunk(choice, text: text))
+                    }
+                case .finished(let choice, let reason, let usage, let trailingText):
+                    ledger.finish(choice, reason: reason.apiValue, usage: usage)
+                    let text = pendingText[choice] + trailingText
+                    pendingText[choice] = ""
+                    try await send(try chunk(choice, text: text, finishReason: reason.apiValue))
+                case .aborted(let choice, let error):
+                    ledger.finish(choice, reason: "abort", usage: nil)
+                    if let error { throw GenerationFailure.apiError(error, retryAfter: server.retryAfter) }
+                    try await send(try chunk(choice, text: pendingText[choice], finishReason: "abort"))
+                }
+            }
+        } catch let error as APIError {
+            try await send(try ServerSentEvents.event(error.body, encoder: encoder))
+            try await send(ServerSentEvents.done)
+            return
+        }
+        if includeUsage {
+            let final = CompletionResponse(id: id, created: created, model: model, choices: [], usage: ledger.usage)
+            try await send(try ServerSentEvents.event(final, encoder: encoder))
+        }
+        try await send(ServerSentEvents.done)
+    }
+}
+
+/// Maps an error thrown by an engine stream mid-generation to the API error clients see.
+enum GenerationFailure {
+    static func apiError(_ error: any Error, retryAfter: Int) -> APIError {
+        if let error = error as? EngineError { return ChoiceStreams.apiError(error, retryAfter: retryAfter) }
+        if let error = error as? APIError { return error }
+        return APIError(.internalError, "Generation failed: \(error)")
+    }
+}

@@ -1,0 +1,181 @@
+internal import Prometheus
+internal import ShoalEngine
+internal import Synchronization
+
+/// The Prometheus series of the server, named as vLLM names them so dashboards, autoscalers and the
+/// Gateway API Inference Extension (which reads `vllm:num_requests_waiting`, `vllm:num_requests_running` and
+/// `vllm:kv_cache_usage_perc`) work unchanged. Every series has a `model_name` label.
+///
+/// Gauges and engine counters are read from `EngineStats` at scrape time; latency histograms and the
+/// finished-request counter are recorded by the HTTP layer per engine request (each of `n` choices counts).
+final class ServerMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+    /// Engine counters as last scraped, per model, so Prometheus counters grow by the difference.
+    private let lastStats = Mutex<[String: EngineStats]>([:])
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+    }
+
+    enum Name {
+        static let running = "vllm:num_requests_running"
+        static let waiting = "vllm:num_requests_waiting"
+        static let kvCacheUsage = "vllm:kv_cache_usage_perc"
+        static let gpuCacheUsage = "vllm:gpu_cache_usage_perc"
+        static let prefixQueries = "vllm:prefix_cache_queries"
+        static let prefixHits = "vllm:prefix_cache_hits"
+        static let promptTokens = "vllm:prompt_tokens"
+        static let generationTokens = "vllm:generation_tokens"
+        static let preemptions = "vllm:num_preemptions"
+        static let success = "vllm:request_success"
+        static let ttft = "vllm:time_to_first_token"
+        static let itl = "vllm:inter_token_latency"
+        static let tpot = "vllm:time_per_output_token"
+        static let e2e = "vllm:e2e_request_latency"
+        static let queue = "vllm:request_queue_time"
+    }
+
+    // vLLM's buckets.
+    private static let ttftBuckets: [Double] = [
+        0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0,
+        80.0, 160.0, 640.0, 2560.0,
+    ]
+    private static let tokenLatencyBuckets: [Double] = [
+        0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
+    ]
+    private static let requestLatencyBuckets: [Double] = [
+        0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0,
+        960.0, 1920.0, 7680.0,
+    ]
+
+    private func gauge(_ name: String, _ help: String, model: String) -> Gauge {
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help),
+            labels: [("model_name", model)])
+    }
+
+    private func counter(_ name: String, _ help: String, labels: [(String, String)]) -> Counter {
+        registry.makeCounter(
+            descriptor: MetricNameDescriptor(metricName: name, unitName: "total", helpText: help), labels: labels)
+    }
+
+    private func histogram(_ name: String, _ help: String, buckets: [Double], model: String) -> ValueHistogram {
+        registry.makeValueHistogram(
+            descriptor: MetricNameDescriptor(metricName: name, unitName: "seconds", helpText: help),
+            labels: [("model_name", model)], buckets: buckets)
+    }
+
+    /// Creates every series of a model at zero, so dashboards see them before the first request.
+    func register(model: String) {
+        update(model: model, stats: EngineStats())
+        for reason in ["stop", "length", "abort"] {
+            _ = counter(Name.success, Help.success, labels: [("model_name", model), ("finished_reason", reason)])
+        }
+        _ = histogram(Name.ttft, Help.ttft, buckets: Self.ttftBuckets, model: model)
+        _ = histogram(Name.itl, Help.itl, buckets: Self.tokenLatencyBuckets, model: model)
+        _ = histogram(Name.tpot, Help.tpot, buckets: Self.tokenLatencyBuckets, model: model)
+        _ = histogram(Name.e2e, Help.e2e, buckets: Self.requestLatencyBuckets, model: model)
+        _ = histogram(Name.queue, Help.queue, buckets: Self.requestLatencyBuckets, model: model)
+    }
+
+    /// Sets the gauges and advances the counters from an engine snapshot.
+    func update(model: String, stats: EngineStats) {
+        gauge(Name.running, Help.running, model: model).set(Double(stats.running))
+        gauge(Name.waiting, Help.waiting, model: model).set(Double(stats.waiting))
+        gauge(Name.kvCacheUsage, Help.kvCacheUsage, model: model).set(stats.kvCacheUsage)
+        gauge(Name.gpuCacheUsage, Help.gpuCacheUsage, model: model).set(stats.kvCacheUsage)
+        let previous = lastStats.withLock { last in
+            defer { last[model] = stats }
+            return last[model] ?? EngineStats()
+        }
+        let labels = [("model_name", model)]
+        for (name, help) in [(Name.prefixQueries, Help.prefixQueries), (Name.prefixHits, Help.prefixHits),
+                             (Name.promptTokens, Help.promptTokens), (Name.generationTokens, Help.generationTokens),
+                             (Name.preemptions, Help.preemptions)] {
+            _ = counter(name, help, labels: labels)
+        }
+        func advance(_ name: String, _ help: String, _ now: Int, _ before: Int) {
+            // A counter only grows; if the engine's count went back (a restarted engine), count from zero.
+            let delta = now >= before ? now - before : now
+            if delta > 0 { counter(name, help, labels: labels).increment(by: Int64(delta)) }
+        }
+        advance(Name.prefixQueries, Help.prefixQueries, stats.prefixCacheQueries, previous.prefixCacheQueries)
+        advance(Name.prefixHits, Help.prefixHits, stats.prefixCacheHits, previous.prefixCacheHits)
+        advance(Name.promptTokens, Help.promptTokens, stats.promptTokens, previous.promptTokens)
+        advance(Name.generationTokens, Help.generationTokens, stats.generationTokens, previous.generationTokens)
+        advance(Name.preemptions, Help.preemptions, stats.preemptions, previous.preemptions)
+    }
+
+    /// Records one finished (or aborted) engine request.
+    func record(model: String, timing: RequestTiming, finishReason: String) {
+        counter(Name.success, Help.success, labels: [("model_name", model), ("finished_reason", finishReason)])
+            .increment()
+        if let ttft = timing.timeToFirstToken {
+            histogram(Name.ttft, Help.ttft, buckets: Self.ttftBuckets, model: model).record(ttft)
+            histogram(Name.queue, Help.queue, buckets: Self.requestLatencyBuckets, model: model).record(ttft)
+        }
+        let itl = histogram(Name.itl, Help.itl, buckets: Self.tokenLatencyBuckets, model: model)
+        for gap in timing.interTokenGaps { itl.record(gap) }
+        if let tpot = timing.timePerOutputToken {
+            histogram(Name.tpot, Help.tpot, buckets: Self.tokenLatencyBuckets, model: model).record(tpot)
+        }
+        histogram(Name.e2e, Help.e2e, buckets: Self.requestLatencyBuckets, model: model).record(timing.endToEnd)
+    }
+
+    /// The Prometheus text exposition of the registry.
+    func render(engines: [String: any InferenceEngine]) -> String {
+        for (name, engine) in engines { update(model: name, stats: engine.stats()) }
+        return registry.emitToString()
+    }
+
+    enum Help {
+        static let running = "Number of requests in model execution batches."
+        static let waiting = "Number of requests waiting to be processed."
+        static let kvCacheUsage = "KV-cache usage. 1 means 100 percent usage."
+        static let gpuCacheUsage = "KV-cache usage (alias of vllm:kv_cache_usage_perc). 1 means 100 percent usage."
+        static let prefixQueries = "Prefix cache queries, in terms of number of queried tokens."
+        static let prefixHits = "Prefix cache hits, in terms of number of cached tokens."
+        static let promptTokens = "Number of prefill tokens processed."
+        static let generationTokens = "Number of generation tokens processed."
+        static let preemptions = "Cumulative number of preemptions from the engine."
+        static let success = "Count of finished requests, by finish reason (stop, length, abort)."
+        static let ttft = "Histogram of time to first token in seconds."
+        static let itl = "Histogram of inter-token latency in seconds."
+        static let tpot = "Histogram of time per output token in seconds."
+        static let e2e = "Histogram of end to end request latency in seconds."
+        static let queue = "Histogram of time spent waiting in the queue in seconds (measured from submit to the first token)."
+    }
+}
+
+/// When one engine request's events arrived, for the latency histograms.
+struct RequestTiming: Sendable {
+    let submitted: ContinuousClock.Instant
+    private(set) var firstEvent: ContinuousClock.Instant?
+    private(set) var lastToken: ContinuousClock.Instant?
+    private(set) var tokens = 0
+    private(set) var interTokenGaps: [Double] = []
+    private(set) var finished: ContinuousClock.Instant?
+
+    init(submitted: ContinuousClock.Instant) {
+        self.submitted = submitted
+    }
+
+    mutating func token(at now: ContinuousClock.Instant) {
+        if firstEvent == nil { firstEvent = now }
+        if let lastToken { interTokenGaps.append((now - lastToken).seconds) }
+        lastToken = now
+        tokens += 1
+    }
+
+    mutating func finish(at now: ContinuousClock.Instant) {
+        if firstEvent == nil { firstEvent = now }
+        finished = now
+    }
+
+    var timeToFirstToken: Double? { firstEvent.map { ($0 - submitted).seconds } }
+    var endToEnd: Double { ((finished ?? .now) - submitted).seconds }
+    var timePerOutputToken: Double? {
+        guard tokens > 1, let firstEvent, let lastToken else { return nil }
+        return (lastToken - firstEvent).seconds / Double(tokens - 1)
+    }
+}

@@ -1,0 +1,75 @@
+public import Hummingbird
+public import Logging
+public import Prometheus
+internal import NIOCore
+internal import ShoalAPI
+
+/// Paths of the API.
+enum Route {
+    static let completions = "/v1/completions"
+    static let chatCompletions = "/v1/chat/completions"
+    static let models = "/v1/models"
+    static let tokenize = "/tokenize"
+    static let detokenize = "/detokenize"
+    static let health = "/health"
+    static let metrics = "/metrics"
+    static let version = "/version"
+
+    static let all: Set<String> = [completions, chatCompletions, models, tokenize, detokenize, health, metrics, version]
+    /// Reachable without an API key.
+    static let open: Set<String> = [health, metrics, version]
+}
+
+/// Builds the router of the OpenAI-compatible API over `state`'s engines.
+///
+/// - Parameters:
+///   - state: the engines by model name and the loading / draining flags.
+///   - configuration: API keys, body limit, health deadline, Retry-After.
+///   - registry: where the `vllm:*` series are registered and what `/metrics` renders. Bootstrapping the global
+///     `MetricsSystem` with a `PrometheusMetricsFactory` over the same registry adds swift-metrics users to it.
+///   - logger: for request failures.
+public func makeRouter(
+    state: ServerState, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry, logger: Logger
+) -> Router<BasicRequestContext> {
+    let metrics = ServerMetrics(registry: registry)
+    for name in state.engines.keys { metrics.register(model: name) }
+    let server = ServerContext(state: state, configuration: configuration, metrics: metrics, logger: logger)
+    let completions = CompletionsEndpoint(server: server)
+    let chat = ChatCompletionsEndpoint(server: server)
+    let info = InfoEndpoints(server: server)
+
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: APIErrorMiddleware(knownPaths: Route.all, logger: logger))
+    router.add(middleware: APIKeyMiddleware(keys: configuration.apiKeys, openPaths: Route.open))
+    router.post(RouterPath(Route.completions)) { request, _ in try await completions.handle(request) }
+    router.post(RouterPath(Route.chatCompletions)) { request, _ in try await chat.handle(request) }
+    router.get(RouterPath(Route.models)) { _, _ in try info.models() }
+    router.post(RouterPath(Route.tokenize)) { request, _ in try await info.tokenize(request) }
+    router.post(RouterPath(Route.detokenize)) { request, _ in try await info.detokenize(request) }
+    router.get(RouterPath(Route.health)) { _, _ in try info.health() }
+    router.get(RouterPath(Route.metrics)) { _, _ in info.metrics() }
+    router.get(RouterPath(Route.version)) { _, _ in try info.version() }
+    return router
+}
+
+/// Builds the Hummingbird application serving the API on `configuration.host:port`.
+///
+/// Running it directly (`app.runService()`) serves without drain; `ShoalHTTPServer` adds the graceful drain.
+/// - Parameter onListening: called with the bound port once the server listens (useful with port 0).
+public func makeApplication(
+    state: ServerState, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry, logger: Logger,
+    onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = makeRouter(state: state, configuration: configuration, registry: registry, logger: logger)
+    return Application(
+        router: router,
+        configuration: ApplicationConfiguration(
+            address: .hostname(configuration.host, port: configuration.port),
+            serverName: configuration.serverName),
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? configuration.port
+            logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
+            await onListening(port)
+        },
+        logger: logger)
+}
