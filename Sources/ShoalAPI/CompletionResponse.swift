@@ -129,7 +129,8 @@ public struct CompletionLogprobs: Codable, Sendable, Equatable {
     }
 }
 
-/// A `{token: logprob}` object that keeps its entries in order (most likely first) when encoded.
+/// A `{token: logprob}` object. Entries are kept most likely first; JSON objects have no order, and Foundation
+/// does not keep it when encoding, so clients must not rely on key order (OpenAI's do not).
 public struct OrderedLogprobs: Codable, Sendable, Equatable {
     public var entries: [(token: String, logprob: Float)]
 

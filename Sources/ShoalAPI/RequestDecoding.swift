@@ -45,7 +45,9 @@ public enum RequestDecoding {
     static func path(_ codingPath: [any CodingKey]) -> String? {
         var text = ""
         for key in codingPath {
-            if let index = key.intValue {
+            // Array positions have an int value and a string value of "Index N"; dictionary keys like "1"
+            // (logit_bias) may have an int value too but keep their text.
+            if let index = key.intValue, key.stringValue != String(index) {
                 text += "[\(index)]"
             } else {
                 text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"

@@ -110,12 +110,7 @@ public final class TextGenerator {
         defer { allocator.release(&table) }
         try runPrompt(promptIDs, table: &table, chunk: prefillChunk)
 
-        var sampler = Sampler(params: params, vocabularySize: vocab)
-        var history = TokenHistory(prompt: promptIDs)
-        var detokenizer = StreamingDetokenizer(tokenizer: tokenizer)
-        var stops = StopStringMatcher(stops: params.stop)
-        let stopIDs = Set(params.stopTokenIDs)
-        let endIDs = params.ignoreEOS ? [] : tokenizer.endOfTurnIDs
+        var output = SequenceOutput(params: params, prompt: promptIDs, tokenizer: tokenizer, vocabularySize: vocab)
         var tokens: [GeneratedToken] = []
         var text = ""
         var finish = FinishReason.length
@@ -123,40 +118,38 @@ public final class TextGenerator {
         var position = promptIDs.count
         var stoppedByString = false
 
-        while true {
-            let sampled = logits.withUnsafeMutableBufferPointer { sampler.sample(logits: $0, context: history) }
+        decoding: while true {
+            let decision = logits.withUnsafeMutableBufferPointer { output.next(logits: $0) }
             if tokens.isEmpty { firstTokenTime = clock.now }
-            if endIDs.contains(sampled.id) || stopIDs.contains(sampled.id) {
+            let token: GeneratedToken
+            switch decision {
+            case .stop:
                 finish = .stop
-                break
-            }
-            history.append(sampled.id)
-            let (piece, stopped) = stops.append(detokenizer.append(sampled.id))
-            let token = GeneratedToken(
-                id: sampled.id, text: piece, logprob: sampled.logprob,
-                topLogprobs: sampled.topLogprobs.map { TokenLogprob(id: $0.id, logprob: $0.logprob) })
-            tokens.append(token)
-            text += piece
-            onToken(token)
-            if stopped {
+                break decoding
+            case .token(let t):
+                token = t
+            case .tokenThenStop(let t):
+                token = t
                 finish = .stop
                 stoppedByString = true
-                break
             }
-            if tokens.count >= params.maxTokens { break }
+            tokens.append(token)
+            text += token.text
+            onToken(token)
+            if stoppedByString || tokens.count >= params.maxTokens { break }
             guard allocator.ensure(&table, covers: position + 1) else {
                 throw GenerationError(.outOfMemory, "KV cache is full")
             }
             var batch = ForwardBatch()
-            batch.append(tokens: [sampled.id], startingAt: position, blockTable: table)
+            batch.append(tokens: [token.id], startingAt: position, blockTable: table)
             try logits.withUnsafeMutableBufferPointer { try model.forward(batch, cache: cache, logits: $0.baseAddress!) }
             position += 1
         }
         var trailing = ""
         if !stoppedByString {
             // Release what was held back: an incomplete UTF-8 tail, or text that might have begun a stop string.
-            let flushed = stops.append(detokenizer.finish())
-            trailing = flushed.emit + (flushed.stopped ? "" : stops.finish())
+            let flushed = output.finish()
+            trailing = flushed.text
             if flushed.stopped { finish = .stop }
             text += trailing
         }

@@ -3,33 +3,34 @@ import ShoalGGUF
 
 /// Micro-benchmarks of the hot kernels on SmolLM2-135M shapes, for `shoal bench kernels`.
 ///
-/// Each line reports the median of several timed samples: GB/s of weights read for one token (decode),
+/// Each line reports the median of several timed samples (and the best one, which is what the code can do when the
+/// machine is otherwise idle): GB/s of weights read for one token (decode),
 /// GFLOP/s for a batch of tokens (prefill), microseconds for a pool hand-off. "cold" cycles through enough copies
 /// of the matrix (64 MB) that weights come from DRAM as in a real decode step; "hot" reuses one copy from cache.
 public enum KernelBenchmark {
     /// Runs the benchmarks with `threads` threads (the pool's size) and returns one line per measurement.
     /// - Parameter samples: timed samples per measurement (the median is reported).
-    public static func run(threads: Int, samples: Int = 7) -> [String] {
+    public static func run(threads: Int, samples: Int = 15) -> [String] {
         let pool = ComputePool(threadCount: threads)
         var lines: [String] = []
         lines.append("kernels: \(threads) thread(s), median of \(samples) samples")
         for (type, rows, columns) in [(GGMLType.q4_1, 1536, 576), (.q4_1, 576, 1536), (.q4_1, 576, 576), (.q8_0, 49152, 576)] {
             for cold in [false, true] {
-                let seconds = measureMatmul(type, rows: rows, columns: columns, tokens: 1, cold: cold, pool: pool, samples: samples)
+                let (seconds, best) = measureMatmul(type, rows: rows, columns: columns, tokens: 1, cold: cold, pool: pool, samples: samples)
                 let bytes = Double(rows * columns / type.blockSize * type.blockBytes)
                 lines.append("matvec \(type) \(rows)x\(columns) \(cold ? "cold" : "hot"): \(fixed(bytes / seconds / 1e9, 1)) GB/s"
-                             + " (\(fixed(seconds * 1e6, 1)) us)")
+                             + " (\(fixed(seconds * 1e6, 1)) us; best \(fixed(bytes / best / 1e9, 1)) GB/s)")
             }
         }
         for (type, rows, columns, tokens) in [(GGMLType.q4_1, 1536, 576, 512), (.q4_1, 576, 1536, 512), (.q8_0, 49152, 576, 16),
                                               (.f32, 1536, 576, 512), (.q4_1, 1536, 576, 2), (.q4_1, 1536, 576, 4),
                                               (.q4_1, 1536, 576, 8), (.q8_0, 49152, 576, 4)] {
-            let seconds = measureMatmul(type, rows: rows, columns: columns, tokens: tokens, cold: false, pool: pool, samples: samples)
+            let (seconds, best) = measureMatmul(type, rows: rows, columns: columns, tokens: tokens, cold: false, pool: pool, samples: samples)
             let flops = 2.0 * Double(rows * columns * tokens)
             lines.append("matmul \(type) \(rows)x\(columns) x \(tokens) tokens: \(fixed(flops / seconds / 1e9, 1)) GFLOP/s"
-                         + " (\(fixed(seconds * 1e3, 2)) ms)")
+                         + " (\(fixed(seconds * 1e3, 2)) ms; best \(fixed(flops / best / 1e9, 1)) GFLOP/s)")
         }
-        let handOff = measure(samples: samples, minimumSeconds: 0.02) { iterations in
+        let (handOff, _) = measure(samples: samples, minimumSeconds: 0.02) { iterations in
             for _ in 0..<iterations { pool.run { _, _ in } }
         }
         lines.append("pool hand-off (empty run): \(fixed(handOff * 1e6, 2)) us")
@@ -49,8 +50,8 @@ public enum KernelBenchmark {
         return "\(scaled < 0 && whole == 0 ? "-" : "")\(whole)." + String(repeating: "0", count: digits - digitsText.count) + digitsText
     }
 
-    /// Median seconds per iteration of `body(iterations)` over `samples` samples of at least `minimumSeconds`.
-    static func measure(samples: Int, minimumSeconds: Double, _ body: (Int) -> Void) -> Double {
+    /// Median and best seconds per iteration of `body(iterations)` over `samples` samples of at least `minimumSeconds`.
+    static func measure(samples: Int, minimumSeconds: Double, _ body: (Int) -> Void) -> (median: Double, best: Double) {
         var iterations = 1
         while true {
             let start = PoolShared.monotonicNanoseconds()
@@ -64,16 +65,17 @@ public enum KernelBenchmark {
         }
         var times: [Double] = []
         for _ in 0..<max(1, samples) {
+            // Short samples, so that a burst of other work on the machine spoils few of them.
             let start = PoolShared.monotonicNanoseconds()
             body(iterations)
             times.append(Double(PoolShared.monotonicNanoseconds() - start) / 1e9 / Double(iterations))
         }
         times.sort()
-        return times[times.count / 2]
+        return (times[times.count / 2], times[0])
     }
 
     static func measureMatmul(_ type: GGMLType, rows: Int, columns: Int, tokens: Int, cold: Bool, pool: ComputePool,
-                              samples: Int) -> Double {
+                              samples: Int) -> (median: Double, best: Double) {
         let rowBytes = columns / type.blockSize * type.blockBytes
         let matrixBytes = rows * rowBytes
         let copies = cold ? max(1, (64 << 20) / matrixBytes) : 1
@@ -87,7 +89,7 @@ public enum KernelBenchmark {
         defer { y.deallocate() }
         let views = (0..<copies).map { try! MatrixView(base: weights + $0 * matrixBytes, type: type, rows: rows, columns: columns) }
         var next = 0
-        return measure(samples: samples, minimumSeconds: 0.05) { iterations in
+        return measure(samples: samples, minimumSeconds: 0.01) { iterations in
             for _ in 0..<iterations {
                 matmul(views[next], x, xStride: columns, tokens: tokens, y, yStride: rows, pool: pool)
                 next += 1

@@ -1,7 +1,4 @@
 import ShoalGGUF
-import Glibc
-import _Builtin_intrinsics.intel
-let convertQ41 = getenv("CONV") != nil
 
 /// Matrix times a batch of float vectors: `y[t*yStride + r] = dot(row r of w, x[t*xStride ..< t*xStride + w.columns])`
 /// for `r` in `rows` (all rows when nil) and `t` in `0..<tokens`, in float32 (exact mode: activations are not quantized).
@@ -63,38 +60,19 @@ func matmulRows(
     switch w.type {
     case .q4_1:
         let scales = pool.scratch(thread: thread, bytes: blocks * 16 * (tokens + 1)).bindMemory(to: Float.self, capacity: 4 * blocks * (tokens + 1))
-        // Rows in pairs share the loads of x and the scale conversions (measured 5-15% faster than single rows).
+        let mSums = scales + 4 * blocks
+        for t in 0..<tokens { fillQ4_1MinimumSums(x + t * xStride, blocks: blocks, mSums + t * 4 * blocks) }
         var r = rows.lowerBound
-        if convertQ41 {
-            let mSums = scales + 4 * blocks
+        while r < rows.upperBound {
+            // Rows go in pairs; a last odd row is paired with itself and the duplicate result dropped.
+            let second = r + 1 < rows.upperBound ? r + 1 : r
             for t in 0..<tokens {
-                for b in 0..<blocks {
-                    let xs = _mm512_reduce_add_ps(_mm512_add_ps(loadFloats16(x + t * xStride + b * 32), loadFloats16(x + t * xStride + b * 32 + 16)))
-                    let m = mSums + t * 4 * blocks + 4 * b
-                    m[0] = 0; m[1] = xs; m[2] = 0; m[3] = xs
-                }
-            }
-            while r + 2 <= rows.upperBound {
-                for t in 0..<tokens {
-                    let (a, b) = dotQ4_1F32PairConvert(w.row(r), w.row(r + 1), x + t * xStride, mSums: mSums + t * 4 * blocks, blocks: blocks, scales: scales)
-                    y[t * yStride + r] = a
-                    y[t * yStride + r + 1] = b
-                }
-                r += 2
-            }
-        }
-        while r + 2 <= rows.upperBound {
-            for t in 0..<tokens {
-                let (a, b) = dotQ4_1F32Pair(w.row(r), w.row(r + 1), x + t * xStride, blocks: blocks, scales: scales)
+                let (a, b) = dotQ4_1F32Pair(w.row(r), w.row(second), x + t * xStride, mSums: mSums + t * 4 * blocks,
+                                            blocks: blocks, scales: scales)
                 y[t * yStride + r] = a
-                y[t * yStride + r + 1] = b
+                if second != r { y[t * yStride + second] = b }
             }
             r += 2
-        }
-        while r < rows.upperBound {
-            let row = w.row(r)
-            for t in 0..<tokens { y[t * yStride + r] = dotQ4_1F32(row, x + t * xStride, blocks: blocks, scales: scales) }
-            r += 1
         }
     case .q4_0:
         for r in rows {
@@ -102,10 +80,17 @@ func matmulRows(
             for t in 0..<tokens { y[t * yStride + r] = dotQ4_0F32(row, x + t * xStride, blocks: blocks) }
         }
     case .q8_0:
-        let scales = pool.scratch(thread: thread, bytes: blocks * 4).bindMemory(to: Float.self, capacity: blocks)
-        for r in rows {
-            let row = w.row(r)
-            for t in 0..<tokens { y[t * yStride + r] = dotQ8_0F32(row, x + t * xStride, blocks: blocks, scales: scales) }
+        let scales = pool.scratch(thread: thread, bytes: blocks * 8).bindMemory(to: Float.self, capacity: 2 * blocks)
+        var r = rows.lowerBound
+        while r < rows.upperBound {
+            // Rows go in pairs (measured 23.4 vs 19.1 GB/s from L2 for single rows); a last odd row pairs with itself.
+            let second = r + 1 < rows.upperBound ? r + 1 : r
+            for t in 0..<tokens {
+                let (a, b) = dotQ8_0F32Pair(w.row(r), w.row(second), x + t * xStride, blocks: blocks, scales: scales)
+                y[t * yStride + r] = a
+                if second != r { y[t * yStride + second] = b }
+            }
+            r += 2
         }
     case .f16:
         for r in rows {

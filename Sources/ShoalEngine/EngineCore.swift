@@ -1,0 +1,279 @@
+import Dispatch
+import Foundation
+public import ShoalModels
+public import ShoalTokenizers
+import Synchronization
+
+/// The serving engine: continuous batching over one model on a thread of its own.
+///
+/// `submit` validates and queues; the engine thread loops schedule → forward → sample → emit, with
+/// decodes and chunked prefills of many sequences in one batch. A request's stream ending early (client
+/// gone) aborts the sequence and frees its KV blocks at once.
+public final class EngineCore: InferenceEngine, @unchecked Sendable {
+    public let modelName: String
+    public let tokenizer: any Tokenizer
+    public let chatTemplate: String?
+    public let contextLength: Int
+    public let model: any LanguageModel
+    public let configuration: EngineConfiguration
+    /// Tokens the KV cache holds.
+    public let cacheTokenCapacity: Int
+    private let cache: PagedKVCache
+    private let state: Mutex<State>
+    private let wakeup = DispatchSemaphore(value: 0)
+    private var thread: Thread?
+
+    /// One live request's output side.
+    struct Live {
+        var requestID: String
+        var output: SequenceOutput
+        var continuation: AsyncThrowingStream<EngineEvent, any Error>.Continuation
+        var promptTokens: Int
+        var emitted = 0
+        var cachedTokens = 0
+        var maxTokens: Int
+    }
+
+    struct State {
+        var scheduler: Scheduler
+        var live: [SequenceID: Live] = [:]
+        var nextID: UInt64 = 1
+        var draining = false
+        var stopped = false
+        var stats = EngineStats()
+        var stepStart: ContinuousClock.Instant?
+    }
+
+    /// Builds the KV cache and scheduler; call `start()` to begin serving.
+    /// - Throws: `EngineError` for an invalid configuration or a cache too small for one block.
+    public init(model: any LanguageModel, tokenizer: any Tokenizer, modelName: String, chatTemplate: String?,
+                configuration: EngineConfiguration = EngineConfiguration()) throws {
+        try configuration.validate()
+        let config = model.config
+        let blockSize = PagedKVCache.defaultBlockSize
+        let bytesPerBlock = PagedKVCache.bytesPerToken(layerCount: config.layerCount, kvWidth: config.kvWidth) * blockSize
+        let blocks = configuration.kvCacheBytes / bytesPerBlock
+        guard blocks >= 1 else {
+            throw EngineError(.internalError, "kv-cache-memory of \(configuration.kvCacheBytes) bytes is below one block (\(bytesPerBlock) bytes)")
+        }
+        let context = min(configuration.maxModelLength ?? config.contextLength, config.contextLength)
+        var schedulerConfiguration = SchedulerConfiguration()
+        schedulerConfiguration.maxBatchedTokens = configuration.maxBatchedTokens
+        schedulerConfiguration.maxSequences = configuration.maxSequences
+        schedulerConfiguration.maxWaiting = configuration.maxWaiting
+        schedulerConfiguration.longPrefillThreshold = configuration.longPrefillThreshold
+        schedulerConfiguration.blockSize = blockSize
+        schedulerConfiguration.prefixCaching = configuration.prefixCaching
+        schedulerConfiguration.maxModelLength = context
+        let scheduler: Scheduler
+        do {
+            scheduler = try Scheduler(configuration: schedulerConfiguration, blockCount: blocks)
+        } catch {
+            throw EngineError(.internalError, error.message)
+        }
+        self.model = model
+        self.tokenizer = tokenizer
+        self.modelName = modelName
+        self.chatTemplate = chatTemplate
+        self.configuration = configuration
+        contextLength = context
+        cacheTokenCapacity = blocks * blockSize
+        cache = try PagedKVCache(config: config, blockCount: blocks, blockSize: blockSize)
+        var initial = State(scheduler: scheduler)
+        initial.stats.kvBlocksTotal = blocks
+        state = Mutex(initial)
+    }
+
+    /// Starts the engine thread (once).
+    public func start() {
+        guard thread == nil else { return }
+        let thread = Thread { [self] in loop() }
+        thread.name = "shoal-engine"
+        thread.stackSize = 8 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Stops the loop: every live request ends with an error. Returns at once.
+    public func shutdown() {
+        let pending = state.withLock { state -> [Live] in
+            state.stopped = true
+            state.draining = true
+            _ = state.scheduler.abortAll()
+            defer { state.live.removeAll() }
+            return Array(state.live.values)
+        }
+        for live in pending { live.continuation.finish(throwing: EngineError(.draining, "the server is shutting down")) }
+        wakeup.signal()
+    }
+
+    public func beginDrain() {
+        state.withLock { $0.draining = true }
+    }
+
+    public func stats() -> EngineStats {
+        state.withLock { state in
+            var stats = state.stats
+            stats.running = state.scheduler.runningCount
+            stats.waiting = state.scheduler.waitingCount
+            stats.kvCacheUsage = state.scheduler.kvCacheUsage
+            stats.kvBlocksUsed = state.scheduler.usedBlockCount
+            stats.prefixCacheQueries = state.scheduler.prefixCacheQueries
+            stats.prefixCacheHits = state.scheduler.prefixCacheHits
+            stats.preemptions = state.scheduler.preemptionCount
+            stats.isDraining = state.draining
+            stats.currentStepSeconds = state.stepStart.map { (ContinuousClock.now - $0).seconds }
+            return stats
+        }
+    }
+
+    public func submit(_ request: EngineRequest) throws -> AsyncThrowingStream<EngineEvent, any Error> {
+        do {
+            try request.params.validate()
+        } catch let error as SamplingError {
+            throw EngineError(.invalidPrompt, error.message)
+        }
+        let vocab = model.config.vocabularySize
+        guard !request.promptIDs.isEmpty else { throw EngineError(.invalidPrompt, "the prompt is empty") }
+        if let bad = request.promptIDs.first(where: { $0 < 0 || Int($0) >= vocab }) {
+            throw EngineError(.invalidPrompt, "prompt token id \(bad) is outside the vocabulary of \(vocab)")
+        }
+        let total = request.promptIDs.count + request.params.maxTokens
+        guard total <= contextLength else {
+            throw EngineError(.contextExceeded,
+                "This model's maximum context length is \(contextLength) tokens. However, you requested \(total) tokens (\(request.promptIDs.count) in the prompt, \(request.params.maxTokens) in the completion).")
+        }
+        let (stream, continuation) = AsyncThrowingStream<EngineEvent, any Error>.makeStream()
+        let id: SequenceID = try state.withLock { state in
+            if state.draining { throw EngineError(.draining, "the server is draining and admits no new requests") }
+            let id = SequenceID(state.nextID)
+            do {
+                try state.scheduler.add(SchedulerRequest(
+                    id: id, promptTokens: request.promptIDs, maxTokens: request.params.maxTokens, priority: request.priority))
+            } catch let error as SchedulerError {
+                switch error.code {
+                case .queueFull: throw EngineError(.queueFull, error.message)
+                case .exceedsCacheCapacity, .exceedsContextLength: throw EngineError(.contextExceeded, error.message)
+                default: throw EngineError(.invalidPrompt, error.message)
+                }
+            }
+            state.nextID += 1
+            state.live[id] = Live(
+                requestID: request.id,
+                output: SequenceOutput(params: request.params, prompt: request.promptIDs, tokenizer: tokenizer, vocabularySize: vocab),
+                continuation: continuation, promptTokens: request.promptIDs.count, maxTokens: request.params.maxTokens)
+            return id
+        }
+        continuation.onTermination = { [weak self] termination in
+            if case .cancelled = termination { self?.abort(id) }
+        }
+        wakeup.signal()
+        return stream
+    }
+
+    /// Ends a sequence early (its client went away) and frees its blocks.
+    private func abort(_ id: SequenceID) {
+        state.withLock { state in
+            if state.live.removeValue(forKey: id) != nil { state.scheduler.abort(id) }
+        }
+    }
+
+    // MARK: The loop
+
+    private func loop() {
+        var logits: [Float] = []
+        let vocab = model.config.vocabularySize
+        while true {
+            let next = state.withLock { state -> SchedulerStep? in
+                if state.stopped { return nil }
+                let step = state.scheduler.schedule()
+                if !step.isEmpty { state.stepStart = .now }
+                return step
+            }
+            guard let step = next else { return }
+            if step.isEmpty {
+                wakeup.wait()
+                continue
+            }
+            let batch = step.forwardBatch
+            let rows = batch.logitRows.count
+            if logits.count < rows * vocab { logits = [Float](repeating: 0, count: rows * vocab) }
+            do {
+                try logits.withUnsafeMutableBufferPointer { try model.forward(batch, cache: cache, logits: $0.baseAddress!) }
+            } catch {
+                fail(step, error)
+                continue
+            }
+            var events: [(AsyncThrowingStream<EngineEvent, any Error>.Continuation, EngineEvent, Bool)] = []
+            logits.withUnsafeMutableBufferPointer { all in
+                state.withLock { state in
+                    state.stepStart = nil
+                    state.stats.steps += 1
+                    var sampled: [SequenceID: Int32] = [:]
+                    var stopped: Set<SequenceID> = []
+                    for (row, id) in step.samplingSequences.enumerated() {
+                        guard var live = state.live[id] else {
+                            sampled[id] = 0  // aborted meanwhile: the scheduler skips it
+                            continue
+                        }
+                        state.stats.generationTokens += 1
+                        let rowLogits = UnsafeMutableBufferPointer(rebasing: all[(row * vocab)..<((row + 1) * vocab)])
+                        if live.emitted == 0, let sequence = state.scheduler.sequence(id) {
+                            live.cachedTokens = sequence.cachedPromptTokens
+                        }
+                        switch live.output.next(logits: rowLogits) {
+                        case .stop(let token):
+                            sampled[id] = token
+                            stopped.insert(id)
+                        case .token(let token):
+                            sampled[id] = token.id
+                            live.emitted += 1
+                            events.append((live.continuation, .token(token), false))
+                        case .tokenThenStop(let token):
+                            sampled[id] = token.id
+                            stopped.insert(id)
+                            live.emitted += 1
+                            events.append((live.continuation, .token(token), false))
+                        }
+                        state.live[id] = live
+                    }
+                    let finished: [SequenceState]
+                    do {
+                        finished = try state.scheduler.complete(step, sampled: sampled, stopped: stopped)
+                    } catch {
+                        finished = []
+                    }
+                    for sequence in finished {
+                        guard var live = state.live.removeValue(forKey: sequence.id) else { continue }
+                        let tail = live.output.finish()
+                        let reason: FinishReason = (stopped.contains(sequence.id) || tail.stopped) ? .stop : .length
+                        let usage = EngineUsage(promptTokens: live.promptTokens, completionTokens: sequence.outputCount,
+                                                cachedTokens: live.cachedTokens)
+                        state.stats.promptTokens += live.promptTokens
+                        events.append((live.continuation, .finished(reason: reason, usage: usage, trailingText: tail.text), true))
+                    }
+                }
+            }
+            for (continuation, event, last) in events {
+                continuation.yield(event)
+                if last { continuation.finish() }
+            }
+        }
+    }
+
+    /// A forward pass failed (it validates its batch, so this is a bug): end the step's requests with an error.
+    private func fail(_ step: SchedulerStep, _ error: any Error) {
+        let failed = state.withLock { state -> [Live] in
+            state.stepStart = nil
+            var failed: [Live] = []
+            for entry in step.entries {
+                if let live = state.live.removeValue(forKey: entry.id) { failed.append(live) }
+                state.scheduler.abort(entry.id)
+            }
+            return failed
+        }
+        for live in failed {
+            live.continuation.finish(throwing: EngineError(.internalError, "forward pass failed: \(error)"))
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import NIOHTTP1
+import ShoalAPI
+import ShoalEngine
+import ShoalServer
+import ShoalTokenizers
+import Testing
+
+@Suite(.timeLimit(.minutes(1))) struct MetricsTests {
+    @Test func metricsCountRequestsAndReadEngineStats() async throws {
+        let engine = try ScriptedEngine()
+        engine.setKVUsage(0.25)
+        try await LiveServer.run([engine]) { server in
+            let before = try await server.metrics()
+            #expect(before[#"vllm:request_success_total{model_name="tiny",finished_reason="length"}"#] == 0)
+            #expect(before[#"vllm:num_requests_waiting{model_name="tiny"}"#] == 0)
+            for _ in 0..<3 {
+                #expect(try await server.post("/v1/completions", #"{"prompt": "abc", "max_tokens": 2}"#).status == 200)
+            }
+            #expect(try await server.post("/v1/chat/completions", #"{"messages": [{"role": "user", "content": "x"}]}"#).status == 200)
+            let metrics = try await server.metrics()
+            let model = #"model_name="tiny""#
+            #expect(metrics[#"vllm:request_success_total{\#(model),finished_reason="length"}"#] == 3)
+            #expect(metrics[#"vllm:request_success_total{\#(model),finished_reason="stop"}"#] == 1)
+            #expect(metrics["vllm:generation_tokens_total{\(model)}"] == 3 * 2 + 3)
+            let promptTokens = engine.log.submitted.map(\.promptIDs.count).reduce(0, +)
+            #expect(metrics["vllm:prompt_tokens_total{\(model)}"] == Double(promptTokens))
+            #expect(metrics["vllm:num_requests_running{\(model)}"] == 0)
+            #expect(metrics["vllm:kv_cache_usage_perc{\(model)}"] == 0.25)
+            #expect(metrics["vllm:gpu_cache_usage_perc{\(model)}"] == 0.25)
+            #expect(metrics["vllm:e2e_request_latency_seconds_count{\(model)}"] == 4)
+            #expect(metrics["vllm:time_to_first_token_seconds_count{\(model)}"] == 4)
+            #expect(metrics["vllm:request_queue_time_seconds_count{\(model)}"] == 4)
+            // Two gaps per request with 2 tokens (1) and 3 tokens (2).
+            #expect(metrics["vllm:inter_token_latency_seconds_count{\(model)}"] == 3 * 1 + 2)
+            #expect(metrics["vllm:time_per_output_token_seconds_count{\(model)}"] == 4)
+            #expect(metrics["vllm:prefix_cache_queries_total{\(model)}"] == 0)
+            #expect(metrics["vllm:num_preemptions_total{\(model)}"] == 0)
+
+            // Counters keep growing by the engine's difference between scrapes.
+            #expect(try await server.post("/v1/completions", #"{"prompt": "abc", "max_tokens": 1}"#).status == 200)
+            let after = try await server.metrics()
+            #expect(after["vllm:generation_tokens_total{\(model)}"] == 3 * 2 + 3 + 1)
+            #expect(after[#"vllm:request_success_total{\#(model),finished_reason="length"}"#] == 4)
+        }
+    }
+
+    @Test func exposesPrometheusText() async throws {
+        try await LiveServer.run([try ScriptedEngine()]) { server in
+            let reply = try await server.get("/metrics")
+            #expect(reply.headers["content-type"].first?.hasPrefix("text/plain") == true)
+            #expect(reply.body.contains("# TYPE vllm:num_requests_waiting gauge"))
+            #expect(reply.body.contains("# TYPE vllm:request_success_total counter"))
+            #expect(reply.body.contains("# TYPE vllm:time_to_first_token_seconds histogram"))
+        }
+    }
+}
