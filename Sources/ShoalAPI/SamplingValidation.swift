@@ -91,6 +91,8 @@ struct SamplingFields {
 public enum SamplingLimits {
     /// The largest `n`.
     public static let maxChoices = 128
+    /// The most engine requests one HTTP request may make (prompts times `n`).
+    public static let maxChoicesPerRequest = 1024
     /// The largest `logprobs` (completions) / `top_logprobs` (chat).
     public static let maxLogprobs = 20
     /// `max_tokens` when a completions request leaves it out (OpenAI's default).
@@ -116,6 +118,12 @@ extension CompletionRequest {
         }
         if case .tokenBatches(let batches) = prompt, batches.isEmpty {
             throw .invalid("prompt", "prompt must not be empty")
+        }
+        let choices = prompt.items.count * max(1, n ?? 1)
+        guard choices <= SamplingLimits.maxChoicesPerRequest else {
+            throw .invalid(prompt.items.count > SamplingLimits.maxChoicesPerRequest ? "prompt" : "n",
+                "\(prompt.items.count) prompts with n = \(n ?? 1) make \(choices) completions; at most "
+                    + "\(SamplingLimits.maxChoicesPerRequest) are allowed per request")
         }
         return try SamplingFields(
             maxTokens: maxTokens ?? SamplingLimits.defaultCompletionMaxTokens, maxTokensParam: "max_tokens",

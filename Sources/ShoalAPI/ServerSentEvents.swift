@@ -25,10 +25,10 @@ public enum ServerSentEvents {
         return out + "\n"
     }
 
-    /// The encoder for API bodies: compact, `/` not escaped.
+    /// The encoder for API bodies: compact, keys sorted (stable output), `/` not escaped.
     public static func makeEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }
 }

@@ -7,6 +7,14 @@ import ShoalEngine
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
+        abstract: "Benchmarks: the engine (default, like llama-bench) or a running server (`bench serve`).",
+        subcommands: [BenchEngine.self, BenchServe.self],
+        defaultSubcommand: BenchEngine.self)
+}
+
+struct BenchEngine: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
         abstract: "Measure prefill and decode throughput like llama-bench (pp / tg).")
 
     @OptionGroup var modelOptions: ModelOptions

@@ -1,12 +1,12 @@
 import ArgumentParser
 
 @main
-struct Shoal: ParsableCommand {
+struct Shoal: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shoal",
         abstract: "Shoal: a distributed LLM inference server for CPUs.",
         version: ShoalVersion.string,
-        subcommands: [Generate.self, Pull.self, Tokenize.self, Render.self, Bench.self]
+        subcommands: [Serve.self, Generate.self, Pull.self, Tokenize.self, Render.self, Bench.self]
     )
 }
 

@@ -55,12 +55,42 @@ public final class ComputePool: @unchecked Sendable {
     /// Runs `body(thread, threadCount)` once for every `thread` in `0..<threadCount`, in parallel, and returns when
     /// all have finished. Thread 0 is the caller.
     public func run(_ body: (_ thread: Int, _ threadCount: Int) -> Void) {
-        let count = threadCount
         guard acquire() else {
-            for thread in 0..<count { body(thread, count) }
+            for thread in 0..<threadCount { body(thread, threadCount) }
             return
         }
         defer { release() }
+        handOff(body)
+    }
+
+    /// Runs `body(chunk, thread)` once for every chunk in `0..<chunks`, the threads claiming chunks one at a time
+    /// from a shared counter: a thread that the OS deschedules (another process wanting the core) then holds up at
+    /// most one chunk while the others take the rest, instead of stalling the whole call for a time slice.
+    package func runChunked(chunks: Int, _ body: (_ chunk: Int, _ thread: Int) -> Void) {
+        guard chunks > 0 else { return }
+        guard acquire() else {
+            for chunk in 0..<chunks { body(chunk, 0) }
+            return
+        }
+        defer { release() }
+        if threadCount == 1 || chunks == 1 {
+            for chunk in 0..<chunks { body(chunk, 0) }
+            return
+        }
+        shared.chunkCounter.store(0, ordering: .relaxed)
+        let shared = self.shared
+        handOff { thread, _ in
+            while true {
+                let chunk = shared.chunkCounter.add(1, ordering: .relaxed).oldValue
+                if chunk >= chunks { break }
+                body(chunk, thread)
+            }
+        }
+    }
+
+    /// Hands `body` to every thread and waits for all; the caller holds the pool.
+    private func handOff(_ body: (_ thread: Int, _ threadCount: Int) -> Void) {
+        let count = threadCount
         if count == 1 {
             body(0, 1)
             return
@@ -142,6 +172,8 @@ final class PoolShared: @unchecked Sendable {
     let sleepers = Atomic<Int>(0)
     let stopping = Atomic<Bool>(false)
     let busy = Atomic<Bool>(false)
+    /// The next chunk to claim in `runChunked`.
+    let chunkCounter = Atomic<Int>(0)
     /// The thread inside `run` (0 when none).
     let owner = Atomic<UInt>(0)
     /// The worker threads' ids, written before any `run`.

@@ -14,7 +14,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as APIError {
-            if error.status >= 500 {
+            if error.code == .internalError {
                 logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error.message)"])
             }
             return ServerContext.errorResponse(error)

@@ -136,6 +136,7 @@ private func apiError(_ body: () throws -> Void) -> APIError? {
         (#""stop_token_ids": [100]"#, "stop_token_ids"),
         (#""stream_options": {"include_usage": true}"#, "stream_options"),
         (#""prompt": []"#, "prompt"),
+        (#""prompt": ["# + Array(repeating: #""a""#, count: 20).joined(separator: ",") + #"], "n": 100"#, "n"),
     ])
     func completionRangeErrorsNameTheParameter(field: String, param: String) throws {
         let json = field.hasPrefix(#""prompt""#) ? "{\(field)}" : #"{"prompt": "x", \#(field)}"#

@@ -29,6 +29,28 @@ import ShoalKernels
         #expect(badMark == 0)
     }
 
+    @Test(arguments: [1, 2, 3])
+    func everyChunkRunsOnce(threads: Int) {
+        let pool = ComputePool(threadCount: threads)
+        for chunks in [0, 1, 2, 3, 7, 64, 1000] {
+            // One slot per chunk: each chunk's body is its only writer within a run.
+            let counts = UnsafeMutablePointer<Int>.allocate(capacity: max(chunks, 1))
+            counts.initialize(repeating: 0, count: max(chunks, 1))
+            defer { counts.deallocate() }
+            let badThread = Atomic<Int>(0)
+            for _ in 0..<20 {
+                pool.runChunked(chunks: chunks) { chunk, thread in
+                    counts[chunk] += 1
+                    if thread < 0 || thread >= threads { badThread.add(1, ordering: .relaxed) }
+                }
+            }
+            var wrong = 0
+            for chunk in 0..<chunks where counts[chunk] != 20 { wrong += 1 }
+            #expect(wrong == 0, "chunks \(chunks)")
+            #expect(badThread.load(ordering: .relaxed) == 0)
+        }
+    }
+
     @Test func workersWakeAfterSleeping() {
         let pool = ComputePool(threadCount: 3)
         let total = Atomic<Int>(0)

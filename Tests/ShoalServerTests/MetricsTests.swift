@@ -22,7 +22,7 @@ import Testing
             let model = #"model_name="tiny""#
             #expect(metrics[#"vllm:request_success_total{\#(model),finished_reason="length"}"#] == 3)
             #expect(metrics[#"vllm:request_success_total{\#(model),finished_reason="stop"}"#] == 1)
-            #expect(metrics["vllm:generation_tokens_total{\(model)}"] == 3 * 2 + 3)
+            #expect(metrics["vllm:generation_tokens_total{\(model)}"] == Double(3 * 2 + 3))
             let promptTokens = engine.log.submitted.map(\.promptIDs.count).reduce(0, +)
             #expect(metrics["vllm:prompt_tokens_total{\(model)}"] == Double(promptTokens))
             #expect(metrics["vllm:num_requests_running{\(model)}"] == 0)
@@ -32,7 +32,7 @@ import Testing
             #expect(metrics["vllm:time_to_first_token_seconds_count{\(model)}"] == 4)
             #expect(metrics["vllm:request_queue_time_seconds_count{\(model)}"] == 4)
             // Two gaps per request with 2 tokens (1) and 3 tokens (2).
-            #expect(metrics["vllm:inter_token_latency_seconds_count{\(model)}"] == 3 * 1 + 2)
+            #expect(metrics["vllm:inter_token_latency_seconds_count{\(model)}"] == Double(3 * 1 + 2))
             #expect(metrics["vllm:time_per_output_token_seconds_count{\(model)}"] == 4)
             #expect(metrics["vllm:prefix_cache_queries_total{\(model)}"] == 0)
             #expect(metrics["vllm:num_preemptions_total{\(model)}"] == 0)
@@ -40,7 +40,7 @@ import Testing
             // Counters keep growing by the engine's difference between scrapes.
             #expect(try await server.post("/v1/completions", #"{"prompt": "abc", "max_tokens": 1}"#).status == 200)
             let after = try await server.metrics()
-            #expect(after["vllm:generation_tokens_total{\(model)}"] == 3 * 2 + 3 + 1)
+            #expect(after["vllm:generation_tokens_total{\(model)}"] == Double(3 * 2 + 3 + 1))
             #expect(after[#"vllm:request_success_total{\#(model),finished_reason="length"}"#] == 4)
         }
     }

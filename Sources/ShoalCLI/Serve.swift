@@ -1,0 +1,183 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+import ShoalEngine
+import ShoalGGUF
+import ShoalKernels
+import ShoalModels
+import ShoalServer
+import ShoalStore
+import ShoalTokenizers
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve models over an OpenAI-compatible HTTP API with continuous batching.")
+
+    @Option(name: .long, help: "A catalogue name or .gguf path to serve (repeatable; default: the default model).")
+    var model: [String] = []
+
+    @Option(name: .customLong("served-model-name"), help: "Name clients use for the model (repeatable, in --model order).")
+    var servedModelName: [String] = []
+
+    @Option(help: "Address to bind.")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port: Int = 8080
+
+    @Option(help: "Compute threads per model (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .customLong("api-key"), help: "Require this bearer token (repeatable; also $SHOAL_API_KEY).")
+    var apiKey: [String] = []
+
+    @Option(name: .customLong("kv-cache-memory"), help: "KV cache size, e.g. 1GiB or 512MB, split evenly between the models.")
+    var kvCacheMemory: String = "1GiB"
+
+    @Option(name: .customLong("max-batched-tokens"), help: "Tokens one engine step may compute.")
+    var maxBatchedTokens: Int = 512
+
+    @Option(name: .customLong("max-num-seqs"), help: "Sequences running at once per model.")
+    var maxNumSeqs: Int = 64
+
+    @Option(name: .customLong("max-waiting"), help: "Requests that may wait; beyond it requests get 429.")
+    var maxWaiting: Int = 1024
+
+    @Option(name: .customLong("long-prefill-threshold"), help: "Largest prefill chunk of one sequence per step (0 = the whole budget).")
+    var longPrefillThreshold: Int = 256
+
+    @Option(name: .customLong("max-model-len"), help: "Cap on prompt + output tokens (default: the model's context).")
+    var maxModelLen: Int?
+
+    @Flag(name: .customLong("no-prefix-caching"), help: "Do not reuse KV blocks of earlier requests.")
+    var noPrefixCaching = false
+
+    @Option(name: .customLong("shutdown-timeout"), help: "Seconds to let running requests finish on SIGTERM/SIGINT.")
+    var shutdownTimeout: Double = 30
+
+    @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted (413 beyond).")
+    var maxBodyBytes: Int = 8 << 20
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        guard try ByteSize.parse(kvCacheMemory) > 0 else { throw ValidationError("--kv-cache-memory must be positive") }
+        guard servedModelName.count <= max(1, model.count) else {
+            throw ValidationError("give at most one --served-model-name per --model")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        guard shutdownTimeout >= 0 else { throw ValidationError("--shutdown-timeout must not be negative") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "shoal")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        var keys = apiKey
+        if let fromEnvironment = ProcessInfo.processInfo.environment["SHOAL_API_KEY"], !fromEnvironment.isEmpty {
+            keys.append(fromEnvironment)
+        }
+        let serverConfiguration = ServerConfiguration(
+            host: host, port: port, apiKeys: keys, maxBodyBytes: maxBodyBytes,
+            shutdownTimeout: .milliseconds(Int64(shutdownTimeout * 1000)), version: ShoalVersion.string)
+        try serverConfiguration.validate()
+
+        let models = model.isEmpty ? [ModelCatalog.defaultModelName] : model
+        var engineConfiguration = EngineConfiguration()
+        engineConfiguration.kvCacheBytes = try ByteSize.parse(kvCacheMemory) / models.count
+        engineConfiguration.maxBatchedTokens = maxBatchedTokens
+        engineConfiguration.maxSequences = maxNumSeqs
+        engineConfiguration.maxWaiting = maxWaiting
+        engineConfiguration.longPrefillThreshold = longPrefillThreshold
+        engineConfiguration.prefixCaching = !noPrefixCaching
+        engineConfiguration.maxModelLength = maxModelLen
+        try engineConfiguration.validate()
+
+        let state = ServerState(isLoading: true)
+        let engines = EngineService(
+            models: models, names: servedModelName, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+            configuration: engineConfiguration, state: state, logger: logger)
+        let server = ShoalHTTPServer(state: state, configuration: serverConfiguration, registry: registry, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [engines, server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// Loads the models, registers their engines with the server state, and stops them at shutdown
+/// (after the HTTP server, which comes later in the service group, has drained).
+struct EngineService: Service {
+    let models: [String]
+    let names: [String]
+    let threads: Int
+    let configuration: EngineConfiguration
+    let state: ServerState
+    let logger: Logger
+
+    func run() async throws {
+        var started: [EngineCore] = []
+        defer { for engine in started { engine.shutdown() } }
+        for (index, reference) in models.enumerated() {
+            let path = try ModelStore().resolve(reference, pull: true) { line in logger.info("\(line)") }
+            let file = try GGUFFile(path: path)
+            let tokenizer = try loadTokenizer(from: file)
+            let model = try ModelRegistry.load(file, pool: ComputePool(threadCount: threads))
+            let name = index < names.count ? names[index] : Self.defaultName(reference)
+            let engine = try EngineCore(
+                model: model, tokenizer: tokenizer, modelName: name,
+                chatTemplate: file.metadata["tokenizer.chat_template"]?.stringValue, configuration: configuration)
+            engine.start()
+            started.append(engine)
+            state.setEngine(engine)
+            logger.info("model ready", metadata: [
+                "model": "\(name)", "file": "\(path)", "threads": "\(threads)",
+                "kv_cache_tokens": "\(engine.cacheTokenCapacity)", "context": "\(engine.contextLength)",
+            ])
+        }
+        state.setLoading(false)
+        try? await gracefulShutdown()
+    }
+
+    /// A catalogue name as is; a path's file name without `.gguf`.
+    static func defaultName(_ reference: String) -> String {
+        if ModelCatalog.entry(named: reference) != nil { return reference }
+        let file = URL(fileURLWithPath: reference).lastPathComponent
+        return file.hasSuffix(".gguf") ? String(file.dropLast(5)) : file
+    }
+}
+
+/// Byte sizes written as `1GiB`, `512MB`, `2g` or a plain number of bytes.
+enum ByteSize {
+    static func parse(_ text: String) throws -> Int {
+        let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let digits = trimmed.prefix { $0.isNumber || $0 == "." }
+        let unit = trimmed.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
+        guard let value = Double(digits), value >= 0 else { throw ValidationError("'\(text)' is not a size like 1GiB or 512MB") }
+        let scale: Double
+        switch unit {
+        case "", "b": scale = 1
+        case "k", "kb": scale = 1e3
+        case "kib": scale = 1024
+        case "m", "mb": scale = 1e6
+        case "mib": scale = 1_048_576
+        case "g", "gb": scale = 1e9
+        case "gib": scale = 1_073_741_824
+        default: throw ValidationError("'\(text)': unknown size unit '\(unit)'")
+        }
+        return Int(value * scale)
+    }
+}
