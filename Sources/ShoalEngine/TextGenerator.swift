@@ -8,6 +8,13 @@ public struct GeneratedToken: Sendable {
     public var text: String
     public var logprob: Float
     public var topLogprobs: [TokenLogprob]
+
+    public init(id: Int32, text: String, logprob: Float, topLogprobs: [TokenLogprob] = []) {
+        self.id = id
+        self.text = text
+        self.logprob = logprob
+        self.topLogprobs = topLogprobs
+    }
 }
 
 /// Why generation ended, in OpenAI's words.

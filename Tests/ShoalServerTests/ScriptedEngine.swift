@@ -1,4 +1,4 @@
-@testable import ShoalEngine
+import ShoalEngine
 import ShoalGGUF
 import ShoalTestSupport
 import ShoalTokenizers
