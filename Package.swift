@@ -3,10 +3,11 @@ import Foundation
 import PackageDescription
 
 /// Release builds target the CPU of the machine that builds them (llama.cpp does the same by default):
-/// a plain x86-64 build runs the kernels 3-4x slower. `SHOAL_PORTABLE=1 swift build -c release` makes a
-/// binary for any x86-64 (or arm64) machine instead.
+/// a plain x86-64 build runs the kernels 3-4x slower. The kernels use AVX-512, so
+/// `SHOAL_PORTABLE=1 swift build -c release` makes a binary for any x86-64 CPU with AVX-512
+/// (Skylake-X, Ice Lake, Zen 4 and later) instead of only for CPUs like the build machine's.
 let portable = ProcessInfo.processInfo.environment["SHOAL_PORTABLE"].map { $0 != "0" } ?? false
-let cpuFlags: [SwiftSetting] = portable ? [] : [.unsafeFlags(["-target-cpu", "native"])]
+let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", portable ? "skylake-avx512" : "native"])]
 
 let package = Package(
     name: "Shoal",

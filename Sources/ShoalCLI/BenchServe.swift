@@ -127,6 +127,9 @@ struct BenchServe: AsyncParsableCommand {
             var request = HTTPClientRequest(url: base + "/v1/completions")
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
+            // A fresh connection per request: servers differ in how long they keep idle connections, and a reused
+            // connection that the server just closed would count as a failed request.
+            request.headers.add(name: "Connection", value: "close")
             if let apiKey { request.headers.add(name: "Authorization", value: "Bearer \(apiKey)") }
             var body: [String: Any] = [
                 "model": model, "prompt": prompt, "max_tokens": maxTokens, "temperature": temperature,

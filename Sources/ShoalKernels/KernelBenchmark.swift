@@ -14,7 +14,8 @@ public enum KernelBenchmark {
         let pool = ComputePool(threadCount: threads)
         var lines: [String] = []
         lines.append("kernels: \(threads) thread(s), median of \(samples) samples")
-        for (type, rows, columns) in [(GGMLType.q4_1, 1536, 576), (.q4_1, 576, 1536), (.q4_1, 576, 576), (.q8_0, 49152, 576)] {
+        for (type, rows, columns) in [(GGMLType.q4_1, 1536, 576), (.q4_1, 576, 1536), (.q4_1, 576, 576), (.q8_0, 49152, 576),
+                                     (.q5_0, 2048, 640), (.q4_K, 640, 2048), (.q6_K, 640, 2048)] {
             for cold in [false, true] {
                 let (seconds, best) = measureMatmul(type, rows: rows, columns: columns, tokens: 1, cold: cold, pool: pool, samples: samples)
                 let bytes = Double(rows * columns / type.blockSize * type.blockBytes)
@@ -24,7 +25,8 @@ public enum KernelBenchmark {
         }
         for (type, rows, columns, tokens) in [(GGMLType.q4_1, 1536, 576, 512), (.q4_1, 576, 1536, 512), (.q8_0, 49152, 576, 16),
                                               (.f32, 1536, 576, 512), (.q4_1, 1536, 576, 2), (.q4_1, 1536, 576, 4),
-                                              (.q4_1, 1536, 576, 8), (.q8_0, 49152, 576, 4)] {
+                                              (.q4_1, 1536, 576, 8), (.q8_0, 49152, 576, 4),
+                                              (.q5_0, 2048, 640, 512), (.q4_K, 640, 2048, 512), (.q6_K, 640, 2048, 512)] {
             let (seconds, best) = measureMatmul(type, rows: rows, columns: columns, tokens: tokens, cold: false, pool: pool, samples: samples)
             let flops = 2.0 * Double(rows * columns * tokens)
             lines.append("matmul \(type) \(rows)x\(columns) x \(tokens) tokens: \(fixed(flops / seconds / 1e9, 1)) GFLOP/s"
@@ -113,6 +115,13 @@ public enum KernelBenchmark {
             for e in 0..<blocks { p.storeBytes(of: Float(e % 13) * 0.01 - 0.06, toByteOffset: 4 * e, as: Float.self) }
         case .f16, .bf16:
             for e in 0..<blocks { p.storeBytes(of: UInt16(0x3C00), toByteOffset: 2 * e, as: UInt16.self) }
+        case .q6_K:
+            for b in 0..<blocks { p.storeBytes(of: Float16(0.001).bitPattern, toByteOffset: b * 210 + 208, as: UInt16.self) }
+        case .q4_K, .q5_K:
+            for b in 0..<blocks {
+                p.storeBytes(of: Float16(0.001).bitPattern, toByteOffset: b * type.blockBytes, as: UInt16.self)
+                p.storeBytes(of: Float16(0.002).bitPattern, toByteOffset: b * type.blockBytes + 2, as: UInt16.self)
+            }
         default:
             for b in 0..<blocks {
                 p.storeBytes(of: Float16(0.01).bitPattern, toByteOffset: b * type.blockBytes, as: UInt16.self)

@@ -27,6 +27,7 @@ public enum ModelRegistry {
     /// Factories by architecture name.
     public static let factories: [String: ModelFactory] = [
         "llama": { file, pool in try LlamaModel(file: file, pool: pool) },
+        "gemma3": { file, pool in try Gemma3Model(file: file, pool: pool) },
     ]
 
     /// Names of the supported architectures, sorted.

@@ -1,0 +1,266 @@
+internal import Foundation
+internal import ShoalAPI
+
+/// The stream-migration state machine of one streaming request (no I/O).
+///
+/// It rewrites the upstream's server-sent events for the client (dropping the `prompt_token_ids` / `token_ids`
+/// the router asked for unless the client asked too), remembers the prompt ids and every generated id, and when
+/// the upstream breaks plans the continuation: a `/v1/completions` request whose prompt is prompt + generated
+/// ids, with the remaining `max_tokens` and the same sampling parameters. Continuation chunks are rewritten
+/// to the original `id` / `created` / `model` (and, for chat, back into `chat.completion.chunk` deltas), with
+/// `usage` counting the original prompt and all generated tokens.
+struct StreamRelay: Sendable {
+    enum Kind: Sendable {
+        case completion
+        case chat
+    }
+
+    /// What to do after the upstream broke.
+    enum Plan: Sendable, Equatable {
+        /// Send this `/v1/completions` body to another replica.
+        case resubmit([String: JSONValue])
+        /// Nothing is left to generate: write these events and end.
+        case finish([String])
+        /// Migration cannot work; the reason goes to the client as an error event.
+        case impossible(String)
+    }
+
+    /// Body fields carried over to the continuation (sampling and bookkeeping; not `n`, `echo`, `logprobs` of chat).
+    static let carriedFields = [
+        "temperature", "top_p", "top_k", "min_p", "stop", "stop_token_ids", "seed", "presence_penalty",
+        "frequency_penalty", "repetition_penalty", "logit_bias", "ignore_eos", "user", "priority", "stream_options",
+    ]
+
+    let kind: Kind
+    let clientWantsIDs: Bool
+    private(set) var promptIDs: [Int32]?
+    private(set) var generated: [Int32] = []
+    private(set) var isDone = false
+    private(set) var finishReason: String?
+    /// Whether any event went to the client.
+    private(set) var forwardedAny = false
+    private var id: JSONValue?
+    private var created: JSONValue?
+    private var model: JSONValue?
+    /// Tokens generated before the current continuation started; nil while the original upstream streams.
+    private var continuationBase: Int?
+
+    init(kind: Kind, clientWantsIDs: Bool) {
+        self.kind = kind
+        self.clientWantsIDs = clientWantsIDs
+    }
+
+    /// Whether a request can be migrated mid-stream: one prompt, one choice, and for chat no logprobs (their
+    /// chat shape cannot be rebuilt from a completion's).
+    static func canMigrate(_ body: [String: JSONValue], kind: Kind) -> Bool {
+        if let n = body["n"]?.intValue, n != 1 { return false }
+        switch kind {
+        case .completion:
+            switch body["prompt"] {
+            case .string?: return true
+            case .array(let items)?:
+                if items.allSatisfy({ $0.intValue != nil }) { return true }
+                return items.count == 1
+            default: return false
+            }
+        case .chat:
+            return body["logprobs"] != .bool(true)
+        }
+    }
+
+    /// The events to write for one upstream event.
+    mutating func handle(_ event: ServerSentEvent) -> [String] {
+        forwardedAny = true
+        if event.isDone {
+            isDone = true
+            return [ServerSentEvents.done]
+        }
+        guard case .object(let chunk)? = try? JSONDecoder().decode(JSONValue.self, from: Data(event.data.utf8)),
+              chunk["error"] == nil else {
+            // Not a chunk (an in-band error, something unknown): pass it on unchanged.
+            return [ServerSentEvents.event(data: event.data)]
+        }
+        if let base = continuationBase {
+            return continuation(chunk, base: base)
+        }
+        return [encode(original(chunk))]
+    }
+
+    /// The next upstream is a continuation: its chunks are rewritten from now on.
+    mutating func beginContinuation() {
+        continuationBase = generated.count
+    }
+
+    private mutating func original(_ input: [String: JSONValue]) -> [String: JSONValue] {
+        var chunk = input
+        if id == nil {
+            id = chunk["id"]
+            created = chunk["created"]
+            model = chunk["model"]
+        }
+        if let ids = chunk["prompt_token_ids"]?.tokenIDs { promptIDs = ids }
+        if !clientWantsIDs { chunk["prompt_token_ids"] = nil }
+        if case .array(var choices)? = chunk["choices"] {
+            for index in choices.indices {
+                guard case .object(var choice) = choices[index] else { continue }
+                if let ids = choice["prompt_token_ids"]?.tokenIDs { promptIDs = ids }
+                if let ids = choice["token_ids"]?.tokenIDs { generated += ids }
+                if case .string(let reason)? = choice["finish_reason"] { finishReason = reason }
+                if !clientWantsIDs {
+                    choice["prompt_token_ids"] = nil
+                    choice["token_ids"] = nil
+                }
+                choices[index] = .object(choice)
+            }
+            chunk["choices"] = .array(choices)
+        }
+        return chunk
+    }
+
+    private mutating func continuation(_ chunk: [String: JSONValue], base: Int) -> [String] {
+        var usage = chunk["usage"]
+        if case .object(var fields)? = usage, let promptIDs {
+            let completion = (fields["completion_tokens"]?.intValue ?? 0) + base
+            fields["prompt_tokens"] = .number(Double(promptIDs.count))
+            fields["completion_tokens"] = .number(Double(completion))
+            fields["total_tokens"] = .number(Double(promptIDs.count + completion))
+            usage = .object(fields)
+        }
+        var pieces: [(text: String, reason: String?, ids: [Int32], logprobs: JSONValue?)] = []
+        if case .array(let choices)? = chunk["choices"] {
+            for case .object(let choice) in choices {
+                let ids = choice["token_ids"]?.tokenIDs ?? []
+                generated += ids
+                let reason = choice["finish_reason"]?.stringValue
+                if let reason { finishReason = reason }
+                pieces.append((choice["text"]?.stringValue ?? "", reason, ids, choice["logprobs"]))
+            }
+        }
+
+        var header: [String: JSONValue] = [
+            "id": id ?? chunk["id"] ?? .null, "created": created ?? chunk["created"] ?? .null,
+            "model": model ?? chunk["model"] ?? .null,
+        ]
+        if chunk["usage"] != nil { header["usage"] = usage ?? .null }
+        switch kind {
+        case .completion:
+            var out = header
+            out["object"] = .string("text_completion")
+            out["choices"] = .array(pieces.map { piece in
+                var choice: [String: JSONValue] = [
+                    "index": .number(0), "text": .string(piece.text), "logprobs": piece.logprobs ?? .null,
+                    "finish_reason": piece.reason.map(JSONValue.string) ?? .null,
+                ]
+                if clientWantsIDs { choice["token_ids"] = .tokenIDs(piece.ids) }
+                return .object(choice)
+            })
+            return [encode(out)]
+        case .chat:
+            var out = header
+            out["object"] = .string("chat.completion.chunk")
+            if pieces.isEmpty {
+                out["choices"] = .array([])
+                return [encode(out)]
+            }
+            var events: [String] = []
+            for piece in pieces {
+                var ids = piece.ids
+                if !piece.text.isEmpty {
+                    out["choices"] = .array([chatChoice(delta: ["content": .string(piece.text)], reason: nil, ids: ids)])
+                    events.append(encode(out))
+                    ids = []
+                }
+                if let reason = piece.reason {
+                    out["choices"] = .array([chatChoice(delta: [:], reason: reason, ids: ids)])
+                    events.append(encode(out))
+                }
+            }
+            return events
+        }
+    }
+
+    private func chatChoice(delta: [String: JSONValue], reason: String?, ids: [Int32]) -> JSONValue {
+        var choice: [String: JSONValue] = [
+            "index": .number(0), "delta": .object(delta), "logprobs": .null,
+            "finish_reason": reason.map(JSONValue.string) ?? .null,
+        ]
+        if clientWantsIDs { choice["token_ids"] = .tokenIDs(ids) }
+        return .object(choice)
+    }
+
+    /// The continuation after the upstream broke.
+    /// - Parameters:
+    ///   - original: the client's request body (with `model` already set to the pool).
+    ///   - contextLength: the pool's context, for chat requests without a token limit.
+    func plan(original: [String: JSONValue], contextLength: Int?) -> Plan {
+        if finishReason != nil {
+            // The answer was complete; only the end of the stream was lost.
+            return .finish([ServerSentEvents.done])
+        }
+        guard let promptIDs else {
+            return .impossible("the replica failed before it sent the prompt's token ids")
+        }
+        let limit: Int
+        switch kind {
+        case .completion:
+            limit = original["max_tokens"]?.intValue ?? 16
+        case .chat:
+            limit = original["max_completion_tokens"]?.intValue ?? original["max_tokens"]?.intValue
+                ?? (contextLength ?? 0) - promptIDs.count
+        }
+        let remaining = limit - generated.count
+        guard remaining > 0 else { return .finish([finalLengthChunk(), ServerSentEvents.done]) }
+        var body: [String: JSONValue] = [:]
+        for field in Self.carriedFields { if let value = original[field] { body[field] = value } }
+        if kind == .completion, let logprobs = original["logprobs"] { body["logprobs"] = logprobs }
+        body["model"] = original["model"]
+        body["prompt"] = .tokenIDs(promptIDs + generated)
+        body["max_tokens"] = .number(Double(remaining))
+        body["stream"] = .bool(true)
+        body["return_token_ids"] = .bool(true)
+        return .resubmit(body)
+    }
+
+    private func finalLengthChunk() -> String {
+        var out: [String: JSONValue] = ["id": id ?? .null, "created": created ?? .null, "model": model ?? .null]
+        switch kind {
+        case .completion:
+            out["object"] = .string("text_completion")
+            out["choices"] = .array([.object([
+                "index": .number(0), "text": .string(""), "logprobs": .null, "finish_reason": .string("length"),
+            ])])
+        case .chat:
+            out["object"] = .string("chat.completion.chunk")
+            out["choices"] = .array([chatChoice(delta: [:], reason: "length", ids: [])])
+        }
+        return encode(out)
+    }
+
+    private func encode(_ object: [String: JSONValue]) -> String {
+        (try? ServerSentEvents.event(JSONValue.object(object))) ?? ServerSentEvents.event(data: "{}")
+    }
+}
+
+extension JSONValue {
+    /// The value as an integer, when it is a whole number.
+    var intValue: Int? {
+        guard case .number(let value) = self, value == value.rounded(), abs(value) < 9.0e15 else { return nil }
+        return Int(value)
+    }
+
+    /// The value as token ids, when it is an array of whole numbers.
+    var tokenIDs: [Int32]? {
+        guard case .array(let items) = self else { return nil }
+        var ids: [Int32] = []
+        ids.reserveCapacity(items.count)
+        for item in items {
+            guard let value = item.intValue, let id = Int32(exactly: value) else { return nil }
+            ids.append(id)
+        }
+        return ids
+    }
+
+    static func tokenIDs(_ ids: [Int32]) -> JSONValue {
+        .array(ids.map { .number(Double($0)) })
+    }
+}
