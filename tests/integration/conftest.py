@@ -92,10 +92,6 @@ def metric_sum(samples: dict[tuple[str, frozenset], float], name: str, **labels:
     return sum(v for (n, ls), v in samples.items() if n == name and wanted <= set(ls))
 
 
-def has_metric(samples: dict[tuple[str, frozenset], float], name: str) -> bool:
-    return any(n == name for (n, _) in samples)
-
-
 class ShoalServer:
     """One `shoal serve` child process; stderr goes to a temp file (shown when startup fails)."""
 

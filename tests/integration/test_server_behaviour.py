@@ -205,8 +205,12 @@ def test_limits_context_and_body_size(start_server, model_name):
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_api_key(start_server, model_name, how):
     if how == "flag":
-        server = start_server("--api-key", "secret", ready_headers={"Authorization": "Bearer secret"})
+        server = start_server("--api-key", "secret", "--api-key", "other",
+                              ready_headers={"Authorization": "Bearer secret"})
         key = "secret"
+        second = server.post("/v1/completions", {"model": model_name, "prompt": "hi", "max_tokens": 1},
+                             headers={"Authorization": "Bearer other"})
+        assert second.status_code == 200, "--api-key is repeatable"
     else:
         server = start_server(env={"SHOAL_API_KEY": "envsecret"},
                               ready_headers={"Authorization": "Bearer envsecret"})
@@ -220,6 +224,9 @@ def test_api_key(start_server, model_name, how):
     assert models.status_code == 401
     ok = server.post("/v1/completions", body, headers={"Authorization": f"Bearer {key}"})
     assert ok.status_code == 200, ok.text
+    # Probes and scrapers need no key (as in vLLM).
+    for path in ("/health", "/metrics"):
+        assert requests.get(f"{server.url}{path}", timeout=HTTP_TIMEOUT_S).status_code == 200, path
 
 
 def test_full_waiting_queue_is_429_with_retry_after(start_server, model_name):
@@ -269,6 +276,9 @@ def test_client_disconnect_frees_the_sequence(server, model_name):
     session.close()
 
     after = wait_idle(server)
+    aborted_before = metric_sum(before, "vllm:request_success_total", finished_reason="abort")
+    poll_until(lambda: metric_sum(server.metrics(), "vllm:request_success_total", finished_reason="abort")
+               == aborted_before + 1, SETTLE_DEADLINE_S, "the disconnected request to be counted as aborted")
     generated = metric_sum(after, "vllm:generation_tokens_total") - generated_before
     assert generated < 2000, "the sequence ran to completion instead of being cancelled"
     ok = completion(server, model_name, prompt="Hi", max_tokens=2, temperature=0)
