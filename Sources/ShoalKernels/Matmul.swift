@@ -108,24 +108,44 @@ func matmulRows(
             r += 2
         }
     case .q4_K, .q5_K:
-        // 16 floats of per-block factors, then 16 floats per block and token of sub-block sums of x.
-        let floats = 16 + 16 * blocks * tokens
+        // 32 floats of per-block factors, then 16 floats per block and token of sub-block sums of x.
+        let floats = 32 + 16 * blocks * tokens
         let factors = pool.scratch(thread: thread, bytes: floats * 4).bindMemory(to: Float.self, capacity: floats)
-        let xSums = factors + 16
+        let xSums = factors + 32
         for t in 0..<tokens { fillKQuantMinimumSums(x + t * xStride, superBlocks: blocks, xSums + t * 16 * blocks) }
-        let highBits = w.type == .q5_K
-        for r in rows {
-            let row = w.row(r)
-            for t in 0..<tokens {
-                y[t * yStride + r] = dotQ4_KF32(row, x + t * xStride, xSums: xSums + t * 16 * blocks, superBlocks: blocks,
-                                                factors: factors, highBits: highBits)
+        if w.type == .q5_K {
+            for r in rows {
+                let row = w.row(r)
+                for t in 0..<tokens {
+                    y[t * yStride + r] = dotQ4_KF32(row, x + t * xStride, xSums: xSums + t * 16 * blocks, superBlocks: blocks,
+                                                    factors: factors, highBits: true)
+                }
+            }
+        } else {
+            var r = rows.lowerBound
+            while r < rows.upperBound {
+                // Rows go in pairs, sharing the loads of x; a last odd row pairs with itself.
+                let second = r + 1 < rows.upperBound ? r + 1 : r
+                for t in 0..<tokens {
+                    let (a, b) = dotQ4_KF32Pair(w.row(r), w.row(second), x + t * xStride, xSums: xSums + t * 16 * blocks,
+                                                superBlocks: blocks, factors: factors)
+                    y[t * yStride + r] = a
+                    if second != r { y[t * yStride + second] = b }
+                }
+                r += 2
             }
         }
     case .q6_K:
-        let factors = pool.scratch(thread: thread, bytes: 64).bindMemory(to: Float.self, capacity: 16)
-        for r in rows {
-            let row = w.row(r)
-            for t in 0..<tokens { y[t * yStride + r] = dotQ6_KF32(row, x + t * xStride, superBlocks: blocks, factors: factors) }
+        let factors = pool.scratch(thread: thread, bytes: 128).bindMemory(to: Float.self, capacity: 32)
+        var r = rows.lowerBound
+        while r < rows.upperBound {
+            let second = r + 1 < rows.upperBound ? r + 1 : r
+            for t in 0..<tokens {
+                let (a, b) = dotQ6_KF32Pair(w.row(r), w.row(second), x + t * xStride, superBlocks: blocks, factors: factors)
+                y[t * yStride + r] = a
+                if second != r { y[t * yStride + second] = b }
+            }
+            r += 2
         }
     case .f16:
         for r in rows {

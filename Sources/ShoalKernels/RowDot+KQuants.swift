@@ -145,3 +145,89 @@ func dotQ6_KF32(_ row: UnsafeRawPointer, _ x: UnsafePointer<Float>, superBlocks:
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), _mm512_add_ps(acc2, acc3)))
 }
+
+/// Dots of two Q4_K rows with `x` at once, sharing the loads of x (as `dotQ4_KF32` does for one row);
+/// `factors` is scratch for 32 floats.
+@inline(__always)
+func dotQ4_KF32Pair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, _ x: UnsafePointer<Float>, xSums: UnsafePointer<Float>,
+                    superBlocks: Int, factors: UnsafeMutablePointer<Float>) -> (Float, Float) {
+    let nibbles = nibbleValues
+    var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps()
+    var acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
+    var minimum0 = _mm512_setzero_ps(), minimum1 = _mm512_setzero_ps()
+    for i in 0..<superBlocks {
+        let block0 = row0 + i * 144, block1 = row1 + i * 144
+        let sums = loadFloats16(xSums + 16 * i)
+        let f0 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(unsafeBitCast(unpackScalesK4(block0 + 4), to: __m128i.self))),
+                               _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(floatFromHalf(block0.loadUnaligned(as: UInt16.self))),
+                                                    _mm512_set1_ps(-floatFromHalf(block0.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))))
+        let f1 = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(unsafeBitCast(unpackScalesK4(block1 + 4), to: __m128i.self))),
+                               _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(floatFromHalf(block1.loadUnaligned(as: UInt16.self))),
+                                                    _mm512_set1_ps(-floatFromHalf(block1.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))))
+        storeFloats16(f0, factors)
+        storeFloats16(f1, factors + 16)
+        minimum0 = _mm512_fmadd_ps(f0, sums, minimum0)
+        minimum1 = _mm512_fmadd_ps(f1, sums, minimum1)
+        let xb = x + 256 * i
+        for c in 0..<4 {
+            let x0 = loadFloats16(xb + 64 * c), x1 = loadFloats16(xb + 64 * c + 16)
+            let x2 = loadFloats16(xb + 64 * c + 32), x3 = loadFloats16(xb + 64 * c + 48)
+            let a0 = _mm512_cvtepu8_epi32(loadBytes16(block0, 16 + 32 * c))
+            let a1 = _mm512_cvtepu8_epi32(loadBytes16(block0, 16 + 32 * c + 16))
+            let lo0 = _mm512_fmadd_ps(_mm512_permutexvar_ps(a1, nibbles), x1, _mm512_mul_ps(_mm512_permutexvar_ps(a0, nibbles), x0))
+            let hi0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(a1, 4)), x3,
+                                      _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(a0, 4)), x2))
+            acc0 = _mm512_fmadd_ps(_mm512_set1_ps(factors[2 * c]), lo0, acc0)
+            acc1 = _mm512_fmadd_ps(_mm512_set1_ps(factors[2 * c + 1]), hi0, acc1)
+            let b0 = _mm512_cvtepu8_epi32(loadBytes16(block1, 16 + 32 * c))
+            let b1 = _mm512_cvtepu8_epi32(loadBytes16(block1, 16 + 32 * c + 16))
+            let lo1 = _mm512_fmadd_ps(_mm512_permutexvar_ps(b1, nibbles), x1, _mm512_mul_ps(_mm512_permutexvar_ps(b0, nibbles), x0))
+            let hi1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(b1, 4)), x3,
+                                      _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(b0, 4)), x2))
+            acc2 = _mm512_fmadd_ps(_mm512_set1_ps(factors[16 + 2 * c]), lo1, acc2)
+            acc3 = _mm512_fmadd_ps(_mm512_set1_ps(factors[16 + 2 * c + 1]), hi1, acc3)
+        }
+    }
+    return (_mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), minimum0)),
+            _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc2, acc3), minimum1)))
+}
+
+/// Dots of two Q6_K rows with `x` at once, sharing the loads of x; `factors` is scratch for 32 floats.
+@inline(__always)
+func dotQ6_KF32Pair(_ row0: UnsafeRawPointer, _ row1: UnsafeRawPointer, _ x: UnsafePointer<Float>, superBlocks: Int,
+                    factors: UnsafeMutablePointer<Float>) -> (Float, Float) {
+    var acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps()
+    var acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps()
+    for i in 0..<superBlocks {
+        let block0 = row0 + i * 210, block1 = row1 + i * 210
+        storeFloats16(_mm512_mul_ps(_mm512_set1_ps(floatFromHalf(block0.loadUnaligned(fromByteOffset: 208, as: UInt16.self))),
+                                    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(loadBytes16(block0, 192)))), factors)
+        storeFloats16(_mm512_mul_ps(_mm512_set1_ps(floatFromHalf(block1.loadUnaligned(fromByteOffset: 208, as: UInt16.self))),
+                                    _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(loadBytes16(block1, 192)))), factors + 16)
+        for n in 0..<2 {
+            for g in 0..<2 {
+                let xb = x + 256 * i + 128 * n + 16 * g
+                let x0 = loadFloats16(xb), x1 = loadFloats16(xb + 32), x2 = loadFloats16(xb + 64), x3 = loadFloats16(xb + 96)
+                let (p1, p2, p3, p4) = unpackQ6_K(
+                    _mm512_cvtepu8_epi32(loadBytes16(block0, 64 * n + 16 * g)),
+                    _mm512_cvtepu8_epi32(loadBytes16(block0, 64 * n + 32 + 16 * g)),
+                    _mm512_cvtepu8_epi32(loadBytes16(block0, 128 + 32 * n + 16 * g)))
+                let s0 = factors + 8 * n + g
+                let u0 = _mm512_fmadd_ps(_mm512_set1_ps(s0[0]), _mm512_mul_ps(_mm512_cvtepi32_ps(p1), x0),
+                                         _mm512_mul_ps(_mm512_set1_ps(s0[2]), _mm512_mul_ps(_mm512_cvtepi32_ps(p2), x1)))
+                acc0 = _mm512_fmadd_ps(_mm512_set1_ps(s0[4]), _mm512_mul_ps(_mm512_cvtepi32_ps(p3), x2), _mm512_add_ps(acc0, u0))
+                acc1 = _mm512_fmadd_ps(_mm512_set1_ps(s0[6]), _mm512_mul_ps(_mm512_cvtepi32_ps(p4), x3), acc1)
+                let (r1, r2, r3, r4) = unpackQ6_K(
+                    _mm512_cvtepu8_epi32(loadBytes16(block1, 64 * n + 16 * g)),
+                    _mm512_cvtepu8_epi32(loadBytes16(block1, 64 * n + 32 + 16 * g)),
+                    _mm512_cvtepu8_epi32(loadBytes16(block1, 128 + 32 * n + 16 * g)))
+                let s1 = factors + 16 + 8 * n + g
+                let u1 = _mm512_fmadd_ps(_mm512_set1_ps(s1[0]), _mm512_mul_ps(_mm512_cvtepi32_ps(r1), x0),
+                                         _mm512_mul_ps(_mm512_set1_ps(s1[2]), _mm512_mul_ps(_mm512_cvtepi32_ps(r2), x1)))
+                acc2 = _mm512_fmadd_ps(_mm512_set1_ps(s1[4]), _mm512_mul_ps(_mm512_cvtepi32_ps(r3), x2), _mm512_add_ps(acc2, u1))
+                acc3 = _mm512_fmadd_ps(_mm512_set1_ps(s1[6]), _mm512_mul_ps(_mm512_cvtepi32_ps(r4), x3), acc3)
+            }
+        }
+    }
+    return (_mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1)), _mm512_reduce_add_ps(_mm512_add_ps(acc2, acc3)))
+}

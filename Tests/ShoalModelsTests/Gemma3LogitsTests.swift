@@ -65,7 +65,8 @@ struct Gemma3LogitsTests {
         let rows = firstRows + [n - 1]
         let blocks = (n + steps + 15) / 16
         // A scattered block table, so the paging is exercised too.
-        let table = (0..<Int32(blocks)).map { ($0 * 7 + 3) % Int32(blocks) }
+        var rng = SeededGenerator(seed: UInt64(n))
+        let table = (0..<Int32(blocks)).shuffled(using: &rng)
         let cache = try PagedKVCache(config: model.config, blockCount: blocks)
         let batch = ForwardBatch(tokens: fixture.prompt_ids, positions: (0..<n).map(Int32.init),
                                  sequences: [.init(start: 0, count: n, blockTable: table)], logitRows: rows)
