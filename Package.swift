@@ -98,6 +98,8 @@ let package = Package(
                 "ShoalRouter", "ShoalAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "ShoalCLITests", dependencies: ["ShoalTestSupport"]),

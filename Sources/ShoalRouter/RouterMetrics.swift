@@ -48,12 +48,12 @@ final class RouterMetrics: Sendable {
 
     func breakerState(replica: ReplicaID, value: Int) {
         gauge("breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
-              [("replica", replica.rawValue)]).set(Double(value))
+              [("replica", replica.rawValue)]).set(to: Double(value))
     }
 
     func healthy(replica: ReplicaID, _ healthy: Bool) {
         gauge("replica_healthy", "1 when the replica passes its active health checks.",
-              [("replica", replica.rawValue)]).set(healthy ? 1 : 0)
+              [("replica", replica.rawValue)]).set(to: healthy ? 1 : 0)
     }
 
     func breakerTransition(replica: ReplicaID, to state: String) {

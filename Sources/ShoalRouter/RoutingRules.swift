@@ -61,7 +61,6 @@ public struct RoutingRule: Sendable {
     public var fallback: String?
     /// Used in logs and the decision counter; defaults to the rule's text form.
     public var name: String
-    private let regex: Regex<AnyRegexOutput>?
 
     /// - Throws: `RouterError` for a bad regular expression or weights that are not positive.
     public init(condition: Condition, target: Target, fallback: String? = nil, name: String? = nil) throws {
@@ -70,12 +69,10 @@ public struct RoutingRule: Sendable {
         self.fallback = fallback
         if case .lastUserMessage(let pattern) = condition {
             do {
-                regex = try Regex(pattern)
+                _ = try Regex(pattern)
             } catch {
                 throw RouterError(.invalidRule, "bad regular expression '\(pattern)': \(error)")
             }
-        } else {
-            regex = nil
         }
         if case .split(let pools) = target {
             guard !pools.isEmpty, pools.allSatisfy({ $0.weight > 0 && $0.weight.isFinite }) else {
@@ -94,8 +91,9 @@ public struct RoutingRule: Sendable {
             if let atLeast, input.promptTokens < atLeast { return false }
             if let below, input.promptTokens >= below { return false }
             return true
-        case .lastUserMessage:
-            guard let regex else { return false }
+        case .lastUserMessage(let pattern):
+            // Compiled per use: `Regex` is not Sendable, and one compile is nothing next to a generation.
+            guard let regex = try? Regex(pattern) else { return false }
             return (try? regex.firstMatch(in: input.lastUserMessage)) != nil
         case .header(let name, let value):
             guard let present = input.headers[name.lowercased()] else { return false }

@@ -3,11 +3,11 @@ public import ShoalGGUF
 /// Builds the tokenizer a GGUF file describes (`tokenizer.ggml.*` metadata).
 ///
 /// - Parameter file: An opened GGUF file.
-/// - Returns: A `BPETokenizer` for `tokenizer.ggml.model = "gpt2"` (byte-level BPE). Check its
-///   `isPreTokenizerRecognized` and log `preTokenizerName` when false.
-/// - Throws: `TokenizerError` with `.unsupportedModel` for other models (`"llama"`, SentencePiece, is not
-///   supported yet), `.missingMetadata` / `.invalidMetadata` naming the key, or the errors of
-///   `BPETokenizer.init`.
+/// - Returns: A `BPETokenizer` for `tokenizer.ggml.model = "gpt2"` (byte-level BPE; check its
+///   `isPreTokenizerRecognized` and log `preTokenizerName` when false), or a `SentencePieceTokenizer` for
+///   `"llama"` (SentencePiece BPE with scores).
+/// - Throws: `TokenizerError` with `.unsupportedModel` for other models, `.missingMetadata` /
+///   `.invalidMetadata` naming the key, or the errors of `BPETokenizer.init` / `SentencePieceTokenizer.init`.
 public func loadTokenizer(from file: GGUFFile) throws -> any Tokenizer {
     let metadata = TokenizerMetadata(file: file)
     let model = try metadata.required("tokenizer.ggml.model", "a string", \.stringValue)
@@ -15,12 +15,11 @@ public func loadTokenizer(from file: GGUFFile) throws -> any Tokenizer {
     case "gpt2":
         return try loadBPETokenizer(metadata)
     case "llama":
-        throw TokenizerError(
-            .unsupportedModel,
-            "tokenizer model \"llama\" (SentencePiece, as in Llama 2, Mistral and Gemma) is not supported yet")
+        return try loadSentencePieceTokenizer(metadata)
     default:
         throw TokenizerError(
-            .unsupportedModel, "tokenizer.ggml.model \"\(model)\" is not supported; supported models: \"gpt2\"")
+            .unsupportedModel,
+            "tokenizer.ggml.model \"\(model)\" is not supported; supported models: \"gpt2\", \"llama\"")
     }
 }
 
@@ -42,6 +41,31 @@ private func loadBPETokenizer(_ metadata: TokenizerMetadata) throws -> BPETokeni
         bosID: try metadata.tokenID("tokenizer.ggml.bos_token_id"),
         eosID: try metadata.tokenID("tokenizer.ggml.eos_token_id"), addBOS: addBOS, addEOS: addEOS,
         unknownID: try metadata.tokenID("tokenizer.ggml.unknown_token_id"), endOfTurnIDs: endOfTurn)
+}
+
+private func loadSentencePieceTokenizer(_ metadata: TokenizerMetadata) throws -> SentencePieceTokenizer {
+    let tokens = try metadata.required("tokenizer.ggml.tokens", "an array of strings", \.stringArray)
+    let scores = try metadata.optional("tokenizer.ggml.scores", "an array of numbers", \.floatArray)
+    let tokenTypes = try metadata.optional("tokenizer.ggml.token_type", "an array of integers", \.intArray)
+    // llama.cpp's defaults for SentencePiece vocabularies when a key is absent.
+    func specialID(_ key: String, default fallback: Int32?) throws -> Int32? {
+        if metadata.file.metadata[key] != nil { return try metadata.tokenID(key) }
+        return fallback.flatMap { $0 < tokens.count ? $0 : nil }
+    }
+    var endOfTurn: [Int32] = []
+    for key in ["tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"] {
+        if let id = try metadata.tokenID(key) { endOfTurn.append(id) }
+    }
+    return try SentencePieceTokenizer(
+        tokens: tokens, scores: scores, tokenTypes: tokenTypes,
+        bosID: try specialID("tokenizer.ggml.bos_token_id", default: 1),
+        eosID: try specialID("tokenizer.ggml.eos_token_id", default: 2),
+        unknownID: try specialID("tokenizer.ggml.unknown_token_id", default: 0),
+        paddingID: try specialID("tokenizer.ggml.padding_token_id", default: nil),
+        addBOS: try metadata.optional("tokenizer.ggml.add_bos_token", "a bool", \.boolValue) ?? true,
+        addEOS: try metadata.optional("tokenizer.ggml.add_eos_token", "a bool", \.boolValue) ?? false,
+        addSpacePrefix: try metadata.optional("tokenizer.ggml.add_space_prefix", "a bool", \.boolValue) ?? true,
+        endOfTurnIDs: endOfTurn)
 }
 
 /// Typed metadata lookups that fail with `TokenizerError`s naming the key.

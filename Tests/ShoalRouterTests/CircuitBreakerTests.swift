@@ -88,14 +88,12 @@ import Testing
 
     @Test func healthTrackerHysteresis() {
         var tracker = HealthTracker(configuration: .init(unhealthyThreshold: 3, healthyThreshold: 2))
-        #expect(!tracker.record(probePassed: false))
-        #expect(!tracker.record(probePassed: true), "a pass resets the failure streak")
-        #expect(!tracker.record(probePassed: false))
-        #expect(!tracker.record(probePassed: false))
-        #expect(tracker.record(probePassed: false))
+        let results = [false, true, false, false, false].map { tracker.record(probePassed: $0) }
+        // A pass resets the failure streak; the third failure in a row flips the verdict.
+        #expect(results == [false, false, false, false, true])
         #expect(!tracker.isHealthy)
-        #expect(!tracker.record(probePassed: true))
-        #expect(tracker.record(probePassed: true))
+        let back = [true, true].map { tracker.record(probePassed: $0) }
+        #expect(back == [false, true])
         #expect(tracker.isHealthy)
     }
 }

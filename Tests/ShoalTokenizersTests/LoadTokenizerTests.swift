@@ -62,11 +62,10 @@ import Testing
         #expect(bpe.preTokenizerName == "future-model")
     }
 
-    @Test func sentencePieceIsNotSupportedYet() throws {
-        let error = #expect(throws: TokenizerError.self) { try loadTokenizer(from: file(model: "llama")) }
-        #expect(error?.code == .unsupportedModel)
-        #expect(error?.message.contains("\"llama\"") == true)
-        #expect(error?.message.contains("SentencePiece") == true)
+    @Test func loadsSentencePieceForLlamaModel() throws {
+        let tokenizer = try loadTokenizer(from: file(model: "llama"))
+        #expect(tokenizer is SentencePieceTokenizer)
+        #expect(tokenizer.vocabularySize == vocabulary.tokens.count)
     }
 
     @Test func otherModelsAreRejected() throws {

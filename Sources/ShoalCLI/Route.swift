@@ -1,0 +1,156 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import ShoalRouter
+import UnixSignals
+
+/// `shoal route`: an OpenAI-compatible router over pools of `shoal serve` replicas.
+struct Route: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Route OpenAI-compatible requests across replicas of `shoal serve`, with failover.",
+        discussion: """
+            Replicas are grouped into pools by the model names they report at /v1/models. Streams that break \
+            mid-answer continue on another replica. Alias rules (--alias) route a model name such as `auto` \
+            between pools: 'auto=tokens>=512->big|small;regex:(?i)code->big;*->small:60,big:40'.
+            """)
+
+    @Option(name: .long, help: "A replica's base URL, http://HOST:PORT (repeatable).")
+    var replica: [String] = []
+
+    @Option(name: .long, help: "A JSON config file (see RouterConfiguration.apply(configFile:)); flags override it.")
+    var config: String?
+
+    @Option(help: "prefix-affinity, least-loaded, round-robin or consistent-hash.")
+    var policy: String?
+
+    @Option(help: "Address to bind.")
+    var host: String?
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port: Int?
+
+    @Option(name: .customLong("admin-key"), help: "Bearer key for /admin/replicas (also $SHOAL_ROUTER_ADMIN_KEY).")
+    var adminKey: String?
+
+    @Option(name: .long, help: "A model alias and its rules, NAME=RULE;RULE... (repeatable).")
+    var alias: [String] = []
+
+    @Option(name: .customLong("health-interval"), help: "Seconds between /health probes of a replica.")
+    var healthInterval: Double?
+
+    @Option(name: .customLong("health-timeout"), help: "Seconds a /health probe may take.")
+    var healthTimeout: Double?
+
+    @Option(name: .customLong("unhealthy-threshold"), help: "Failed probes in a row that mark a replica unhealthy.")
+    var unhealthyThreshold: Int?
+
+    @Option(name: .customLong("healthy-threshold"), help: "Passed probes in a row that mark it healthy again.")
+    var healthyThreshold: Int?
+
+    @Option(name: .customLong("breaker-failures"), help: "Consecutive failures that open a replica's circuit breaker.")
+    var breakerFailures: Int?
+
+    @Option(name: .customLong("breaker-open-seconds"), help: "Seconds a breaker stays open before a probe request.")
+    var breakerOpenSeconds: Double?
+
+    @Option(name: .customLong("breaker-successes"), help: "Successful probe requests that close a half-open breaker.")
+    var breakerSuccesses: Int?
+
+    @Option(name: .customLong("retry-attempts"), help: "Attempts per request before the first byte (first included).")
+    var retryAttempts: Int?
+
+    @Option(name: .customLong("max-migrations"), help: "Times one stream may move to another replica.")
+    var maxMigrations: Int?
+
+    @Option(name: .customLong("stream-idle-timeout"), help: "Seconds a silent upstream stream counts as broken.")
+    var streamIdleTimeout: Double?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+        if let policy, PolicyKind(rawValue: policy) == nil {
+            throw ValidationError("--policy must be one of " + PolicyKind.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
+    }
+
+    /// The router configuration from the config file and the flags (flags win).
+    func makeConfiguration() throws -> RouterConfiguration {
+        var configuration = RouterConfiguration()
+        if let config {
+            let data: Data
+            do {
+                data = try Data(contentsOf: URL(fileURLWithPath: config))
+            } catch {
+                throw ValidationError("--config \(config) could not be read: \(error.localizedDescription)")
+            }
+            try configuration.apply(configFile: data, path: config)
+        }
+        configuration.replicas += replica
+        if let host { configuration.host = host }
+        if let port { configuration.port = port }
+        if let policy, let kind = PolicyKind(rawValue: policy) { configuration.policy = kind }
+        if let key = adminKey ?? ProcessInfo.processInfo.environment["SHOAL_ROUTER_ADMIN_KEY"], !key.isEmpty {
+            configuration.adminKey = key
+        }
+        for spec in alias {
+            let rules = try RoutingRules.parse(spec)
+            configuration.aliases.removeAll { $0.alias == rules.alias }
+            configuration.aliases.append(rules)
+        }
+        if let healthInterval { configuration.health.interval = .milliseconds(Int64(healthInterval * 1000)) }
+        if let healthTimeout { configuration.health.timeout = .milliseconds(Int64(healthTimeout * 1000)) }
+        if let unhealthyThreshold { configuration.health.unhealthyThreshold = unhealthyThreshold }
+        if let healthyThreshold { configuration.health.healthyThreshold = healthyThreshold }
+        if let breakerFailures { configuration.breaker.failureThreshold = breakerFailures }
+        if let breakerOpenSeconds { configuration.breaker.openDuration = .milliseconds(Int64(breakerOpenSeconds * 1000)) }
+        if let breakerSuccesses { configuration.breaker.successThreshold = breakerSuccesses }
+        if let retryAttempts { configuration.retry.maxAttempts = retryAttempts }
+        if let maxMigrations { configuration.maxMigrations = maxMigrations }
+        if let streamIdleTimeout { configuration.streamIdleTimeout = .milliseconds(Int64(streamIdleTimeout * 1000)) }
+        try configuration.validate()
+        return configuration
+    }
+
+    func run() async throws {
+        try await serve()
+    }
+
+    /// Bootstraps logging and metrics, then runs the router until SIGTERM or SIGINT.
+    func serve() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "shoal.router")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let configuration: RouterConfiguration
+        do {
+            configuration = try makeConfiguration()
+        } catch let error as RouterError {
+            throw ValidationError(error.message)
+        }
+        if configuration.replicas.isEmpty {
+            logger.warning("no replicas configured; add them with POST /admin/replicas")
+        }
+        let gateway = try RouterGateway(configuration: configuration, registry: registry, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [gateway], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await gateway.shutdown()
+            throw error
+        }
+        await gateway.shutdown()
+    }
+}

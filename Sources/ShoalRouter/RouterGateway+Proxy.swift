@@ -1,0 +1,347 @@
+internal import AsyncHTTPClient
+internal import Foundation
+internal import Hummingbird
+internal import Logging
+internal import NIOCore
+internal import NIOHTTP1
+internal import ShoalAPI
+
+extension RouterGateway {
+    /// Headers of a server-sent event stream (`Connection: close`: watching for the client's disconnect
+    /// consumes the connection's inbound side).
+    static let eventStreamHeaders: HTTPFields = [
+        .contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close",
+    ]
+
+    /// Where one request goes and what it looks like upstream.
+    struct ProxyPlan: Sendable {
+        var kind: StreamRelay.Kind
+        var pool: String
+        var body: [String: JSONValue]
+        var routing: RoutingRequest
+        var headers: HTTPHeaders
+        var stream: Bool
+        var migratable: Bool
+        var clientWantsIDs: Bool
+        var started: ContinuousClock.Instant
+    }
+
+    /// Proxies a completions or chat request.
+    func proxy(_ incoming: Request, kind: StreamRelay.Kind) async throws -> Response {
+        var request = incoming
+        let limit = configuration.maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw ProxyError(status: 413, type: "invalid_request_error", code: "request_too_large",
+                             message: "The request body is larger than the router accepts (\(limit) bytes)")
+        }
+        let data = try await request.collectBody(upTo: limit)
+        guard case .object(var body)? = try? JSONDecoder().decode(JSONValue.self, from: Data(data.readableBytesView)) else {
+            throw ProxyError.invalid("The request body must be a JSON object")
+        }
+        var headerValues: [String: String] = [:]
+        for field in request.headers { headerValues[field.name.canonicalName] = field.value }
+        let (promptText, lastUser) = Self.promptText(body, kind: kind)
+        let pool = try resolvePool(body["model"]?.stringValue, promptText: promptText, lastUser: lastUser,
+                                   headers: headerValues)
+        body["model"] = .string(pool)
+        let stream = body["stream"] == .bool(true)
+        let migratable = stream && configuration.maxMigrations > 0 && StreamRelay.canMigrate(body, kind: kind)
+        let clientWantsIDs = body["return_token_ids"] == .bool(true)
+        if migratable { body["return_token_ids"] = .bool(true) }
+
+        var forward = HTTPHeaders()
+        if let auth = request.headers[.authorization] { forward.add(name: "authorization", value: auth) }
+        if let id = headerValues["x-request-id"] { forward.add(name: "x-request-id", value: id) }
+        let key = headerValues["x-session-id"] ?? body["user"]?.stringValue
+        let plan = ProxyPlan(
+            kind: kind, pool: pool, body: body, routing: RoutingRequest(routingKey: key, promptText: promptText),
+            headers: forward, stream: stream, migratable: migratable, clientWantsIDs: clientWantsIDs, started: now)
+        let path = kind == .chat ? "/v1/chat/completions" : "/v1/completions"
+        let lease: ReplicaSet.Lease
+        let response: HTTPClientResponse
+        do {
+            (lease, response) = try await send(plan, path: path, body: plan.body, excluding: [])
+        } catch let answer as UpstreamAnswer {
+            var headers: HTTPFields = [:]
+            headers[.contentType] = answer.response.headers.first(name: "content-type") ?? "application/json"
+            if let retry = answer.response.headers.first(name: "retry-after") { headers[.retryAfter] = retry }
+            return Response(status: .init(code: Int(answer.response.status.code)), headers: headers,
+                            body: .init(byteBuffer: answer.body))
+        }
+        let status = Int(response.status.code)
+
+        if migratable && status == 200 {
+            let received = request
+            return Response(status: .ok, headers: Self.eventStreamHeaders, body: ResponseBody { writer in
+                try await received.body.consumeWithCancellationOnInboundClose { _ in
+                    try await self.relay(plan, lease: lease, response: response, writer: &writer)
+                }
+            })
+        }
+        var headers: HTTPFields = [:]
+        headers[.contentType] = response.headers.first(name: "content-type") ?? "application/json"
+        if let retry = response.headers.first(name: "retry-after") { headers[.retryAfter] = retry }
+        if stream { headers[.cacheControl] = "no-cache" }
+        // Watching for the client's disconnect consumes the connection's inbound side, so it cannot be reused.
+        headers[.connection] = "close"
+        let received = request
+        return Response(status: .init(code: status), headers: headers, body: ResponseBody { writer in
+            do {
+                try await received.body.consumeWithCancellationOnInboundClose { _ in
+                    for try await chunk in response.body { try await writer.write(chunk) }
+                }
+                try await writer.finish(nil)
+                self.replicas.release(lease, outcome: .status(status), error: status >= 500 ? "status_\(status)" : nil)
+            } catch {
+                let cancelled = Task.isCancelled || error is CancellationError
+                self.replicas.release(lease, outcome: cancelled ? .ignored : .failure,
+                                      error: cancelled ? nil : "stream_broken")
+                throw error
+            }
+        })
+    }
+
+    /// The pool for the request's `model`: a pool by name, an alias through its rules, or the only pool.
+    func resolvePool(_ model: String?, promptText: String, lastUser: String, headers: [String: String]) throws -> String {
+        if let model, replicas.hasPool(model) { return model }
+        if let model, let rules = aliases[model] {
+            let input = RuleInput(promptTokens: RuleInput.estimatedTokens(characters: promptText.count),
+                                  lastUserMessage: lastUser, headers: headers)
+            var random = nextRandom()
+            guard let decision = rules.evaluate(input, isPoolHealthy: { self.replicas.isPoolAvailable($0) },
+                                                random: &random) else {
+                throw ProxyError(status: 400, type: "invalid_request_error", code: "no_matching_rule",
+                                 message: "No rule of alias '\(model)' matches this request")
+            }
+            metrics.ruleDecision(alias: model, rule: decision.ruleName, pool: decision.pool,
+                                 fallback: decision.usedFallback)
+            logger.debug("alias routed", metadata: [
+                "alias": "\(model)", "rule": "\(decision.ruleName)", "pool": "\(decision.pool)",
+                "fallback": "\(decision.usedFallback)",
+            ])
+            guard replicas.hasPool(decision.pool) else {
+                throw ProxyError.unavailable("Alias '\(model)' routed to pool '\(decision.pool)', which has no replica")
+            }
+            return decision.pool
+        }
+        let models = replicas.models
+        if model == nil, models.count == 1 { return models[0].name }
+        if model == nil {
+            throw ProxyError(status: 400, type: "invalid_request_error", code: "invalid_request",
+                             message: "Name a 'model': the router serves \(models.map(\.name).joined(separator: ", "))")
+        }
+        throw ProxyError(status: 404, type: "invalid_request_error", code: "model_not_found",
+                         message: "The model '\(model ?? "")' does not exist")
+    }
+
+    /// The prompt as text (for prefix affinity and length rules) and the last user message (for regex rules).
+    static func promptText(_ body: [String: JSONValue], kind: StreamRelay.Kind) -> (String, String) {
+        switch kind {
+        case .completion:
+            let text: String
+            switch body["prompt"] {
+            case .string(let value)?: text = value
+            case .array(let items)?:
+                text = items.map { item in
+                    switch item {
+                    case .string(let value): value
+                    case .number(let value): String(Int(value)) + " "
+                    case .array(let ids): ids.compactMap(\.intValue).map { String($0) + " " }.joined()
+                    default: ""
+                    }
+                }.joined()
+            default: text = ""
+            }
+            return (text, text)
+        case .chat:
+            var text = ""
+            var lastUser = ""
+            if case .array(let messages)? = body["messages"] {
+                for message in messages {
+                    let role = message["role"]?.stringValue ?? ""
+                    var content = ""
+                    switch message["content"] {
+                    case .string(let value)?: content = value
+                    case .array(let parts)?: content = parts.compactMap { $0["text"]?.stringValue }.joined()
+                    default: break
+                    }
+                    text += role + "\n" + content + "\n"
+                    if role == "user" { lastUser = content }
+                }
+            }
+            return (text, lastUser)
+        }
+    }
+
+    /// Sends `body` to a replica of the plan's pool, retrying per `RetryPolicy` until a response head that is
+    /// not retryable arrives.
+    /// - Throws: `ProxyError` (502 / 503 / 504) when every attempt failed without a response.
+    func send(_ plan: ProxyPlan, path: String, body: [String: JSONValue],
+              excluding initial: Set<ReplicaID>) async throws -> (ReplicaSet.Lease, HTTPClientResponse) {
+        let data = try ServerSentEvents.makeEncoder().encode(JSONValue.object(body))
+        let buffer = ByteBuffer(bytes: data)
+        var tried = initial
+        var attempt = 0
+        var random = nextRandom()
+        var lastError = ProxyError.unavailable("No healthy replica serves model '\(plan.pool)'")
+        var lastResponse: (response: HTTPClientResponse, body: ByteBuffer)?
+        while true {
+            attempt += 1
+            guard let lease = replicas.lease(pool: plan.pool, request: plan.routing, excluding: tried) else {
+                if let lastResponse { throw UpstreamAnswer(response: lastResponse.response, body: lastResponse.body) }
+                throw lastError
+            }
+            tried.insert(lease.replica)
+            let failure: RetryPolicy.Failure
+            do {
+                let response = try await upstream.post(
+                    lease.replica, path: path, body: buffer, headers: plan.headers, streaming: plan.stream,
+                    timeout: configuration.requestTimeout)
+                let code = Int(response.status.code)
+                guard configuration.retry.retryableStatuses.contains(code) else { return (lease, response) }
+                let errorBody = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
+                replicas.release(lease, outcome: .status(code), error: "status_\(code)")
+                lastResponse = (response, errorBody)
+                failure = .status(code)
+            } catch {
+                if Task.isCancelled {
+                    replicas.release(lease, outcome: .ignored, error: nil)
+                    throw CancellationError()
+                }
+                let kind = Upstream.classify(error)
+                replicas.release(lease, outcome: .failure, error: Upstream.label(kind))
+                logger.debug("upstream attempt failed", metadata: [
+                    "replica": "\(lease.replica)", "error": "\(error)", "attempt": "\(attempt)",
+                ])
+                lastError = kind == .timeout
+                    ? ProxyError(status: 504, type: "server_error", code: "upstream_timeout",
+                                 message: "Replica \(lease.replica) did not answer in time")
+                    : ProxyError(status: 502, type: "server_error", code: "upstream_unreachable",
+                                 message: "Replica \(lease.replica) could not be reached: \(error)")
+                lastResponse = nil
+                failure = kind
+            }
+            switch configuration.retry.decide(after: failure, attempt: attempt, firstByteSent: false,
+                                              elapsed: now - plan.started, random: &random) {
+            case .retry(let delay):
+                metrics.retry(model: plan.pool, reason: Upstream.label(failure))
+                try await Task.sleep(for: delay)
+            case .giveUp:
+                // The replica's own answer (429 with Retry-After, 503 ...) goes to the client as it was.
+                if let lastResponse { throw UpstreamAnswer(response: lastResponse.response, body: lastResponse.body) }
+                throw lastError
+            }
+        }
+    }
+
+    /// Streams the upstream's events to the client, migrating to another replica when the stream breaks.
+    func relay(_ plan: ProxyPlan, lease firstLease: ReplicaSet.Lease, response firstResponse: HTTPClientResponse,
+               writer: inout any ResponseBodyWriter) async throws {
+        var relay = StreamRelay(kind: plan.kind, clientWantsIDs: plan.clientWantsIDs)
+        var lease = firstLease
+        var response = firstResponse
+        var migrations = 0
+        let context = replicas.models.first { $0.name == plan.pool }?.contextLength
+        while true {
+            var parser = ServerSentEventParser()
+            do {
+                reading: for try await buffer in response.body {
+                    for event in parser.append(buffer.readableBytesView) {
+                        for text in relay.handle(event) {
+                            do {
+                                try await writer.write(ByteBuffer(string: text))
+                            } catch {
+                                throw ClientGone()
+                            }
+                        }
+                        if relay.isDone { break reading }
+                    }
+                }
+            } catch let error as ClientGone {
+                replicas.release(lease, outcome: .ignored, error: nil)
+                throw error
+            } catch {
+                if Task.isCancelled {
+                    replicas.release(lease, outcome: .ignored, error: nil)
+                    throw CancellationError()
+                }
+                logger.debug("upstream stream broke", metadata: ["replica": "\(lease.replica)", "error": "\(error)"])
+            }
+            if relay.isDone {
+                replicas.release(lease, outcome: .success, error: nil)
+                try await writer.finish(nil)
+                return
+            }
+            replicas.release(lease, outcome: .failure, error: "stream_broken")
+            guard migrations < configuration.maxMigrations else {
+                metrics.migration(model: plan.pool, outcome: "limit")
+                try await endWithError(ProxyError(status: 502, type: "server_error", code: "stream_broken",
+                    message: "The replica stream broke \(migrations + 1) times; giving up"), writer: &writer)
+                return
+            }
+            migrations += 1
+            let next: (ReplicaSet.Lease, HTTPClientResponse)
+            do {
+                if !relay.forwardedAny {
+                    // Nothing reached the client yet: simply send the original request again.
+                    next = try await send(plan, path: plan.kind == .chat ? "/v1/chat/completions" : "/v1/completions",
+                                          body: plan.body, excluding: [lease.replica])
+                } else {
+                    switch relay.plan(original: plan.body, contextLength: context) {
+                    case .finish(let events):
+                        for text in events { try await writer.write(ByteBuffer(string: text)) }
+                        metrics.migration(model: plan.pool, outcome: "finished")
+                        try await writer.finish(nil)
+                        return
+                    case .impossible(let reason):
+                        metrics.migration(model: plan.pool, outcome: "failed")
+                        try await endWithError(ProxyError(status: 502, type: "server_error", code: "stream_broken",
+                                                          message: reason), writer: &writer)
+                        return
+                    case .resubmit(let body):
+                        next = try await send(plan, path: "/v1/completions", body: body, excluding: [lease.replica])
+                    }
+                }
+            } catch let error as ProxyError {
+                metrics.migration(model: plan.pool, outcome: "failed")
+                try await endWithError(error, writer: &writer)
+                return
+            } catch let answer as UpstreamAnswer {
+                metrics.migration(model: plan.pool, outcome: "failed")
+                try await endWithError(ProxyError(status: Int(answer.response.status.code), type: "server_error",
+                    code: "stream_broken", message: String(buffer: answer.body)), writer: &writer)
+                return
+            }
+            guard Int(next.1.status.code) == 200 else {
+                let code = Int(next.1.status.code)
+                let text = (try? await next.1.body.collect(upTo: 1 << 20)).map { String(buffer: $0) } ?? ""
+                replicas.release(next.0, outcome: .status(code), error: code >= 500 ? "status_\(code)" : nil)
+                metrics.migration(model: plan.pool, outcome: "failed")
+                try await endWithError(ProxyError(status: code, type: "server_error", code: "stream_broken",
+                    message: "Migration refused by the replica: \(text)"), writer: &writer)
+                return
+            }
+            if relay.forwardedAny { relay.beginContinuation() }
+            metrics.migration(model: plan.pool, outcome: "ok")
+            logger.info("stream migrated", metadata: [
+                "from": "\(lease.replica)", "to": "\(next.0.replica)", "generated": "\(relay.generated.count)",
+            ])
+            (lease, response) = next
+        }
+    }
+
+    private func endWithError(_ error: ProxyError, writer: inout any ResponseBodyWriter) async throws {
+        try await writer.write(ByteBuffer(string: error.event))
+        try await writer.write(ByteBuffer(string: ServerSentEvents.done))
+        try await writer.finish(nil)
+    }
+}
+
+/// The client went away while the router wrote to it.
+struct ClientGone: Error {}
+
+/// A replica's own error answer, passed through when retries gave up.
+struct UpstreamAnswer: Error, @unchecked Sendable {
+    var response: HTTPClientResponse
+    var body: ByteBuffer
+}

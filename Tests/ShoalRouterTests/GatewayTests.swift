@@ -1,0 +1,193 @@
+import AsyncHTTPClient
+import Foundation
+import NIOHTTP1
+import ShoalAPI
+import ShoalRouter
+import Testing
+
+/// The router live over real sockets: fake replicas, real HTTP, real SSE parsing.
+@Suite(.serialized) struct GatewayTests {
+    /// Text, ids and objects of a completions or chat stream.
+    struct Stream {
+        var text = ""
+        var ids: Set<String> = []
+        var objects: Set<String> = []
+        var finishReasons: [String] = []
+        var sawTokenIDs = false
+        var done = false
+        var errors = 0
+        var usage: [String: JSONValue]?
+    }
+
+    func read(_ events: [ServerSentEvent], chat: Bool) -> Stream {
+        var stream = Stream()
+        for event in events {
+            if event.isDone { stream.done = true; continue }
+            guard let chunk = event.object else { continue }
+            if chunk["error"] != nil { stream.errors += 1; continue }
+            if let id = chunk["id"]?.stringValue { stream.ids.insert(id) }
+            if let object = chunk["object"]?.stringValue { stream.objects.insert(object) }
+            if case .object(let usage)? = chunk["usage"] { stream.usage = usage }
+            if chunk["prompt_token_ids"] != nil { stream.sawTokenIDs = true }
+            for case .object(let choice) in chunk["choices"]?.array ?? [] {
+                if choice["token_ids"] != nil || choice["prompt_token_ids"] != nil { stream.sawTokenIDs = true }
+                if let reason = choice["finish_reason"]?.stringValue { stream.finishReasons.append(reason) }
+                stream.text += chat ? (choice["delta"]?["content"]?.stringValue ?? "") : (choice["text"]?.stringValue ?? "")
+            }
+        }
+        return stream
+    }
+
+    @Test func completionStreamSurvivesAReplicaDyingMidStream() async throws {
+        let flaky = FakeReplica(.init(dieAfterTokens: 3))
+        let steady = FakeReplica()
+        try await Cluster.with([flaky, steady]) { cluster in
+            let body = #"{"model":"tiny","prompt":"Once upon a time","max_tokens":12,"stream":true,"stream_options":{"include_usage":true}}"#
+            let reference = read(try await cluster.request("/v1/completions", json: body, base: cluster.replicaURLs[1]).events,
+                                 chat: false)
+            #expect(reference.text.split(separator: " ").count == 12)
+            for _ in 0..<4 {
+                let answer = try await cluster.request("/v1/completions", json: body)
+                #expect(answer.status == 200)
+                let stream = read(answer.events, chat: false)
+                #expect(stream.text == reference.text)
+                #expect(stream.ids == reference.ids, "one id for the whole stream")
+                #expect(stream.objects == ["text_completion"])
+                #expect(stream.finishReasons == ["length"])
+                #expect(stream.done && stream.errors == 0)
+                #expect(!stream.sawTokenIDs, "token ids the client did not ask for leaked")
+                #expect(stream.usage?["completion_tokens"]?.number == 12)
+                #expect(stream.usage?["prompt_tokens"] == reference.usage?["prompt_tokens"])
+            }
+            #expect(flaky.served.load() >= 2, "round-robin sent streams to the flaky replica")
+            let metrics = try await cluster.metrics()
+            #expect(metrics.contains(#"shoal_router_migrations_total{model="tiny",outcome="ok"}"#))
+            #expect(metrics.contains("stream_broken"))
+        }
+    }
+
+    @Test func chatStreamSurvivesAReplicaDyingMidStream() async throws {
+        let flaky = FakeReplica(.init(dieAfterTokens: 5))
+        let steady = FakeReplica()
+        try await Cluster.with([flaky, steady]) { cluster in
+            let body = #"{"model":"tiny","messages":[{"role":"user","content":"Tell me a story"}],"max_tokens":10,"stream":true,"return_token_ids":true}"#
+            let reference = read(try await cluster.request("/v1/chat/completions", json: body, base: cluster.replicaURLs[1]).events,
+                                 chat: true)
+            for _ in 0..<4 {
+                let answer = try await cluster.request("/v1/chat/completions", json: body)
+                let stream = read(answer.events, chat: true)
+                #expect(stream.text == reference.text)
+                #expect(stream.ids == reference.ids)
+                #expect(stream.objects == ["chat.completion.chunk"])
+                #expect(stream.finishReasons == ["length"])
+                #expect(stream.done && stream.errors == 0)
+                #expect(stream.sawTokenIDs, "the client asked for token ids")
+            }
+            #expect(try await cluster.metrics().contains(#"outcome="ok""#))
+        }
+    }
+
+    @Test func migrationLimitEndsTheStreamWithAnError() async throws {
+        let body = #"{"model":"tiny","prompt":"abc","max_tokens":10,"stream":true}"#
+        var reference = ""
+        try await Cluster.with([FakeReplica()]) { cluster in
+            reference = read(try await cluster.request("/v1/completions", json: body).events, chat: false).text
+        }
+        let flaky = FakeReplica(.init(dieAfterTokens: 2))
+        try await Cluster.with([flaky, FakeReplica(.init(dieAfterTokens: 2))], configure: { $0.maxMigrations = 1 }) { cluster in
+            let stream = read(try await cluster.request("/v1/completions", json: body).events, chat: false)
+            #expect(stream.errors == 1 && stream.done)
+            // Each replica sends two tokens before dying, but the last bytes a dying replica wrote may be lost with
+            // its connection; what reaches the client must still be the undisturbed text's beginning, nothing twice.
+            let words = stream.text.split(separator: " ").count
+            #expect((2...4).contains(words), "got \(stream.text)")
+            #expect(reference.hasPrefix(stream.text), "\(stream.text) is not a prefix of \(reference)")
+            #expect(try await cluster.metrics().contains(#"outcome="limit""#))
+        }
+    }
+
+    @Test func retriesBeforeTheFirstByteOnAnotherReplica() async throws {
+        let busy = FakeReplica(.init(refuseWith: 503))
+        let steady = FakeReplica()
+        try await Cluster.with([busy, steady]) { cluster in
+            for _ in 0..<4 {
+                let answer = try await cluster.request("/v1/completions", json: #"{"model":"tiny","prompt":"hi","max_tokens":3}"#)
+                #expect(answer.status == 200)
+                let response = try JSONDecoder().decode(CompletionResponse.self, from: Data(answer.body.utf8))
+                #expect(response.choices.first?.text.split(separator: " ").count == 3)
+            }
+            #expect(try await cluster.metrics().contains(#"shoal_router_retries_total{model="tiny",reason="status_503"}"#))
+        }
+    }
+
+    @Test func clientErrorsAreNotRetriedAndPassThrough() async throws {
+        let refusing = FakeReplica(.init(refuseWith: 400))
+        try await Cluster.with([refusing, FakeReplica(.init(refuseWith: 400))]) { cluster in
+            let answer = try await cluster.request("/v1/completions", json: #"{"model":"tiny","prompt":"hi"}"#)
+            #expect(answer.status == 400)
+            #expect(refusing.served.load() <= 1)
+            #expect(!(try await cluster.metrics()).contains("shoal_router_retries_total"))
+        }
+    }
+
+    @Test func allReplicasBusyPassesTheirAnswerThrough() async throws {
+        try await Cluster.with([FakeReplica(.init(refuseWith: 429)), FakeReplica(.init(refuseWith: 429))]) { cluster in
+            let answer = try await cluster.request("/v1/completions", json: #"{"model":"tiny","prompt":"hi"}"#)
+            #expect(answer.status == 429)
+            #expect(answer.body.contains("busy"))
+        }
+    }
+
+    @Test func modelsAliasesAndUnknownModels() async throws {
+        try await Cluster.with([FakeReplica(.init(model: "small")), FakeReplica(.init(model: "big"))], configure: {
+            $0.aliases = [try! RoutingRules.parse("auto=tokens>=8->big|small;*->small")]
+        }) { cluster in
+            let models = try await cluster.request("/v1/models", method: .GET)
+            let list = try JSONDecoder().decode(ModelList.self, from: Data(models.body.utf8))
+            #expect(list.data.map(\.id) == ["big", "small", "auto"])
+            let short = try await cluster.request("/v1/completions", json: #"{"model":"auto","prompt":"hi","max_tokens":1}"#)
+            #expect(try JSONDecoder().decode(CompletionResponse.self, from: Data(short.body.utf8)).model == "small")
+            let long = try await cluster.request("/v1/completions",
+                                                 json: #"{"model":"auto","prompt":"a much longer prompt than that","max_tokens":1}"#)
+            #expect(try JSONDecoder().decode(CompletionResponse.self, from: Data(long.body.utf8)).model == "big")
+            let unknown = try await cluster.request("/v1/completions", json: #"{"model":"nope","prompt":"hi"}"#)
+            #expect(unknown.status == 404 && unknown.body.contains("model_not_found"))
+            #expect(try await cluster.metrics().contains("shoal_router_rule_decisions_total"))
+            let health = try await cluster.request("/health", method: .GET)
+            #expect(health.status == 200)
+        }
+    }
+
+    @Test func adminAPIAddsDrainsAndRemovesReplicas() async throws {
+        try await Cluster.with([FakeReplica(), FakeReplica()], configure: { $0.adminKey = "sesame" }) { cluster in
+            let auth = [("authorization", "Bearer sesame")]
+            #expect(try await cluster.request("/admin/replicas", method: .GET).status == 401)
+            #expect(try await cluster.request("/admin/replicas", method: .GET, headers: [("authorization", "Bearer nope")]).status == 401)
+            let list = try await cluster.request("/admin/replicas", method: .GET, headers: auth)
+            let statuses = try JSONDecoder().decode([ReplicaStatus].self, from: Data(list.body.utf8))
+            #expect(statuses.map(\.url).sorted() == cluster.replicaURLs.sorted())
+            let drain = try await cluster.request("/admin/replicas/drain", json: #"{"url":"\#(cluster.replicaURLs[0])"}"#,
+                                                  headers: auth)
+            #expect(drain.status == 200)
+            #expect(cluster.gateway.replicaStatuses.map(\.url) == [cluster.replicaURLs[1]], "idle replica removed on drain")
+            let add = try await cluster.request("/admin/replicas", json: #"{"url":"\#(cluster.replicaURLs[0])"}"#, headers: auth)
+            #expect(add.status == 201)
+            let remove = try await cluster.request("/admin/replicas?url=\(cluster.replicaURLs[1])", method: .DELETE, headers: auth)
+            #expect(remove.status == 200)
+            #expect(cluster.gateway.replicaStatuses.map(\.url) == [cluster.replicaURLs[0]])
+            let bad = try await cluster.request("/admin/replicas", json: #"{"url":"http://127.0.0.1:1"}"#, headers: auth)
+            #expect(bad.status == 400)
+        }
+    }
+
+    @Test func unreachableReplicaStaysPendingAndALonePoolServesUnnamedModels() async throws {
+        try await Cluster.with([FakeReplica()], configure: {
+            $0.replicas.append("http://127.0.0.1:1")   // nothing listens there: discovery keeps it pending
+        }) { cluster in
+            // The unreachable replica never joined; requests all go to the live one.
+            #expect(cluster.gateway.replicaStatuses.count == 1)
+            let answer = try await cluster.request("/v1/completions", json: #"{"prompt":"hi","max_tokens":2}"#)
+            #expect(answer.status == 200, "a lone pool is used when the request names no model")
+        }
+    }
+}
