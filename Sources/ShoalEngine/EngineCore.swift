@@ -243,6 +243,8 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
                     } catch {
                         finished = []
                     }
+                    assert(state.scheduler.invariantViolations().isEmpty,
+                           "scheduler invariants: \(state.scheduler.invariantViolations())")
                     for sequence in finished {
                         guard var live = state.live.removeValue(forKey: sequence.id) else { continue }
                         let tail = live.output.finish()
