@@ -9,6 +9,7 @@ import ShoalEngine
 import ShoalGGUF
 import ShoalKernels
 import ShoalModels
+import ShoalRouter
 import ShoalServer
 import ShoalStore
 import ShoalTokenizers
@@ -65,6 +66,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(help: "Engine processes to run behind a local router (threads and KV cache divided between them).")
+    var replicas: Int = 1
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard try ByteSize.parse(kvCacheMemory) > 0 else { throw ValidationError("--kv-cache-memory must be positive") }
@@ -74,6 +78,7 @@ struct Serve: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard shutdownTimeout >= 0 else { throw ValidationError("--shutdown-timeout must not be negative") }
+        guard replicas >= 1 else { throw ValidationError("--replicas must be at least 1") }
     }
 
     func run() async throws {
@@ -90,6 +95,23 @@ struct Serve: AsyncParsableCommand {
         var keys = apiKey
         if let fromEnvironment = ProcessInfo.processInfo.environment["SHOAL_API_KEY"], !fromEnvironment.isEmpty {
             keys.append(fromEnvironment)
+        }
+        if replicas > 1 {
+            guard keys.isEmpty else {
+                throw ValidationError("--api-key (or $SHOAL_API_KEY) is not supported with --replicas yet")
+            }
+            // Resolve (and pull) every model and check it opens before starting children, so that a bad
+            // reference is one clear error here rather than replicas failing over and over.
+            for reference in model.isEmpty ? [ModelCatalog.defaultModelName] : model {
+                let path = try ModelStore().resolve(reference, pull: true) { line in logger.info("\(line)") }
+                let file = try GGUFFile(path: path)
+                _ = try loadTokenizer(from: file)
+                guard ModelRegistry.factories[file.architecture ?? ""] != nil else {
+                    throw ValidationError("\(reference): architecture '\(file.architecture ?? "?")' is not supported")
+                }
+            }
+            try await makeLocalCluster().run(registry: registry, logger: logger)
+            return
         }
         let serverConfiguration = ServerConfiguration(
             host: host, port: port, apiKeys: keys, maxBodyBytes: maxBodyBytes,
@@ -115,6 +137,41 @@ struct Serve: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(
             services: [engines, server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+}
+
+extension Serve {
+    /// The children's arguments (threads and KV cache divided by `replicas`) and the router in front of them.
+    func makeLocalCluster() throws -> LocalCluster {
+        let totalThreads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        var shared = [
+            "--threads", "\(max(1, totalThreads / replicas))",
+            "--kv-cache-memory", "\(max(1, try ByteSize.parse(kvCacheMemory) / replicas))",
+            "--max-batched-tokens", "\(maxBatchedTokens)", "--max-num-seqs", "\(maxNumSeqs)",
+            "--max-waiting", "\(maxWaiting)", "--long-prefill-threshold", "\(longPrefillThreshold)",
+            "--shutdown-timeout", "\(shutdownTimeout)", "--max-body-bytes", "\(maxBodyBytes)", "--log-level", logLevel,
+        ]
+        if let maxModelLen { shared += ["--max-model-len", "\(maxModelLen)"] }
+        if noPrefixCaching { shared.append("--no-prefix-caching") }
+        for reference in model { shared += ["--model", reference] }
+        for name in servedModelName { shared += ["--served-model-name", name] }
+        var children: [LocalCluster.Child] = []
+        for index in 0..<replicas {
+            var port = try LocalCluster.freeLocalPort()
+            while children.contains(where: { $0.port == port }) { port = try LocalCluster.freeLocalPort() }
+            children.append(LocalCluster.Child(
+                index: index, port: port, arguments: ["serve", "--host", "127.0.0.1", "--port", "\(port)"] + shared))
+        }
+        var router = RouterConfiguration()
+        router.host = host
+        router.port = port
+        router.maxBodyBytes = maxBodyBytes
+        router.health.interval = .seconds(2)
+        if let key = ProcessInfo.processInfo.environment["SHOAL_ROUTER_ADMIN_KEY"], !key.isEmpty { router.adminKey = key }
+        try router.validate()
+        return LocalCluster(
+            executable: LocalCluster.currentExecutable(), children: children, router: router,
+            shutdownTimeout: .milliseconds(Int64(shutdownTimeout * 1000)))
     }
 }
 

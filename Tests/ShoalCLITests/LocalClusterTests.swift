@@ -1,0 +1,176 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+import ShoalTestSupport
+
+/// `shoal serve --replicas 2` on the tiny model: serves through the router, survives a SIGKILLed child
+/// (restarted and re-admitted), and stops every child on SIGTERM.
+@Suite struct LocalClusterTests {
+    static let adminKey = "cluster-test-key"
+
+    struct HTTPAnswer {
+        var status: Int
+        var body: Data
+        func json() throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
+        }
+    }
+
+    static func request(_ url: String, method: String = "GET", body: [String: Any]? = nil,
+                        headers: [String: String] = [:], timeout: TimeInterval = 30) async throws -> HTTPAnswer {
+        var request = URLRequest(url: try #require(URL(string: url)))
+        request.httpMethod = method
+        request.timeoutInterval = timeout
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        if let body {
+            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return HTTPAnswer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+    }
+
+    /// Polls `condition` every 100 ms until it holds or `seconds` pass. - Returns: whether it held.
+    static func waitUntil(seconds: Double, _ condition: () async -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return await condition()
+    }
+
+    /// The direct children of `pid`, from /proc/PID/task/*/children.
+    static func children(of pid: pid_t) -> Set<pid_t> {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        var result = Set<pid_t>()
+        for task in tasks {
+            let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/children", encoding: .utf8)) ?? ""
+            for field in text.split(separator: " ") { if let child = pid_t(field) { result.insert(child) } }
+        }
+        return result
+    }
+
+    static func isAlive(_ pid: pid_t) -> Bool {
+        kill(pid, 0) == 0 || errno != ESRCH
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        try #require(ok)
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    @Test func clusterServesSurvivesAKilledReplicaAndStopsCleanly() async throws {
+        let tiny = try TinyModel().writeTemporary()
+        let generated = try ShoalProcess.run([
+            "generate", "--model", tiny, "--prompt", "hello", "--max-tokens", "8", "--temperature", "0",
+            "--ignore-eos", "--json", "--threads", "1",
+        ])
+        #expect(generated.status == 0, "\(generated.stderr)")
+        let expected = try #require(
+            try JSONSerialization.jsonObject(with: Data(generated.stdout.utf8)) as? [String: Any])["text"] as? String
+        let expectedText = try #require(expected)
+
+        let port = try Self.freePort()
+        let base = "http://127.0.0.1:\(port)"
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-cluster-\(UUID()).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let logHandle = try FileHandle(forWritingTo: log)
+        defer { try? FileManager.default.removeItem(at: log) }
+        func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+        let parent = Process()
+        parent.executableURL = URL(fileURLWithPath: ShoalProcess.binary)
+        parent.arguments = [
+            "serve", "--replicas", "2", "--model", tiny, "--port", "\(port)", "--threads", "2",
+            "--kv-cache-memory", "8MiB", "--shutdown-timeout", "5",
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment["SHOAL_ROUTER_ADMIN_KEY"] = Self.adminKey
+        environment.removeValue(forKey: "SHOAL_API_KEY")
+        parent.environment = environment
+        parent.standardInput = FileHandle.nullDevice
+        parent.standardOutput = logHandle
+        parent.standardError = logHandle
+        try parent.run()
+        var seenChildren = Set<pid_t>()
+        defer {
+            // Only on failure is anything still running here.
+            if parent.isRunning { kill(parent.processIdentifier, SIGKILL) }
+            for pid in seenChildren where Self.isAlive(pid) { kill(pid, SIGKILL) }
+        }
+        let parentPID = parent.processIdentifier
+
+        func complete() async throws -> String? {
+            let answer = try await Self.request(base + "/v1/completions", method: "POST", body: [
+                "prompt": "hello", "max_tokens": 8, "temperature": 0, "ignore_eos": true,
+            ])
+            guard answer.status == 200 else { return nil }
+            let choices = try answer.json()["choices"] as? [[String: Any]]
+            return choices?.first?["text"] as? String
+        }
+        func replicaListing() async -> [[String: Any]] {
+            guard let answer = try? await Self.request(base + "/admin/replicas", headers: ["Authorization": "Bearer \(Self.adminKey)"]),
+                  answer.status == 200 else { return [] }
+            return (try? JSONSerialization.jsonObject(with: answer.body) as? [[String: Any]]) ?? []
+        }
+        func allHealthy(_ count: Int) async -> Bool {
+            let listing = await replicaListing()
+            return listing.count == count && listing.allSatisfy { $0["healthy"] as? Bool == true }
+        }
+
+        // Up: the router answers /health 200 and both replicas are admitted.
+        let up = await Self.waitUntil(seconds: 120) {
+            guard (try? await Self.request(base + "/health", timeout: 2))?.status == 200 else { return false }
+            return await allHealthy(2)
+        }
+        try #require(up, "cluster never became healthy:\n\(logText())")
+        seenChildren = Self.children(of: parentPID)
+        #expect(seenChildren.count == 2, "children: \(seenChildren)")
+        for _ in 0..<4 { #expect(try await complete() == expectedText) }
+        #expect(logText().contains("[replica 0] "))
+        #expect(logText().contains("[replica 1] "))
+
+        // Kill one replica: requests keep succeeding on the other one.
+        let victim = try #require(seenChildren.min())
+        #expect(kill(victim, SIGKILL) == 0)
+        for _ in 0..<4 { #expect(try await complete() == expectedText, "\(logText())") }
+
+        // It comes back: a new child process, re-admitted healthy.
+        let back = await Self.waitUntil(seconds: 120) {
+            let now = Self.children(of: parentPID)
+            guard now.count == 2, !now.contains(victim) else { return false }
+            return await allHealthy(2)
+        }
+        try #require(back, "killed replica was not restarted and re-admitted:\n\(logText())")
+        let current = Self.children(of: parentPID)
+        seenChildren.formUnion(current)
+        #expect(logText().contains("restarting"))
+        for _ in 0..<4 { #expect(try await complete() == expectedText) }
+
+        // SIGTERM: the parent exits 0 and no child is left.
+        #expect(kill(parentPID, SIGTERM) == 0)
+        let exited = await Self.waitUntil(seconds: 60) { !parent.isRunning }
+        try #require(exited, "parent did not exit after SIGTERM:\n\(logText())")
+        #expect(parent.terminationReason == .exit)
+        #expect(parent.terminationStatus == 0, "\(logText())")
+        let gone = await Self.waitUntil(seconds: 10) { current.allSatisfy { !Self.isAlive($0) } }
+        #expect(gone, "children still alive: \(current.filter(Self.isAlive))")
+        #expect(logText().contains("replica stopped"))
+    }
+}
