@@ -40,24 +40,7 @@ struct ChatCompletionsEndpoint: Sendable {
             returnTokenIDs: input.returnTokenIDs ?? false,
             includeUsage: input.streamOptions?.includeUsage ?? false, streams: streams)
 
-        let received = request
-        if input.stream == true {
-            let logger = server.logger
-            return Response(status: .ok, headers: ServerContext.eventStreamHeaders, body: ResponseBody { writer in
-                defer { ticket.finish() }
-                do {
-                    try await received.cancellingOnDisconnect {
-                        try await run.stream { try await writer.write(ByteBuffer(string: $0)) }
-                    }
-                    try await writer.finish(nil)
-                } catch {
-                    logger.debug("chat stream ended early", metadata: ["id": "\(id)", "error": "\(error)"])
-                }
-            })
-        }
-        let response = try await received.cancellingOnDisconnect { try await run.collect() }
-        ticket.finish()
-        return try server.json(response, headers: [.connection: "close"])
+        return try await run.respond(to: request, streaming: input.stream == true, ticket: ticket, server: server)
     }
 }
 
@@ -122,7 +105,7 @@ enum ChatPrompt {
 }
 
 /// One chat request after validation.
-struct ChatRun: Sendable {
+struct ChatRun: GenerationRun {
     let server: ServerContext
     let model: String
     let formatter: TokenFormatter

@@ -50,29 +50,12 @@ struct CompletionsEndpoint: Sendable {
             logprobs: input.logprobs, returnTokenIDs: input.returnTokenIDs ?? false,
             includeUsage: input.streamOptions?.includeUsage ?? false, streams: streams)
 
-        let received = request
-        if input.stream == true {
-            let logger = server.logger
-            return Response(status: .ok, headers: ServerContext.eventStreamHeaders, body: ResponseBody { writer in
-                defer { ticket.finish() }
-                do {
-                    try await received.cancellingOnDisconnect {
-                        try await run.stream { try await writer.write(ByteBuffer(string: $0)) }
-                    }
-                    try await writer.finish(nil)
-                } catch {
-                    logger.debug("completion stream ended early", metadata: ["id": "\(id)", "error": "\(error)"])
-                }
-            })
-        }
-        let response = try await received.cancellingOnDisconnect { try await run.collect() }
-        ticket.finish()
-        return try server.json(response, headers: [.connection: "close"])
+        return try await run.respond(to: request, streaming: input.stream == true, ticket: ticket, server: server)
     }
 }
 
 /// One completions request after validation: its prompts, choices and how to render them.
-struct CompletionRun: Sendable {
+struct CompletionRun: GenerationRun {
     struct Prompt: Sendable {
         var ids: [Int32]
         /// The prompt as text (for `echo`).
