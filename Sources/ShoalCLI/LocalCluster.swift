@@ -82,8 +82,13 @@ struct LocalCluster {
             "replicas": "\(children.count)", "ports": "\(children.map(\.port))", "executable": "\(executable)",
         ])
         // Shutdown runs in reverse order: the router stops first, then the supervisor stops the children.
+        // The router may return as soon as shutdown begins; that is a normal end, not a failure of the group.
         let group = ServiceGroup(configuration: .init(
-            services: [supervisor, gateway], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [
+                .init(service: supervisor),
+                .init(service: gateway, successTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {
