@@ -37,10 +37,18 @@ struct ModelOptions: ParsableArguments {
 
     /// The file, the model bound to it and its tokenizer.
     func load() throws -> LoadedModel {
-        let (file, tokenizer) = try openTokenizer()
-        let pool = ComputePool(threadCount: threadCount)
-        let model = try ModelRegistry.load(file, pool: pool)
-        return LoadedModel(file: file, model: model, tokenizer: tokenizer, pool: pool)
+        try LoadedModel.open(model, threads: threadCount) { printError($0) }
+    }
+}
+
+extension LoadedModel {
+    /// Resolves `reference` (catalogue name, pulled if missing, or .gguf path), then opens the file, its
+    /// tokenizer and the model bound to it on a pool of `threads` threads.
+    static func open(_ reference: String, threads: Int, progress: @escaping (String) -> Void) throws -> LoadedModel {
+        let file = try GGUFFile(path: try ModelStore().resolve(reference, pull: true, progress: progress))
+        let tokenizer = try loadTokenizer(from: file)
+        let pool = ComputePool(threadCount: threads)
+        return LoadedModel(file: file, model: try ModelRegistry.load(file, pool: pool), tokenizer: tokenizer, pool: pool)
     }
 }
 

@@ -103,12 +103,7 @@ struct Serve: AsyncParsableCommand {
             // Resolve (and pull) every model and check it opens before starting children, so that a bad
             // reference is one clear error here rather than replicas failing over and over.
             for reference in model.isEmpty ? [ModelCatalog.defaultModelName] : model {
-                let path = try ModelStore().resolve(reference, pull: true) { line in logger.info("\(line)") }
-                let file = try GGUFFile(path: path)
-                _ = try loadTokenizer(from: file)
-                guard ModelRegistry.factories[file.architecture ?? ""] != nil else {
-                    throw ValidationError("\(reference): architecture '\(file.architecture ?? "?")' is not supported")
-                }
+                _ = try LoadedModel.open(reference, threads: 1) { logger.info("\($0)") }
             }
             try await makeLocalCluster().run(registry: registry, logger: logger)
             return
@@ -189,19 +184,16 @@ struct EngineService: Service {
         var started: [EngineCore] = []
         defer { for engine in started { engine.shutdown() } }
         for (index, reference) in models.enumerated() {
-            let path = try ModelStore().resolve(reference, pull: true) { line in logger.info("\(line)") }
-            let file = try GGUFFile(path: path)
-            let tokenizer = try loadTokenizer(from: file)
-            let model = try ModelRegistry.load(file, pool: ComputePool(threadCount: threads))
+            let loaded = try LoadedModel.open(reference, threads: threads) { logger.info("\($0)") }
             let name = index < names.count ? names[index] : Self.defaultName(reference)
             let engine = try EngineCore(
-                model: model, tokenizer: tokenizer, modelName: name,
-                chatTemplate: file.metadata["tokenizer.chat_template"]?.stringValue, configuration: configuration)
+                model: loaded.model, tokenizer: loaded.tokenizer, modelName: name,
+                chatTemplate: loaded.file.metadata["tokenizer.chat_template"]?.stringValue, configuration: configuration)
             engine.start()
             started.append(engine)
             state.setEngine(engine)
             logger.info("model ready", metadata: [
-                "model": "\(name)", "file": "\(path)", "threads": "\(threads)",
+                "model": "\(name)", "source": "\(reference)", "threads": "\(threads)",
                 "kv_cache_tokens": "\(engine.cacheTokenCapacity)", "context": "\(engine.contextLength)",
             ])
         }
