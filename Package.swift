@@ -27,7 +27,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "ShoalGGUF"),
-        .target(name: "ShoalKernels", dependencies: ["ShoalGGUF"], swiftSettings: cpuFlags),
+        .target(name: "CShoalKernels"),
+        .target(name: "ShoalKernels", dependencies: ["ShoalGGUF", "CShoalKernels"], swiftSettings: cpuFlags),
         .target(name: "ShoalModels", dependencies: ["ShoalGGUF", "ShoalKernels"], swiftSettings: cpuFlags),
         .target(name: "ShoalTokenizers", dependencies: ["ShoalGGUF"]),
         .target(name: "ShoalEngine", dependencies: ["ShoalGGUF", "ShoalKernels", "ShoalModels", "ShoalTokenizers"], swiftSettings: cpuFlags),
@@ -106,7 +107,7 @@ let package = Package(
     ]
 )
 
-for target in package.targets {
+for target in package.targets where target.name != "CShoalKernels" {
     target.swiftSettings = (target.swiftSettings ?? []) + [
         .enableUpcomingFeature("ExistentialAny"),
         .enableUpcomingFeature("MemberImportVisibility"),

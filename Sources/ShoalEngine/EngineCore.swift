@@ -249,8 +249,9 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
                         guard var live = state.live.removeValue(forKey: sequence.id) else { continue }
                         let tail = live.output.finish()
                         let reason: FinishReason = (stopped.contains(sequence.id) || tail.stopped) ? .stop : .length
+                        let queued = sequence.firstScheduledTime.map { ($0 - sequence.arrivalTime).seconds }
                         let usage = EngineUsage(promptTokens: live.promptTokens, completionTokens: sequence.outputCount,
-                                                cachedTokens: live.cachedTokens)
+                                                cachedTokens: live.cachedTokens, queueSeconds: queued)
                         state.stats.promptTokens += live.promptTokens
                         events.append((live.continuation, .finished(reason: reason, usage: usage, trailingText: tail.text), true))
                     }

@@ -17,17 +17,20 @@ public struct EngineRequest: Sendable {
     }
 }
 
-/// Token counts of a finished request, for OpenAI's `usage`.
+/// Token counts of a finished request, for OpenAI's `usage`, and how long it waited for its first step.
 public struct EngineUsage: Sendable, Equatable {
     public var promptTokens: Int
     public var completionTokens: Int
     /// Prompt tokens served from the prefix cache.
     public var cachedTokens: Int
+    /// Seconds from arrival at the engine to the first step that ran it (nil if it never ran).
+    public var queueSeconds: Double?
 
-    public init(promptTokens: Int, completionTokens: Int, cachedTokens: Int) {
+    public init(promptTokens: Int, completionTokens: Int, cachedTokens: Int, queueSeconds: Double? = nil) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
         self.cachedTokens = cachedTokens
+        self.queueSeconds = queueSeconds
     }
 }
 

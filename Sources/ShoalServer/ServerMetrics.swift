@@ -107,12 +107,15 @@ final class ServerMetrics: Sendable {
     }
 
     /// Records one finished (or aborted) engine request.
-    func record(model: String, timing: RequestTiming, finishReason: String) {
+    /// `queueSeconds` is the engine's time from arrival to first step (absent for requests that never ran).
+    func record(model: String, timing: RequestTiming, queueSeconds: Double?, finishReason: String) {
         counter(Name.success, Help.success, labels: [("model_name", model), ("finished_reason", finishReason)])
             .increment()
         if let ttft = timing.timeToFirstToken {
             histogram(Name.ttft, Help.ttft, buckets: Self.ttftBuckets, model: model).record(ttft)
-            histogram(Name.queue, Help.queue, buckets: Self.requestLatencyBuckets, model: model).record(ttft)
+        }
+        if let queueSeconds {
+            histogram(Name.queue, Help.queue, buckets: Self.requestLatencyBuckets, model: model).record(queueSeconds)
         }
         let itl = histogram(Name.itl, Help.itl, buckets: Self.tokenLatencyBuckets, model: model)
         for gap in timing.interTokenGaps { itl.record(gap) }
@@ -143,7 +146,7 @@ final class ServerMetrics: Sendable {
         static let itl = "Histogram of inter-token latency in seconds."
         static let tpot = "Histogram of time per output token in seconds."
         static let e2e = "Histogram of end to end request latency in seconds."
-        static let queue = "Histogram of time spent waiting in the queue in seconds (measured from submit to the first token)."
+        static let queue = "Histogram of time spent in the WAITING phase for request."
     }
 }
 

@@ -143,6 +143,7 @@ import ShoalTokenizers
         let second = try await collect(try core.submit(EngineRequest(id: "2", promptIDs: prompt, params: greedy(5))))
         #expect(first.ids == second.ids)
         #expect(first.usage.cachedTokens == 0)
+        #expect(first.usage.queueSeconds.map { $0 >= 0 } == true)
         #expect(second.usage.cachedTokens == 64)
         #expect(core.stats().prefixCacheHits >= 64)
     }

@@ -31,6 +31,8 @@ import Testing
             #expect(metrics["vllm:e2e_request_latency_seconds_count{\(model)}"] == 4)
             #expect(metrics["vllm:time_to_first_token_seconds_count{\(model)}"] == 4)
             #expect(metrics["vllm:request_queue_time_seconds_count{\(model)}"] == 4)
+            // The engine's queue time, not the time to first token.
+            #expect(metrics["vllm:request_queue_time_seconds_sum{\(model)}"] == 4 * ScriptedEngine.scriptedQueueSeconds)
             // Two gaps per request with 2 tokens (1) and 3 tokens (2).
             #expect(metrics["vllm:inter_token_latency_seconds_count{\(model)}"] == Double(3 * 1 + 2))
             #expect(metrics["vllm:time_per_output_token_seconds_count{\(model)}"] == 4)

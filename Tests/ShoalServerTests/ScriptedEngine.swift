@@ -62,6 +62,8 @@ final class Gate: Sendable {
 /// An `InferenceEngine` that answers every request with scripted text, token by token, through a real
 /// tokenizer. It honours cancellation like the real engine: ending a stream early is recorded as an abort.
 final class ScriptedEngine: InferenceEngine {
+    /// The queue time every scripted request reports (a binary fraction, so sums compare exactly).
+    static let scriptedQueueSeconds = 0.25
     /// What to answer a request with.
     struct Reply: Sendable {
         var text: String
@@ -186,7 +188,7 @@ final class ScriptedEngine: InferenceEngine {
         continuation.yield(.finished(
             reason: reason,
             usage: EngineUsage(promptTokens: request.promptIDs.count, completionTokens: emitted,
-                               cachedTokens: reply.cachedTokens),
+                               cachedTokens: reply.cachedTokens, queueSeconds: Self.scriptedQueueSeconds),
             trailingText: detokenizer.finish()))
         continuation.finish()
     }
