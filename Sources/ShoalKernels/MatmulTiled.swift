@@ -44,6 +44,7 @@ func matmulTiled(
         let panelCount = min(panel, rows.upperBound - panelStart)
         let paddedCount = (panelCount + 3) & ~3
         for r in 0..<panelCount {
+            prefetchRows(w, panelStart + r + 1, count: 1, within: rows)
             dequantizeRow(w.type, w.row(panelStart + r), weights + r * columns, count: columns)
         }
         for r in panelCount..<paddedCount {

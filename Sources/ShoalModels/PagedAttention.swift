@@ -60,19 +60,29 @@ struct PagedAttention {
         let first = view.firstVisible
         let count = view.position - first + 1
         let kvOffset = kvHead * headDim
-        // Scores for each query head of the group, a key tile (one block of positions) at a time.
+        // Scores for the query heads of the group, a key tile (one block of positions) at a time; up to four
+        // heads share each load of the tile.
         var blockIndex = first / blockSize
         while blockIndex * blockSize <= view.position {
             let tile = UnsafePointer(cache.keyTile(layer: layer, block: Int(table[blockIndex])) + kvOffset * blockSize)
             let lo = max(first, blockIndex * blockSize)
             let hi = min(view.position, blockIndex * blockSize + blockSize - 1)
-            for h in 0..<group {
-                let q = queries + h * headDim
-                let out = scores + h * scoreStride
-                if blockSize == 16 {
-                    let lanes = tileScores16(q, tile, headDim) * scale
-                    for p in lo...hi { out[p - first] = lanes[p - blockIndex * 16] }
-                } else {
+            if blockSize == 16 {
+                var h0 = 0
+                while h0 < group {
+                    let heads = min(4, group - h0)
+                    let lanes = tileScores16x4(queries + h0 * headDim, heads: heads, tile, headDim)
+                    for h in 0..<heads {
+                        let out = scores + (h0 + h) * scoreStride
+                        let scaled = (h == 0 ? lanes.0 : h == 1 ? lanes.1 : h == 2 ? lanes.2 : lanes.3) * scale
+                        for p in lo...hi { out[p - first] = scaled[p - blockIndex * 16] }
+                    }
+                    h0 += 4
+                }
+            } else {
+                for h in 0..<group {
+                    let q = queries + h * headDim
+                    let out = scores + h * scoreStride
                     for p in lo...hi {
                         let slot = p - blockIndex * blockSize
                         var sum: Float = 0
@@ -85,6 +95,26 @@ struct PagedAttention {
         }
         for h in 0..<group {
             softmaxInPlace(scores + h * scoreStride, count: count)
+        }
+        if headDim % 64 == 0 {
+            // Weighted sum of values with the output of up to four heads x 64 dimensions held in registers
+            // across all positions (each value row chunk is loaded once for the four heads).
+            var h0 = 0
+            while h0 < group {
+                let heads = min(4, group - h0)
+                var d0 = 0
+                while d0 < headDim {
+                    accumulateValues4x64(
+                        layer: layer, table: table, first: first, last: view.position, cache: cache,
+                        column: kvOffset + d0, weights: scores + h0 * scoreStride, weightStride: scoreStride,
+                        heads: heads, output: output + h0 * headDim + d0, outputStride: headDim)
+                    d0 += 64
+                }
+                h0 += 4
+            }
+            return
+        }
+        for h in 0..<group {
             (output + h * headDim).update(repeating: 0, count: headDim)
         }
         var p = first
@@ -100,24 +130,88 @@ struct PagedAttention {
     }
 }
 
-/// Scores of one query against the 16 positions of a transposed key tile: lane s = Σ_d q[d] · tile[d·16 + s].
+/// `output[h][0..<64] = Σ_p weights[h][p - first] · value(p)[column ..< column + 64]` for `heads` (1...4) heads,
+/// positions `first...last`, with the 16 accumulators in registers. Missing heads repeat the last one's
+/// weights and are not stored.
 @inline(__always)
-private func tileScores16(_ q: UnsafePointer<Float>, _ tile: UnsafePointer<Float>, _ headDim: Int) -> SIMD16<Float> {
+private func accumulateValues4x64(
+    layer: Int, table: [Int32], first: Int, last: Int, cache: PagedKVCache, column: Int,
+    weights: UnsafePointer<Float>, weightStride: Int, heads: Int,
+    output: UnsafeMutablePointer<Float>, outputStride: Int
+) {
+    let w0 = weights, w1 = weights + min(1, heads - 1) * weightStride
+    let w2 = weights + min(2, heads - 1) * weightStride, w3 = weights + min(3, heads - 1) * weightStride
+    var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
+    var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
+    var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
+    var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>()
+    let blockSize = cache.blockSize
+    var p = first
+    while p <= last {
+        let blockIndex = p / blockSize
+        let end = min(last, blockIndex * blockSize + blockSize - 1)
+        let block = Int(table[blockIndex])
+        var row = UnsafeRawPointer(cache.values(layer: layer, block: block, slot: p - blockIndex * blockSize) + column)
+        let rowBytes = cache.kvWidth * 4
+        while p <= end {
+            let v0 = row.loadUnaligned(as: SIMD16<Float>.self)
+            let v1 = row.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self)
+            let v2 = row.loadUnaligned(fromByteOffset: 128, as: SIMD16<Float>.self)
+            let v3 = row.loadUnaligned(fromByteOffset: 192, as: SIMD16<Float>.self)
+            let i = p - first
+            let s0 = SIMD16(repeating: w0[i]), s1 = SIMD16(repeating: w1[i])
+            let s2 = SIMD16(repeating: w2[i]), s3 = SIMD16(repeating: w3[i])
+            a00.addProduct(s0, v0); a01.addProduct(s0, v1); a02.addProduct(s0, v2); a03.addProduct(s0, v3)
+            a10.addProduct(s1, v0); a11.addProduct(s1, v1); a12.addProduct(s1, v2); a13.addProduct(s1, v3)
+            a20.addProduct(s2, v0); a21.addProduct(s2, v1); a22.addProduct(s2, v2); a23.addProduct(s2, v3)
+            a30.addProduct(s3, v0); a31.addProduct(s3, v1); a32.addProduct(s3, v2); a33.addProduct(s3, v3)
+            row += rowBytes
+            p += 1
+        }
+    }
+    @inline(__always)
+    func store(_ h: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>, _ d: SIMD16<Float>) {
+        let out = UnsafeMutableRawPointer(output + h * outputStride)
+        out.storeBytes(of: a, as: SIMD16<Float>.self)
+        out.storeBytes(of: b, toByteOffset: 64, as: SIMD16<Float>.self)
+        out.storeBytes(of: c, toByteOffset: 128, as: SIMD16<Float>.self)
+        out.storeBytes(of: d, toByteOffset: 192, as: SIMD16<Float>.self)
+    }
+    store(0, a00, a01, a02, a03)
+    if heads > 1 { store(1, a10, a11, a12, a13) }
+    if heads > 2 { store(2, a20, a21, a22, a23) }
+    if heads > 3 { store(3, a30, a31, a32, a33) }
+}
+
+/// Scores of up to four queries (`heads`, `headDim` floats apart) against the 16 positions of a transposed key
+/// tile: element h, lane s = Σ_d q_h[d] · tile[d·16 + s]. Each tile row is loaded once for all heads; missing
+/// heads repeat the last query.
+@inline(__always)
+private func tileScores16x4(_ q: UnsafePointer<Float>, heads: Int, _ tile: UnsafePointer<Float>, _ headDim: Int)
+    -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+{
+    let q0 = q, q1 = q + min(1, heads - 1) * headDim, q2 = q + min(2, heads - 1) * headDim, q3 = q + min(3, heads - 1) * headDim
     let raw = UnsafeRawPointer(tile)
     var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+    var b0 = SIMD16<Float>(), b1 = SIMD16<Float>(), b2 = SIMD16<Float>(), b3 = SIMD16<Float>()
     var d = 0
-    while d + 4 <= headDim {
-        a0.addProduct(SIMD16(repeating: q[d]), raw.loadUnaligned(fromByteOffset: d * 64, as: SIMD16<Float>.self))
-        a1.addProduct(SIMD16(repeating: q[d + 1]), raw.loadUnaligned(fromByteOffset: (d + 1) * 64, as: SIMD16<Float>.self))
-        a2.addProduct(SIMD16(repeating: q[d + 2]), raw.loadUnaligned(fromByteOffset: (d + 2) * 64, as: SIMD16<Float>.self))
-        a3.addProduct(SIMD16(repeating: q[d + 3]), raw.loadUnaligned(fromByteOffset: (d + 3) * 64, as: SIMD16<Float>.self))
-        d += 4
+    while d + 2 <= headDim {
+        let k0 = raw.loadUnaligned(fromByteOffset: d * 64, as: SIMD16<Float>.self)
+        let k1 = raw.loadUnaligned(fromByteOffset: (d + 1) * 64, as: SIMD16<Float>.self)
+        a0.addProduct(SIMD16(repeating: q0[d]), k0); b0.addProduct(SIMD16(repeating: q0[d + 1]), k1)
+        a1.addProduct(SIMD16(repeating: q1[d]), k0); b1.addProduct(SIMD16(repeating: q1[d + 1]), k1)
+        a2.addProduct(SIMD16(repeating: q2[d]), k0); b2.addProduct(SIMD16(repeating: q2[d + 1]), k1)
+        a3.addProduct(SIMD16(repeating: q3[d]), k0); b3.addProduct(SIMD16(repeating: q3[d + 1]), k1)
+        d += 2
     }
-    while d < headDim {
-        a0.addProduct(SIMD16(repeating: q[d]), raw.loadUnaligned(fromByteOffset: d * 64, as: SIMD16<Float>.self))
-        d += 1
+    if d < headDim {
+        let k0 = raw.loadUnaligned(fromByteOffset: d * 64, as: SIMD16<Float>.self)
+        a0.addProduct(SIMD16(repeating: q0[d]), k0)
+        a1.addProduct(SIMD16(repeating: q1[d]), k0)
+        a2.addProduct(SIMD16(repeating: q2[d]), k0)
+        a3.addProduct(SIMD16(repeating: q3[d]), k0)
     }
-    return (a0 + a1) + (a2 + a3)
+    return (a0 + b0, a1 + b1, a2 + b2, a3 + b3)
 }
 
 @inline(__always)
