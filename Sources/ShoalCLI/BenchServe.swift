@@ -31,6 +31,9 @@ struct BenchServe: AsyncParsableCommand {
     @Option(name: .customLong("shared-prefix-tokens"), help: "A prefix of about this many tokens shared by every prompt (prefix-cache workloads).")
     var sharedPrefixTokens: Int = 0
 
+    @Option(name: .customLong("prefix-groups"), help: "Distinct shared prefixes (users with their own system prompt); each request draws one at random and sends it as `user`.")
+    var prefixGroups: Int = 1
+
     @Option(name: .customLong("max-tokens"), help: "max_tokens of every request.")
     var maxTokens: Int = 64
 
@@ -56,6 +59,7 @@ struct BenchServe: AsyncParsableCommand {
         guard concurrency >= 1, requests >= 1, promptTokens >= 1, maxTokens >= 1, sharedPrefixTokens >= 0 else {
             throw ValidationError("--concurrency, --requests, --prompt-tokens and --max-tokens must be at least 1")
         }
+        guard prefixGroups >= 1 else { throw ValidationError("--prefix-groups must be at least 1") }
         guard URL(string: url)?.host != nil else { throw ValidationError("--url '\(url)' is not a URL") }
     }
 
@@ -75,9 +79,13 @@ struct BenchServe: AsyncParsableCommand {
         let modelName: String
         if let model { modelName = model } else { modelName = try await firstModel(client: client, base: base) }
         var generator = PromptGenerator(seed: seed)
-        let shared = sharedPrefixTokens > 0 ? generator.text(words: sharedPrefixTokens) : ""
+        let shared = (0..<prefixGroups).map { _ in sharedPrefixTokens > 0 ? generator.text(words: sharedPrefixTokens) : "" }
         let fixed = generator.text(words: promptTokens)
-        let prompts = (0..<requests).map { _ in shared + (fixedPrompt ? fixed : generator.text(words: promptTokens)) }
+        let prompts: [(text: String, user: String?)] = (0..<requests).map { _ in
+            let group = prefixGroups > 1 ? generator.index(below: prefixGroups) : 0
+            let text = shared[group] + (fixedPrompt ? fixed : generator.text(words: promptTokens))
+            return (text, prefixGroups > 1 ? "user-\(group)" : nil)
+        }
 
         let start = ContinuousClock.now
         let results = try await withThrowingTaskGroup(of: RequestResult.self) { group in
@@ -86,7 +94,9 @@ struct BenchServe: AsyncParsableCommand {
             func launch() {
                 let prompt = prompts[next]
                 next += 1
-                group.addTask { await self.stream(client: client, base: base, model: modelName, prompt: prompt) }
+                group.addTask {
+                    await self.stream(client: client, base: base, model: modelName, prompt: prompt.text, user: prompt.user)
+                }
             }
             for _ in 0..<min(concurrency, requests) { launch() }
             while let result = try await group.next() {
@@ -119,7 +129,7 @@ struct BenchServe: AsyncParsableCommand {
     }
 
     /// One streamed request; never throws (a failure is a result).
-    private func stream(client: HTTPClient, base: String, model: String, prompt: String) async -> RequestResult {
+    private func stream(client: HTTPClient, base: String, model: String, prompt: String, user: String?) async -> RequestResult {
         var result = RequestResult()
         let clock = ContinuousClock()
         let start = clock.now
@@ -136,6 +146,7 @@ struct BenchServe: AsyncParsableCommand {
                 "stream": true, "stream_options": ["include_usage": true],
             ]
             if ignoreEOS { body["ignore_eos"] = true }
+            if let user { body["user"] = user }
             request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
             let response = try await client.execute(request, timeout: .seconds(600))
             guard response.status == .ok else {
@@ -194,6 +205,11 @@ struct PromptGenerator {
     private mutating func next() -> UInt64 {
         state = state &* 6364136223846793005 &+ 1442695040888963407
         return state >> 33
+    }
+
+    /// A number in `0..<bound`.
+    mutating func index(below bound: Int) -> Int {
+        Int(next() % UInt64(bound))
     }
 
     /// About `words` tokens of text, each word with its leading space.
