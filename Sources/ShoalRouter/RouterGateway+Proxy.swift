@@ -209,7 +209,8 @@ extension RouterGateway {
                     throw CancellationError()
                 }
                 let kind = Upstream.classify(error)
-                replicas.release(lease, outcome: .failure, error: Upstream.label(kind))
+                replicas.release(lease, outcome: Upstream.isLocalCongestion(error) ? .ignored : .failure,
+                                 error: Upstream.label(kind))
                 logger.debug("upstream attempt failed", metadata: [
                     "replica": "\(lease.replica)", "error": "\(error)", "attempt": "\(attempt)",
                 ])
@@ -280,12 +281,15 @@ extension RouterGateway {
                 return
             }
             migrations += 1
+            // The migration gets its own retry time budget: a long stream may break long after the request came.
+            var retryPlan = plan
+            retryPlan.started = now
             let next: (ReplicaSet.Lease, HTTPClientResponse)
             do {
                 if !relay.forwardedAny {
                     // Nothing reached the client yet: simply send the original request again.
-                    next = try await send(plan, path: plan.kind == .chat ? "/v1/chat/completions" : "/v1/completions",
-                                          body: plan.body, excluding: [lease.replica])
+                    let path = plan.kind == .chat ? "/v1/chat/completions" : "/v1/completions"
+                    next = try await send(retryPlan, path: path, body: plan.body, excluding: [lease.replica])
                 } else {
                     switch relay.plan(original: plan.body, contextLength: context) {
                     case .finish(let events):
@@ -299,7 +303,8 @@ extension RouterGateway {
                                                           message: reason), writer: &writer)
                         return
                     case .resubmit(let body):
-                        next = try await send(plan, path: "/v1/completions", body: body, excluding: [lease.replica])
+                        next = try await send(retryPlan, path: "/v1/completions", body: body,
+                                              excluding: [lease.replica])
                     }
                 }
             } catch let error as ProxyError {
@@ -325,6 +330,7 @@ extension RouterGateway {
             metrics.migration(model: plan.pool, outcome: "ok")
             logger.info("stream migrated", metadata: [
                 "from": "\(lease.replica)", "to": "\(next.0.replica)", "generated": "\(relay.generated.count)",
+                "request": "\(plan.headers.first(name: "x-request-id") ?? "-")",
             ])
             (lease, response) = next
         }

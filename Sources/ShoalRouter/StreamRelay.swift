@@ -124,6 +124,12 @@ struct StreamRelay: Sendable {
             fields["prompt_tokens"] = .number(Double(promptIDs.count))
             fields["completion_tokens"] = .number(Double(completion))
             fields["total_tokens"] = .number(Double(promptIDs.count + completion))
+            // The continuation's prompt holds the generated tokens too: its cache hits can exceed the prompt.
+            if case .object(var details)? = fields["prompt_tokens_details"],
+               let cached = details["cached_tokens"]?.intValue, cached > promptIDs.count {
+                details["cached_tokens"] = .number(Double(promptIDs.count))
+                fields["prompt_tokens_details"] = .object(details)
+            }
             usage = .object(fields)
         }
         var pieces: [(text: String, reason: String?, ids: [Int32], logprobs: JSONValue?)] = []

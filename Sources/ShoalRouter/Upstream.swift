@@ -10,10 +10,17 @@ final class Upstream: Sendable {
     let streaming: HTTPClient
     let unary: HTTPClient
 
+    /// Connections the router keeps to one replica at once. AsyncHTTPClient's default (8) would queue the
+    /// ninth concurrent stream to a replica and fail it after the connect timeout; replicas do their own
+    /// admission control (`--max-num-seqs`, `--max-waiting`, 503), so the router does not cap them.
+    static let connectionsPerReplica = 4096
+
     init(configuration: RouterConfiguration) {
         func client(read: Duration) -> HTTPClient {
             var settings = HTTPClient.Configuration()
             settings.timeout = .init(connect: .init(configuration.connectTimeout), read: .init(read))
+            settings.connectionPool = .init(idleTimeout: .seconds(60),
+                                            concurrentHTTP1ConnectionsPerHostSoftLimit: Self.connectionsPerReplica)
             settings.redirectConfiguration = .disallow
             settings.decompression = .disabled
             return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: settings)
@@ -38,12 +45,24 @@ final class Upstream: Sendable {
         return try await (isStream ? streaming : unary).execute(request, timeout: .init(timeout))
     }
 
-    /// GETs `replica` + `path`, reading at most 1 MiB of body.
+    /// GETs `replica` + `path`, reading at most 1 MiB of body; head and body must both arrive within `timeout`
+    /// (a replica that hangs after its head must not stall the health checks of every replica).
+    /// - Throws: `HTTPClientError.deadlineExceeded` when `timeout` passed first, or the request's error.
     func get(_ replica: ReplicaID, path: String, timeout: Duration) async throws -> (status: Int, body: ByteBuffer) {
-        let request = HTTPClientRequest(url: replica.rawValue + path)
-        let response = try await unary.execute(request, timeout: .init(timeout))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        return (Int(response.status.code), body)
+        try await withThrowingTaskGroup(of: (status: Int, body: ByteBuffer)?.self) { group in
+            group.addTask {
+                let request = HTTPClientRequest(url: replica.rawValue + path)
+                let response = try await self.unary.execute(request, timeout: .init(timeout))
+                return (Int(response.status.code), try await response.body.collect(upTo: 1 << 20))
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let answer = try await group.next() ?? nil else { throw HTTPClientError.deadlineExceeded }
+            return answer
+        }
     }
 
     /// Asks a replica which models it serves.
@@ -69,6 +88,12 @@ final class Upstream: Sendable {
         } catch {
             throw RouterError(.discoveryFailed, "\(replica)/v1/models is not a model list: \(error)")
         }
+    }
+
+    /// Whether a failed attempt says nothing about the replica: it never left the router's own connection pool
+    /// (no connection attempt failed; the pool was full).
+    static func isLocalCongestion(_ error: any Error) -> Bool {
+        (error as? HTTPClientError) == .getConnectionFromPoolTimeout
     }
 
     /// How a failed attempt counts for retries.
