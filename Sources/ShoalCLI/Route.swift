@@ -20,8 +20,22 @@ struct Route: AsyncParsableCommand {
     @Option(name: .long, help: "A replica's base URL, http://HOST:PORT (repeatable).")
     var replica: [String] = []
 
-    @Option(name: .long, help: "A JSON config file (see RouterConfiguration.apply(configFile:)); flags override it.")
+    @Option(name: .long, help: ArgumentHelp(
+        "A YAML (or JSON) config file; flags override it.",
+        discussion: "Keys: host, port, policy, admin_key, replicas, discover, aliases, health, breaker, retry, "
+            + "prefix_affinity, max_migrations, connect_timeout, stream_idle_timeout, request_timeout "
+            + "(see RouterConfiguration.apply(configFile:path:)).",
+        valueName: "file"))
     var config: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Replicas from DNS: dns://NAME:PORT[?model=M&interval=10s] (repeatable).",
+        discussion: "NAME is re-resolved (A and AAAA) every interval (default 10s; e.g. 500ms, 10s, 1m); each address "
+            + "becomes the replica http://ADDRESS:PORT, addresses that vanish are drained, a failed lookup changes "
+            + "nothing. Without model= the models come from each replica's /v1/models. On Kubernetes, use a "
+            + "headless Service: dns://shoal-serve.default.svc.cluster.local:8080.",
+        valueName: "url"))
+    var discover: [String] = []
 
     @Option(help: "prefix-affinity, least-loaded, round-robin or consistent-hash.")
     var policy: String?
@@ -77,6 +91,13 @@ struct Route: AsyncParsableCommand {
             throw ValidationError("--policy must be one of " + PolicyKind.allCases.map(\.rawValue).joined(separator: ", "))
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
+        for url in discover {
+            do {
+                _ = try DiscoveryTarget(parsing: url)
+            } catch let error as RouterError {
+                throw ValidationError("--discover " + error.message)
+            }
+        }
     }
 
     /// The router configuration from the config file and the flags (flags win).
@@ -92,6 +113,7 @@ struct Route: AsyncParsableCommand {
             try configuration.apply(configFile: data, path: config)
         }
         configuration.replicas += replica
+        configuration.discover += try discover.map(DiscoveryTarget.init(parsing:))
         if let host { configuration.host = host }
         if let port { configuration.port = port }
         if let policy, let kind = PolicyKind(rawValue: policy) { configuration.policy = kind }
@@ -139,8 +161,8 @@ struct Route: AsyncParsableCommand {
         } catch let error as RouterError {
             throw ValidationError(error.message)
         }
-        if configuration.replicas.isEmpty {
-            logger.warning("no replicas configured; add them with POST /admin/replicas")
+        if configuration.replicas.isEmpty && configuration.discover.isEmpty {
+            logger.warning("no replicas configured; add them with --discover or POST /admin/replicas")
         }
         let gateway = try RouterGateway(configuration: configuration, registry: registry, logger: logger)
         let group = ServiceGroup(configuration: .init(

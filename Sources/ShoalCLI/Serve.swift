@@ -69,6 +69,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Engine processes to run behind a local router (threads and KV cache divided between them).")
     var replicas: Int = 1
 
+    @Option(name: .long, help: "With --replicas: a model alias and its routing rules, NAME=RULE;RULE... (see `shoal route --help`).")
+    var alias: [String] = []
+
+    @Option(help: "With --replicas: the router's policy (prefix-affinity, least-loaded, round-robin or consistent-hash).")
+    var policy: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard try ByteSize.parse(kvCacheMemory) > 0 else { throw ValidationError("--kv-cache-memory must be positive") }
@@ -79,6 +85,15 @@ struct Serve: AsyncParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard shutdownTimeout >= 0 else { throw ValidationError("--shutdown-timeout must not be negative") }
         guard replicas >= 1 else { throw ValidationError("--replicas must be at least 1") }
+        if replicas == 1, !alias.isEmpty || policy != nil {
+            throw ValidationError("--alias and --policy are router options: use them with --replicas 2 or more")
+        }
+        if let policy, PolicyKind(rawValue: policy) == nil {
+            throw ValidationError("--policy must be one of " + PolicyKind.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        for spec in alias {
+            do { _ = try RoutingRules.parse(spec) } catch let error as RouterError { throw ValidationError(error.message) }
+        }
     }
 
     func run() async throws {
@@ -162,6 +177,12 @@ extension Serve {
         router.port = port
         router.maxBodyBytes = maxBodyBytes
         router.health.interval = .seconds(2)
+        if let policy, let kind = PolicyKind(rawValue: policy) { router.policy = kind }
+        for spec in alias {
+            let rules = try RoutingRules.parse(spec)
+            router.aliases.removeAll { $0.alias == rules.alias }
+            router.aliases.append(rules)
+        }
         if let key = ProcessInfo.processInfo.environment["SHOAL_ROUTER_ADMIN_KEY"], !key.isEmpty { router.adminKey = key }
         try router.validate()
         return LocalCluster(

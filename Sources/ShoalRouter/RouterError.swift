@@ -10,7 +10,7 @@ public struct RouterError: Error, CustomStringConvertible, Sendable, Equatable {
         public static let invalidReplica = Code(name: "invalid_replica")
         /// A routing rule or alias cannot be parsed.
         public static let invalidRule = Code(name: "invalid_rule")
-        /// A replica could not be reached or answered unexpectedly while being added.
+        /// A replica could not be reached or answered unexpectedly while being added, or a DNS name did not resolve.
         public static let discoveryFailed = Code(name: "discovery_failed")
         /// No such replica.
         public static let unknownReplica = Code(name: "unknown_replica")

@@ -25,6 +25,8 @@ public final class RouterGateway: Service, Sendable {
     let metrics: RouterMetrics
     let logger: Logger
     let aliases: [String: RoutingRules]
+    /// Resolves the names of `configuration.discover`.
+    let resolver: any AddressResolver
     private let random: Mutex<RouterRandom>
     private let pending = Mutex<Set<ReplicaID>>([])
     private let onListening: @Sendable (Int) async -> Void
@@ -33,11 +35,14 @@ public final class RouterGateway: Service, Sendable {
     /// - Parameters:
     ///   - registry: where the `shoal_router_*` series go and what `/metrics` renders.
     ///   - onListening: called with the bound port once the server listens (useful with port 0).
+    ///   - resolver: resolves the names of `configuration.discover` (tests inject a scripted one).
     /// - Throws: `RouterError` if the configuration is invalid.
     public init(configuration: RouterConfiguration, registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
                 logger: Logger = Logger(label: "shoal.router"),
-                onListening: @escaping @Sendable (Int) async -> Void = { _ in }) throws {
+                onListening: @escaping @Sendable (Int) async -> Void = { _ in },
+                resolver: any AddressResolver = SystemAddressResolver()) throws {
         try configuration.validate()
+        self.resolver = resolver
         self.configuration = configuration
         metrics = RouterMetrics(registry: registry)
         self.logger = logger
@@ -112,7 +117,8 @@ public final class RouterGateway: Service, Sendable {
 
     // MARK: Service
 
-    /// Discovers the configured replicas, then serves and probes until cancelled or shut down gracefully.
+    /// Discovers the configured replicas, then serves, probes and follows `configuration.discover` (DNS) until
+    /// cancelled or shut down gracefully.
     public func run() async throws {
         await probeAll()
         let app = makeApplication()
@@ -128,6 +134,9 @@ public final class RouterGateway: Service, Sendable {
             group.addTask {
                 // Returns when the service group shuts down gracefully (the app stops by itself then too).
                 try? await gracefulShutdown()
+            }
+            if !configuration.discover.isEmpty {
+                group.addTask { await self.runDiscovery() }
             }
             _ = try await group.next()
             group.cancelAll()

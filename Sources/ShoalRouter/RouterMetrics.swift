@@ -82,6 +82,18 @@ final class RouterMetrics: Sendable {
                 [("pool", pool), ("policy", policy), ("decision", decision)]).increment()
     }
 
+    /// A DNS discovery resolution of `name` (`NAME:PORT`) ended with `outcome`: ok, empty or failure.
+    func discoveryResolution(name: String, outcome: String) {
+        counter("discovery_resolutions", "DNS discovery resolutions by name and outcome (ok, empty, failure).",
+                [("name", name), ("outcome", outcome)]).increment()
+    }
+
+    /// The latest successful DNS discovery of `name` found `count` addresses.
+    func discoveredAddresses(name: String, count: Int) {
+        gauge("discovery_addresses", "Addresses the latest successful DNS discovery of a name returned.",
+              [("name", name)]).set(to: Double(count))
+    }
+
     func render() -> String {
         registry.emitToString()
     }

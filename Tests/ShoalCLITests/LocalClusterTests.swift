@@ -8,8 +8,8 @@ import Glibc
 import Testing
 import ShoalTestSupport
 
-/// `shoal serve --replicas 2` on the tiny model: serves through the router, survives a SIGKILLed child
-/// (restarted and re-admitted), and stops every child on SIGTERM.
+/// `shoal serve --replicas 2` on the tiny model: serves through the router (also under a model alias), survives
+/// a SIGKILLed child (restarted and re-admitted), and stops every child on SIGTERM.
 @Suite struct LocalClusterTests {
     static let adminKey = "cluster-test-key"
 
@@ -86,6 +86,7 @@ import ShoalTestSupport
             try JSONSerialization.jsonObject(with: Data(generated.stdout.utf8)) as? [String: Any])["text"] as? String
         let expectedText = try #require(expected)
 
+        let modelName = URL(fileURLWithPath: tiny).deletingPathExtension().lastPathComponent
         let port = try Self.freePort()
         let base = "http://127.0.0.1:\(port)"
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-cluster-\(UUID()).log")
@@ -98,7 +99,8 @@ import ShoalTestSupport
         parent.executableURL = URL(fileURLWithPath: ShoalProcess.binary)
         parent.arguments = [
             "serve", "--replicas", "2", "--model", tiny, "--port", "\(port)", "--threads", "2",
-            "--kv-cache-memory", "8MiB", "--shutdown-timeout", "5",
+            "--kv-cache-memory", "8MiB", "--shutdown-timeout", "5", "--alias", "auto=*->\(modelName)",
+            "--policy", "least-loaded",
         ]
         var environment = ProcessInfo.processInfo.environment
         environment["SHOAL_ROUTER_ADMIN_KEY"] = Self.adminKey
@@ -116,10 +118,10 @@ import ShoalTestSupport
         }
         let parentPID = parent.processIdentifier
 
-        func complete() async throws -> String? {
-            let answer = try await Self.request(base + "/v1/completions", method: "POST", body: [
-                "prompt": "hello", "max_tokens": 8, "temperature": 0, "ignore_eos": true,
-            ])
+        func complete(model: String? = nil) async throws -> String? {
+            var body: [String: Any] = ["prompt": "hello", "max_tokens": 8, "temperature": 0, "ignore_eos": true]
+            if let model { body["model"] = model }
+            let answer = try await Self.request(base + "/v1/completions", method: "POST", body: body)
             guard answer.status == 200 else { return nil }
             let choices = try answer.json()["choices"] as? [[String: Any]]
             return choices?.first?["text"] as? String
@@ -143,6 +145,11 @@ import ShoalTestSupport
         seenChildren = Self.children(of: parentPID)
         #expect(seenChildren.count == 2, "children: \(seenChildren)")
         for _ in 0..<4 { #expect(try await complete() == expectedText) }
+        // The alias routes to the model's pool and is listed with it.
+        let listed = try await Self.request(base + "/v1/models").json()["data"] as? [[String: Any]] ?? []
+        #expect(Set(listed.compactMap { $0["id"] as? String }) == [modelName, "auto"])
+        #expect(try await complete(model: "auto") == expectedText)
+        #expect(try await complete(model: modelName) == expectedText)
         #expect(logText().contains("[replica 0] "))
         #expect(logText().contains("[replica 1] "))
 

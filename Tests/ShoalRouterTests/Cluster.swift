@@ -15,17 +15,25 @@ struct Cluster: Sendable {
     let gateway: RouterGateway
 
     /// Starts everything, runs `body`, and stops everything again.
-    static func with(_ replicas: [FakeReplica], configure: (inout RouterConfiguration) -> Void = { _ in },
+    /// - Parameters:
+    ///   - hosts: where replica i listens (default 127.0.0.1, each on a free port); given, they all share the
+    ///     first one's port, as replicas found by DNS discovery do.
+    ///   - resolver: the gateway's resolver for `configuration.discover`.
+    static func with(_ replicas: [FakeReplica], hosts: [String]? = nil, resolver: any AddressResolver = SystemAddressResolver(),
+                     configure: (inout RouterConfiguration) -> Void = { _ in },
                      _ body: (Cluster) async throws -> Void) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             var urls: [String] = []
-            for replica in replicas {
+            var sharedPort = 0
+            for (index, replica) in replicas.enumerated() {
+                let host = hosts?[index] ?? "127.0.0.1"
                 let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-                let app = replica.makeApplication { continuation.yield($0) }
+                let app = replica.makeApplication(host: host, port: sharedPort) { continuation.yield($0) }
                 group.addTask { try await app.runService() }
                 var iterator = ports.makeAsyncIterator()
                 let port = try #require(await iterator.next())
-                urls.append("http://127.0.0.1:\(port)")
+                if hosts != nil { sharedPort = port }
+                urls.append("http://\(host):\(port)")
             }
             var configuration = RouterConfiguration()
             configuration.port = 0
@@ -37,7 +45,8 @@ struct Cluster: Sendable {
             configuration.retry.maxBackoff = .milliseconds(5)
             configure(&configuration)
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-            let gateway = try RouterGateway(configuration: configuration, onListening: { continuation.yield($0) })
+            let gateway = try RouterGateway(configuration: configuration, onListening: { continuation.yield($0) },
+                                            resolver: resolver)
             group.addTask { try await gateway.run() }
             var iterator = ports.makeAsyncIterator()
             let port = try #require(await iterator.next())

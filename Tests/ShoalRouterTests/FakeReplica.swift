@@ -35,7 +35,9 @@ struct FakeReplica: Sendable {
 
     static func text(of token: Int32) -> String { "w\(token) " }
 
-    func makeApplication(onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
+    /// - Parameters: host, port: where to listen (port 0 picks a free one).
+    func makeApplication(host: String = "127.0.0.1", port: Int = 0,
+                         onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let router = Router(context: BasicRequestContext.self)
         let model = behaviour.model
         router.get("/health") { _, _ in Response(status: .ok) }
@@ -47,7 +49,7 @@ struct FakeReplica: Sendable {
         router.post("/v1/completions") { request, _ in try await self.generate(request, chat: false) }
         router.post("/v1/chat/completions") { request, _ in try await self.generate(request, chat: true) }
         return Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            router: router, configuration: .init(address: .hostname(host, port: port)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) })
     }
 
