@@ -26,6 +26,8 @@ struct LocalCluster {
         var index: Int
         var port: Int
         var arguments: [String]
+        /// Variables set for the child on top of ours (its API key: kept out of `ps`).
+        var environment: [String: String] = [:]
         var url: String { "http://127.0.0.1:\(port)" }
     }
 
@@ -189,7 +191,8 @@ final class ReplicaSupervisor: Service, Sendable {
         var failedStarts = 0
         while !isStopping {
             let process = ChildProcess(
-                executable: executable, arguments: child.arguments, prefix: "[replica \(child.index)] ")
+                executable: executable, arguments: child.arguments, environment: child.environment,
+                prefix: "[replica \(child.index)] ")
             let pid = try process.start()
             pids.withLock { $0[child.index] = pid }
             // A child killed by stopChildren between the check above and start() must not be missed.
@@ -253,10 +256,11 @@ final class ChildProcess: @unchecked Sendable {
     private let lock = Mutex<(buffer: Data, status: Int32?, waiters: [CheckedContinuation<Int32, Never>])>(
         (Data(), nil, []))
 
-    init(executable: String, arguments: [String], prefix: String) {
+    init(executable: String, arguments: [String], environment: [String: String] = [:], prefix: String) {
         self.prefix = prefix
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = pipe
         process.standardError = pipe

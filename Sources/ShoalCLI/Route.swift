@@ -49,6 +49,12 @@ struct Route: AsyncParsableCommand {
     @Option(name: .customLong("admin-key"), help: "Bearer key for /admin/replicas (also $SHOAL_ROUTER_ADMIN_KEY).")
     var adminKey: String?
 
+    @Option(name: .customLong("api-key"), help: "Require this bearer token from clients (repeatable; also $SHOAL_API_KEY).")
+    var apiKey: [String] = []
+
+    @Option(name: .customLong("replica-api-key"), help: "Bearer token to send to the replicas instead of the client's (also $SHOAL_REPLICA_API_KEY).")
+    var replicaAPIKey: String?
+
     @Option(name: .long, help: "A model alias and its rules, NAME=RULE;RULE... (repeatable).")
     var alias: [String] = []
 
@@ -119,6 +125,11 @@ struct Route: AsyncParsableCommand {
         if let policy, let kind = PolicyKind(rawValue: policy) { configuration.policy = kind }
         if let key = adminKey ?? ProcessInfo.processInfo.environment["SHOAL_ROUTER_ADMIN_KEY"], !key.isEmpty {
             configuration.adminKey = key
+        }
+        configuration.apiKeys += apiKey
+        if let key = ProcessInfo.processInfo.environment["SHOAL_API_KEY"], !key.isEmpty { configuration.apiKeys.append(key) }
+        if let key = replicaAPIKey ?? ProcessInfo.processInfo.environment["SHOAL_REPLICA_API_KEY"], !key.isEmpty {
+            configuration.replicaAPIKey = key
         }
         for spec in alias {
             let rules = try RoutingRules.parse(spec)

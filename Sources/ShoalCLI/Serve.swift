@@ -112,15 +112,12 @@ struct Serve: AsyncParsableCommand {
             keys.append(fromEnvironment)
         }
         if replicas > 1 {
-            guard keys.isEmpty else {
-                throw ValidationError("--api-key (or $SHOAL_API_KEY) is not supported with --replicas yet")
-            }
             // Resolve (and pull) every model and check it opens before starting children, so that a bad
             // reference is one clear error here rather than replicas failing over and over.
             for reference in model.isEmpty ? [ModelCatalog.defaultModelName] : model {
                 _ = try LoadedModel.open(reference, threads: 1) { logger.info("\($0)") }
             }
-            try await makeLocalCluster().run(registry: registry, logger: logger)
+            try await makeLocalCluster(apiKeys: keys).run(registry: registry, logger: logger)
             return
         }
         let serverConfiguration = ServerConfiguration(
@@ -152,7 +149,10 @@ struct Serve: AsyncParsableCommand {
 
 extension Serve {
     /// The children's arguments (threads and KV cache divided by `replicas`) and the router in front of them.
-    func makeLocalCluster() throws -> LocalCluster {
+    ///
+    /// With `apiKeys` the router checks them, and the children (on loopback) require a random key of their own
+    /// that only the router knows, so nothing else on the machine can bypass the router's keys.
+    func makeLocalCluster(apiKeys: [String] = []) throws -> LocalCluster {
         let totalThreads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         var shared = [
             "--threads", "\(max(1, totalThreads / replicas))",
@@ -165,18 +165,24 @@ extension Serve {
         if noPrefixCaching { shared.append("--no-prefix-caching") }
         for reference in model { shared += ["--model", reference] }
         for name in servedModelName { shared += ["--served-model-name", name] }
+        let replicaKey: String? = apiKeys.isEmpty ? nil : (0..<4).map { _ in
+            String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        }.joined()
         var children: [LocalCluster.Child] = []
         for index in 0..<replicas {
             var port = try LocalCluster.freeLocalPort()
             while children.contains(where: { $0.port == port }) { port = try LocalCluster.freeLocalPort() }
             children.append(LocalCluster.Child(
-                index: index, port: port, arguments: ["serve", "--host", "127.0.0.1", "--port", "\(port)"] + shared))
+                index: index, port: port, arguments: ["serve", "--host", "127.0.0.1", "--port", "\(port)"] + shared,
+                environment: replicaKey.map { ["SHOAL_API_KEY": $0] } ?? [:]))
         }
         var router = RouterConfiguration()
         router.host = host
         router.port = port
         router.maxBodyBytes = maxBodyBytes
         router.health.interval = .seconds(2)
+        router.apiKeys = apiKeys
+        router.replicaAPIKey = replicaKey
         if let policy, let kind = PolicyKind(rawValue: policy) { router.policy = kind }
         for spec in alias {
             let rules = try RoutingRules.parse(spec)

@@ -11,6 +11,8 @@ extension RouterConfiguration {
     /// port: 8000
     /// policy: prefix-affinity        # least-loaded, round-robin, consistent-hash
     /// admin_key: secret
+    /// api_keys: [client-key-1, client-key-2]   # clients send one as Authorization: Bearer KEY
+    /// replica_api_key: replica-secret          # what the router sends to replicas (else the client's header)
     /// replicas:
     ///   - http://10.0.0.5:8080
     /// discover:                      # DNS names re-resolved every interval (see DiscoveryTarget)
@@ -58,6 +60,8 @@ private struct ConfigFileReader {
             case "host": configuration.host = try string(value, key)
             case "port": configuration.port = try int(value, key)
             case "admin_key": configuration.adminKey = try string(value, key)
+            case "api_keys": configuration.apiKeys += try list(value, key).map { try string($0.node, $0.key) }
+            case "replica_api_key": configuration.replicaAPIKey = try string(value, key)
             case "replicas": configuration.replicas += try list(value, key).map { try string($0.node, $0.key) }
             case "discover":
                 for (node, name) in try list(value, key) {
@@ -126,7 +130,7 @@ private struct ConfigFileReader {
     }
 
     static let topLevelKeys = [
-        "host", "port", "policy", "admin_key", "replicas", "discover", "aliases", "health", "breaker", "retry",
+        "host", "port", "policy", "admin_key", "api_keys", "replica_api_key", "replicas", "discover", "aliases", "health", "breaker", "retry",
         "prefix_affinity", "max_migrations", "connect_timeout", "stream_idle_timeout", "request_timeout",
     ]
 

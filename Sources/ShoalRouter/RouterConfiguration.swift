@@ -10,6 +10,11 @@ public struct RouterConfiguration: Sendable {
     public var discover: [DiscoveryTarget] = []
     /// Bearer key for `/admin/*`; without one the admin API is off (403).
     public var adminKey: String?
+    /// Bearer keys clients must present on the OpenAI endpoints (any one of them); empty: no key needed.
+    public var apiKeys: [String] = []
+    /// Bearer key the router presents to replicas (requests and model discovery) in place of the client's
+    /// `Authorization`; nil: the client's header is passed through.
+    public var replicaAPIKey: String?
     public var policy: PolicyKind = .prefixAffinity
     public var prefixAffinity = PrefixAffinityPolicy.Configuration()
     public var breaker = CircuitBreaker<ContinuousClock.Instant>.Configuration()
@@ -36,6 +41,12 @@ public struct RouterConfiguration: Sendable {
         guard maxMigrations >= 0 else { throw RouterError(.invalidConfiguration, "maxMigrations must not be negative") }
         guard connectTimeout > .zero, streamIdleTimeout > .zero, requestTimeout > .zero else {
             throw RouterError(.invalidConfiguration, "timeouts must be positive")
+        }
+        guard apiKeys.allSatisfy({ !$0.isEmpty }) else {
+            throw RouterError(.invalidConfiguration, "API keys must not be empty")
+        }
+        if let replicaAPIKey, replicaAPIKey.isEmpty {
+            throw RouterError(.invalidConfiguration, "the replica API key must not be empty")
         }
         guard maxBodyBytes > 0 else { throw RouterError(.invalidConfiguration, "maxBodyBytes must be positive") }
         try prefixAffinity.validate()

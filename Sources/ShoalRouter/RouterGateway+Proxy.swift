@@ -50,7 +50,11 @@ extension RouterGateway {
         if migratable { body["return_token_ids"] = .bool(true) }
 
         var forward = HTTPHeaders()
-        if let auth = request.headers[.authorization] { forward.add(name: "authorization", value: auth) }
+        if configuration.replicaAPIKey != nil {
+            forward.add(contentsOf: upstream.replicaHeaders)
+        } else if let auth = request.headers[.authorization] {
+            forward.add(name: "authorization", value: auth)
+        }
         if let id = headerValues["x-request-id"] { forward.add(name: "x-request-id", value: id) }
         let key = headerValues["x-session-id"] ?? body["user"]?.stringValue
         let plan = ProxyPlan(

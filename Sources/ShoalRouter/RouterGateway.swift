@@ -147,9 +147,18 @@ public final class RouterGateway: Service, Sendable {
     public func makeApplication() -> some ApplicationProtocol {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RouterErrorMiddleware(logger: logger))
-        router.post("/v1/completions") { request, _ in try await self.proxy(request, kind: .completion) }
-        router.post("/v1/chat/completions") { request, _ in try await self.proxy(request, kind: .chat) }
-        router.get("/v1/models") { _, _ in try self.modelList() }
+        router.post("/v1/completions") { request, _ in
+            try self.authorizeClient(request)
+            return try await self.proxy(request, kind: .completion)
+        }
+        router.post("/v1/chat/completions") { request, _ in
+            try self.authorizeClient(request)
+            return try await self.proxy(request, kind: .chat)
+        }
+        router.get("/v1/models") { request, _ in
+            try self.authorizeClient(request)
+            return try self.modelList()
+        }
         router.get("/health") { _, _ in self.health() }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
@@ -209,14 +218,32 @@ public final class RouterGateway: Service, Sendable {
             throw ProxyError(status: 403, type: "invalid_request_error", code: "admin_disabled",
                              message: "The admin API is off: start the router with --admin-key")
         }
-        let given = request.headers[.authorization] ?? ""
-        let expected = "Bearer " + key
-        var difference = given.utf8.count ^ expected.utf8.count
-        for (a, b) in zip(given.utf8, expected.utf8) { difference |= Int(a ^ b) }
-        guard difference == 0 else {
+        guard Self.presents(request, oneOf: [key]) else {
             throw ProxyError(status: 401, type: "invalid_request_error", code: "invalid_api_key",
                              message: "Missing or wrong admin key (Authorization: Bearer <key>)")
         }
+    }
+
+    /// Checks the client's key on the OpenAI endpoints when the router has `apiKeys`.
+    private func authorizeClient(_ request: Request) throws {
+        guard !configuration.apiKeys.isEmpty else { return }
+        guard Self.presents(request, oneOf: configuration.apiKeys) else {
+            throw ProxyError(status: 401, type: "invalid_request_error", code: "invalid_api_key",
+                             message: "Missing or wrong API key (Authorization: Bearer <key>)")
+        }
+    }
+
+    /// Whether the request's `Authorization` is `Bearer K` for one of `keys` (compared in constant time per key).
+    private static func presents(_ request: Request, oneOf keys: [String]) -> Bool {
+        let given = request.headers[.authorization] ?? ""
+        var matched = false
+        for key in keys {
+            let expected = "Bearer " + key
+            var difference = given.utf8.count ^ expected.utf8.count
+            for (a, b) in zip(given.utf8, expected.utf8) { difference |= Int(a ^ b) }
+            matched = matched || difference == 0
+        }
+        return matched
     }
 
     private static func readURL(_ request: Request) async throws -> String {

@@ -15,7 +15,13 @@ final class Upstream: Sendable {
     /// admission control (`--max-num-seqs`, `--max-waiting`, 503), so the router does not cap them.
     static let connectionsPerReplica = 4096
 
+    /// `Authorization` for the replicas when the router has its own key for them.
+    let replicaHeaders: HTTPHeaders
+
     init(configuration: RouterConfiguration) {
+        var replicaHeaders = HTTPHeaders()
+        if let key = configuration.replicaAPIKey { replicaHeaders.add(name: "authorization", value: "Bearer " + key) }
+        self.replicaHeaders = replicaHeaders
         func client(read: Duration) -> HTTPClient {
             var settings = HTTPClient.Configuration()
             settings.timeout = .init(connect: .init(configuration.connectTimeout), read: .init(read))
@@ -48,10 +54,12 @@ final class Upstream: Sendable {
     /// GETs `replica` + `path`, reading at most 1 MiB of body; head and body must both arrive within `timeout`
     /// (a replica that hangs after its head must not stall the health checks of every replica).
     /// - Throws: `HTTPClientError.deadlineExceeded` when `timeout` passed first, or the request's error.
-    func get(_ replica: ReplicaID, path: String, timeout: Duration) async throws -> (status: Int, body: ByteBuffer) {
+    func get(_ replica: ReplicaID, path: String, timeout: Duration,
+             headers: HTTPHeaders = [:]) async throws -> (status: Int, body: ByteBuffer) {
         try await withThrowingTaskGroup(of: (status: Int, body: ByteBuffer)?.self) { group in
             group.addTask {
-                let request = HTTPClientRequest(url: replica.rawValue + path)
+                var request = HTTPClientRequest(url: replica.rawValue + path)
+                request.headers = headers
                 let response = try await self.unary.execute(request, timeout: .init(timeout))
                 return (Int(response.status.code), try await response.body.collect(upTo: 1 << 20))
             }
@@ -70,7 +78,7 @@ final class Upstream: Sendable {
     func discoverModels(_ replica: ReplicaID, timeout: Duration) async throws -> [PoolModel] {
         let answer: (status: Int, body: ByteBuffer)
         do {
-            answer = try await get(replica, path: "/v1/models", timeout: timeout)
+            answer = try await get(replica, path: "/v1/models", timeout: timeout, headers: replicaHeaders)
         } catch {
             throw RouterError(.discoveryFailed, "\(replica)/v1/models could not be read: \(error)")
         }

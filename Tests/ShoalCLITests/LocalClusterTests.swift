@@ -8,10 +8,12 @@ import Glibc
 import Testing
 import ShoalTestSupport
 
-/// `shoal serve --replicas 2` on the tiny model: serves through the router (also under a model alias), survives
-/// a SIGKILLed child (restarted and re-admitted), and stops every child on SIGTERM.
+/// `shoal serve --replicas 2` on the tiny model: serves through the router (also under a model alias) to clients
+/// with the API key only, survives a SIGKILLed child (restarted and re-admitted), and stops every child on SIGTERM.
 @Suite struct LocalClusterTests {
     static let adminKey = "cluster-test-key"
+    static let apiKey = "cluster-client-key"
+    static let clientHeaders = ["Authorization": "Bearer \(apiKey)"]
 
     struct HTTPAnswer {
         var status: Int
@@ -100,7 +102,7 @@ import ShoalTestSupport
         parent.arguments = [
             "serve", "--replicas", "2", "--model", tiny, "--port", "\(port)", "--threads", "2",
             "--kv-cache-memory", "8MiB", "--shutdown-timeout", "5", "--alias", "auto=*->\(modelName)",
-            "--policy", "least-loaded",
+            "--policy", "least-loaded", "--api-key", Self.apiKey,
         ]
         var environment = ProcessInfo.processInfo.environment
         environment["SHOAL_ROUTER_ADMIN_KEY"] = Self.adminKey
@@ -121,7 +123,7 @@ import ShoalTestSupport
         func complete(model: String? = nil) async throws -> String? {
             var body: [String: Any] = ["prompt": "hello", "max_tokens": 8, "temperature": 0, "ignore_eos": true]
             if let model { body["model"] = model }
-            let answer = try await Self.request(base + "/v1/completions", method: "POST", body: body)
+            let answer = try await Self.request(base + "/v1/completions", method: "POST", body: body, headers: Self.clientHeaders)
             guard answer.status == 200 else { return nil }
             let choices = try answer.json()["choices"] as? [[String: Any]]
             return choices?.first?["text"] as? String
@@ -146,10 +148,21 @@ import ShoalTestSupport
         #expect(seenChildren.count == 2, "children: \(seenChildren)")
         for _ in 0..<4 { #expect(try await complete() == expectedText) }
         // The alias routes to the model's pool and is listed with it.
-        let listed = try await Self.request(base + "/v1/models").json()["data"] as? [[String: Any]] ?? []
+        let listed = try await Self.request(base + "/v1/models", headers: Self.clientHeaders).json()["data"] as? [[String: Any]] ?? []
         #expect(Set(listed.compactMap { $0["id"] as? String }) == [modelName, "auto"])
         #expect(try await complete(model: "auto") == expectedText)
         #expect(try await complete(model: modelName) == expectedText)
+
+        // Clients need the key; the replicas take only the router's own key, so they cannot be used around it.
+        let noKey = try await Self.request(base + "/v1/completions", method: "POST", body: ["prompt": "hello", "max_tokens": 2])
+        #expect(noKey.status == 401)
+        #expect(String(decoding: noKey.body, as: UTF8.self).contains("invalid_api_key"))
+        let wrongKey = try await Self.request(base + "/v1/models", headers: ["Authorization": "Bearer nope"])
+        #expect(wrongKey.status == 401)
+        let replicaURL = try #require(await replicaListing().first?["url"] as? String)
+        let direct = try await Self.request(replicaURL + "/v1/completions", method: "POST",
+                                            body: ["prompt": "hello", "max_tokens": 2], headers: Self.clientHeaders)
+        #expect(direct.status == 401)
         #expect(logText().contains("[replica 0] "))
         #expect(logText().contains("[replica 1] "))
 

@@ -15,6 +15,8 @@ struct FakeReplica: Sendable {
         var dieAfterTokens: Int?
         /// Generation requests are answered with this status instead.
         var refuseWith: Int?
+        /// `/v1/*` answers 401 unless the request carries `Authorization: Bearer <key>`.
+        var requiredKey: String?
     }
 
     let behaviour: Behaviour
@@ -41,6 +43,9 @@ struct FakeReplica: Sendable {
         let router = Router(context: BasicRequestContext.self)
         let model = behaviour.model
         router.get("/health") { _, _ in Response(status: .ok) }
+        if let key = behaviour.requiredKey {
+            router.add(middleware: KeyCheck(key: key))
+        }
         router.get("/v1/models") { _, _ in
             let list = ModelList(data: [ModelCard(id: model, created: 0, maxModelLen: 4096)])
             return Response(status: .ok, headers: [.contentType: "application/json"],
@@ -169,4 +174,17 @@ final class Counter: Sendable {
     private let value = Atomic<Int>(0)
     func increment() { value.add(1, ordering: .relaxed) }
     func load() -> Int { value.load(ordering: .relaxed) }
+}
+
+/// The replica side of API keys: `/v1/*` needs `Authorization: Bearer <key>`.
+struct KeyCheck: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let key: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if request.uri.path.hasPrefix("/v1/"), request.headers[.authorization] != "Bearer \(key)" {
+            return Response(status: .unauthorized)
+        }
+        return try await next(request, context)
+    }
 }

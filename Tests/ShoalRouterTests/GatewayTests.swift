@@ -38,6 +38,29 @@ import Testing
         return stream
     }
 
+    @Test func clientKeysAreCheckedAndTheReplicaKeyIsSentUpstream() async throws {
+        let replica = FakeReplica(.init(requiredKey: "replica-secret"))
+        try await Cluster.with([replica], configure: {
+            $0.apiKeys = ["client-a", "client-b"]
+            $0.replicaAPIKey = "replica-secret"
+        }) { cluster in
+            let body = #"{"model":"tiny","prompt":"hi","max_tokens":3}"#
+            let missing = try await cluster.request("/v1/completions", json: body)
+            #expect(missing.status == 401)
+            #expect(missing.body.contains("invalid_api_key"))
+            let wrong = try await cluster.request("/v1/models", method: .GET, headers: [("authorization", "Bearer client-c")])
+            #expect(wrong.status == 401)
+            for key in ["client-a", "client-b"] {
+                let answer = try await cluster.request("/v1/completions", json: body, headers: [("authorization", "Bearer \(key)")])
+                #expect(answer.status == 200, "the replica got the router's key, not the client's")
+            }
+            let models = try await cluster.request("/v1/models", method: .GET, headers: [("authorization", "Bearer client-a")])
+            #expect(models.status == 200)
+            #expect(models.body.contains(#""tiny""#), "models discovered with the replica key")
+            #expect(try await cluster.request("/health", method: .GET).status == 200, "health needs no key")
+        }
+    }
+
     @Test func completionStreamSurvivesAReplicaDyingMidStream() async throws {
         let flaky = FakeReplica(.init(dieAfterTokens: 3))
         let steady = FakeReplica()
