@@ -70,7 +70,7 @@ import ShoalKernels
         }
     }
 
-    @Test(arguments: [GGMLType.q4_1, .q8_0, .f32, .q5_0], [1, 2, 3, 5, 17, 64])
+    @Test(arguments: [GGMLType.q4_1, .q8_0, .f32, .q5_0], [1, 2, 3, 4, 5, 7, 8, 9, 17, 64])
     func everyTokenCountWithStridesAndRowRange(type: GGMLType, tokens: Int) throws {
         for pool in Self.pools {
             try check(type, rows: 67, columns: 96, tokens: tokens, xStride: 96 + 5, yStride: 67 + 3,
