@@ -44,8 +44,14 @@ struct ModelOptions: ParsableArguments {
 extension LoadedModel {
     /// Resolves `reference` (catalogue name, pulled if missing, or .gguf path), then opens the file, its
     /// tokenizer and the model bound to it on a pool of `threads` threads.
+    ///
+    /// Weights are copied into huge-page memory (faster decode) unless `SHOAL_WEIGHTS=mapped` asks for the
+    /// shared file mapping (less resident memory when several processes serve the same file).
     static func open(_ reference: String, threads: Int, progress: @escaping (String) -> Void) throws -> LoadedModel {
-        let file = try GGUFFile(path: try ModelStore().resolve(reference, pull: true, progress: progress))
+        let residency: GGUFFile.Residency =
+            ProcessInfo.processInfo.environment["SHOAL_WEIGHTS"] == "mapped" ? .mapped : .hugePageCopy
+        let file = try GGUFFile(path: try ModelStore().resolve(reference, pull: true, progress: progress),
+                                residency: residency)
         let tokenizer = try loadTokenizer(from: file)
         let pool = ComputePool(threadCount: threads)
         return LoadedModel(file: file, model: try ModelRegistry.load(file, pool: pool), tokenizer: tokenizer, pool: pool)

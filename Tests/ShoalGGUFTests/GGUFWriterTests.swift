@@ -35,12 +35,13 @@ struct GGUFWriterTests {
         #expect(file.tensor(named: "missing") == nil)
     }
 
-    @Test func writeToPathAndMap() throws {
+    @Test(arguments: [GGUFFile.Residency.mapped, .hugePageCopy])
+    func writeToPathAndOpen(residency: GGUFFile.Residency) throws {
         let (writer, tensorData) = try sampleFile()
         let path = NSTemporaryDirectory() + "shoal-gguf-\(getpid())-\(UInt64.random(in: 0...UInt64.max)).gguf"
         defer { try? FileManager.default.removeItem(atPath: path) }
         try writer.write(to: path)
-        let file = try GGUFFile(path: path)
+        let file = try GGUFFile(path: path, residency: residency)
         #expect(Array(file.bytes) == writer.serialized())
         for t in file.tensors {
             #expect(Array(file.data(for: t)) == tensorData[t.name])
