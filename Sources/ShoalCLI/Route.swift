@@ -93,9 +93,7 @@ struct Route: AsyncParsableCommand {
 
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
-        if let policy, PolicyKind(rawValue: policy) == nil {
-            throw ValidationError("--policy must be one of " + PolicyKind.allCases.map(\.rawValue).joined(separator: ", "))
-        }
+        if let policy { _ = try CommandSupport.policy(policy) }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
         for url in discover {
             do {
@@ -122,20 +120,15 @@ struct Route: AsyncParsableCommand {
         configuration.discover += try discover.map(DiscoveryTarget.init(parsing:))
         if let host { configuration.host = host }
         if let port { configuration.port = port }
-        if let policy, let kind = PolicyKind(rawValue: policy) { configuration.policy = kind }
+        if let policy { configuration.policy = try CommandSupport.policy(policy) }
         if let key = adminKey ?? ProcessInfo.processInfo.environment["SHOAL_ROUTER_ADMIN_KEY"], !key.isEmpty {
             configuration.adminKey = key
         }
-        configuration.apiKeys += apiKey
-        if let key = ProcessInfo.processInfo.environment["SHOAL_API_KEY"], !key.isEmpty { configuration.apiKeys.append(key) }
+        configuration.apiKeys += CommandSupport.apiKeys(apiKey)
         if let key = replicaAPIKey ?? ProcessInfo.processInfo.environment["SHOAL_REPLICA_API_KEY"], !key.isEmpty {
             configuration.replicaAPIKey = key
         }
-        for spec in alias {
-            let rules = try RoutingRules.parse(spec)
-            configuration.aliases.removeAll { $0.alias == rules.alias }
-            configuration.aliases.append(rules)
-        }
+        try CommandSupport.apply(aliases: alias, to: &configuration)
         if let healthInterval { configuration.health.interval = .milliseconds(Int64(healthInterval * 1000)) }
         if let healthTimeout { configuration.health.timeout = .milliseconds(Int64(healthTimeout * 1000)) }
         if let unhealthyThreshold { configuration.health.unhealthyThreshold = unhealthyThreshold }
@@ -156,15 +149,8 @@ struct Route: AsyncParsableCommand {
 
     /// Bootstraps logging and metrics, then runs the router until SIGTERM or SIGINT.
     func serve() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "shoal.router")
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let (logger, registry) = CommandSupport.bootstrap(logLevel: Logger.Level(rawValue: logLevel) ?? .info,
+                                                          label: "shoal.router")
 
         let configuration: RouterConfiguration
         do {

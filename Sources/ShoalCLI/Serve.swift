@@ -88,29 +88,14 @@ struct Serve: AsyncParsableCommand {
         if replicas == 1, !alias.isEmpty || policy != nil {
             throw ValidationError("--alias and --policy are router options: use them with --replicas 2 or more")
         }
-        if let policy, PolicyKind(rawValue: policy) == nil {
-            throw ValidationError("--policy must be one of " + PolicyKind.allCases.map(\.rawValue).joined(separator: ", "))
-        }
-        for spec in alias {
-            do { _ = try RoutingRules.parse(spec) } catch let error as RouterError { throw ValidationError(error.message) }
-        }
+        if let policy { _ = try CommandSupport.policy(policy) }
+        var aliasCheck = RouterConfiguration()
+        try CommandSupport.apply(aliases: alias, to: &aliasCheck)
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let logger = Logger(label: "shoal")
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-
-        var keys = apiKey
-        if let fromEnvironment = ProcessInfo.processInfo.environment["SHOAL_API_KEY"], !fromEnvironment.isEmpty {
-            keys.append(fromEnvironment)
-        }
+        let (logger, registry) = CommandSupport.bootstrap(logLevel: Logger.Level(rawValue: logLevel) ?? .info, label: "shoal")
+        let keys = CommandSupport.apiKeys(apiKey)
         if replicas > 1 {
             // Resolve (and pull) every model and check it opens before starting children, so that a bad
             // reference is one clear error here rather than replicas failing over and over.
@@ -183,12 +168,8 @@ extension Serve {
         router.health.interval = .seconds(2)
         router.apiKeys = apiKeys
         router.replicaAPIKey = replicaKey
-        if let policy, let kind = PolicyKind(rawValue: policy) { router.policy = kind }
-        for spec in alias {
-            let rules = try RoutingRules.parse(spec)
-            router.aliases.removeAll { $0.alias == rules.alias }
-            router.aliases.append(rules)
-        }
+        if let policy { router.policy = try CommandSupport.policy(policy) }
+        try CommandSupport.apply(aliases: alias, to: &router)
         if let key = ProcessInfo.processInfo.environment["SHOAL_ROUTER_ADMIN_KEY"], !key.isEmpty { router.adminKey = key }
         try router.validate()
         return LocalCluster(

@@ -105,9 +105,9 @@ extension GGUFFile {
     final class Storage {
         let base: UnsafeMutableRawPointer
         let size: Int
-        private let mapped: Bool
-        /// The mapping to unmap (the whole anonymous region for a huge-page copy, else `base`/`size`).
-        private var mapping: (start: UnsafeMutableRawPointer, length: Int)?
+        /// The mapping to unmap (the whole anonymous region for a huge-page copy, else `base`/`size`); nil for a
+        /// heap copy.
+        private let mapping: (start: UnsafeMutableRawPointer, length: Int)?
 
         init(copying bytes: [UInt8]) {
             let base = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
@@ -116,7 +116,7 @@ extension GGUFFile {
             }
             self.base = base
             self.size = bytes.count
-            self.mapped = false
+            self.mapping = nil
         }
 
         init(mapping path: String, hugePageCopy: Bool = false) throws(GGUFError) {
@@ -140,7 +140,6 @@ extension GGUFFile {
                 throw GGUFError(.io, "\(path): cannot map \(size) bytes: \(Self.errnoText())")
             }
             self.size = size
-            self.mapped = true
             if hugePageCopy, let copy = Self.hugePageCopy(of: p, size: size) {
                 munmap(p, size)
                 self.base = copy.base
@@ -170,7 +169,7 @@ extension GGUFFile {
         }
 
         deinit {
-            if mapped, let mapping {
+            if let mapping {
                 munmap(mapping.start, mapping.length)
             } else {
                 base.deallocate()

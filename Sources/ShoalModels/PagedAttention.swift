@@ -60,8 +60,9 @@ struct PagedAttention {
         let first = view.firstVisible
         let count = view.position - first + 1
         let kvOffset = kvHead * headDim
-        // Scores for the query heads of the group, a key tile (one block of positions) at a time; up to four
-        // heads share each load of the tile.
+        // Scores for the query heads of the group, a key tile (one block of positions) at a time. Three or four
+        // heads share each load of the tile (three compute one spare lane set); one or two left are scored alone,
+        // so a group of one (multi-head attention) does no spare work.
         var blockIndex = first / blockSize
         while blockIndex * blockSize <= view.position {
             let tile = UnsafePointer(cache.keyTile(layer: layer, block: Int(table[blockIndex])) + kvOffset * blockSize)
@@ -69,7 +70,7 @@ struct PagedAttention {
             let hi = min(view.position, blockIndex * blockSize + blockSize - 1)
             if blockSize == 16 {
                 var h0 = 0
-                while h0 < group {
+                while group - h0 >= 3 {
                     let heads = min(4, group - h0)
                     let lanes = tileScores16x4(queries + h0 * headDim, heads: heads, tile, headDim)
                     for h in 0..<heads {
@@ -77,7 +78,13 @@ struct PagedAttention {
                         let scaled = (h == 0 ? lanes.0 : h == 1 ? lanes.1 : h == 2 ? lanes.2 : lanes.3) * scale
                         for p in lo...hi { out[p - first] = scaled[p - blockIndex * 16] }
                     }
-                    h0 += 4
+                    h0 += heads
+                }
+                while h0 < group {
+                    let out = scores + h0 * scoreStride
+                    let scaled = tileScores16(queries + h0 * headDim, tile, headDim) * scale
+                    for p in lo...hi { out[p - first] = scaled[p - blockIndex * 16] }
+                    h0 += 1
                 }
             } else {
                 for h in 0..<group {
@@ -181,6 +188,23 @@ private func accumulateValues4x64(
     if heads > 1 { store(1, a10, a11, a12, a13) }
     if heads > 2 { store(2, a20, a21, a22, a23) }
     if heads > 3 { store(3, a30, a31, a32, a33) }
+}
+
+/// Scores of one query against the 16 positions of a transposed key tile: lane s = Σ_d q[d] · tile[d·16 + s].
+@inline(__always)
+private func tileScores16(_ q: UnsafePointer<Float>, _ tile: UnsafePointer<Float>, _ headDim: Int) -> SIMD16<Float> {
+    let raw = UnsafeRawPointer(tile)
+    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
+    var d = 0
+    while d + 2 <= headDim {
+        a0.addProduct(SIMD16(repeating: q[d]), raw.loadUnaligned(fromByteOffset: d * 64, as: SIMD16<Float>.self))
+        a1.addProduct(SIMD16(repeating: q[d + 1]), raw.loadUnaligned(fromByteOffset: (d + 1) * 64, as: SIMD16<Float>.self))
+        d += 2
+    }
+    if d < headDim {
+        a0.addProduct(SIMD16(repeating: q[d]), raw.loadUnaligned(fromByteOffset: d * 64, as: SIMD16<Float>.self))
+    }
+    return a0 + a1
 }
 
 /// Scores of up to four queries (`heads`, `headDim` floats apart) against the 16 positions of a transposed key

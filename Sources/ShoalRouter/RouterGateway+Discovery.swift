@@ -91,17 +91,9 @@ extension RouterGateway {
     /// The addresses of `target.name`, or an error after `target.timeout`.
     private func resolve(_ target: DiscoveryTarget) async throws -> [String] {
         let resolver = resolver
-        return try await withThrowingTaskGroup(of: [String]?.self) { group in
-            group.addTask { try await resolver.addresses(of: target.name) }
-            group.addTask {
-                try await Task.sleep(for: target.timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let addresses = first else {
-                throw RouterError(.discoveryFailed, "resolving '\(target.name)' took longer than \(target.timeout)")
-            }
-            return addresses
+        guard let addresses = try await withDeadline(target.timeout, { try await resolver.addresses(of: target.name) }) else {
+            throw RouterError(.discoveryFailed, "resolving '\(target.name)' took longer than \(target.timeout)")
         }
+        return addresses
     }
 }

@@ -25,6 +25,8 @@ public final class RouterGateway: Service, Sendable {
     let metrics: RouterMetrics
     let logger: Logger
     let aliases: [String: RoutingRules]
+    /// `configuration.apiKeys`, ready for constant-time checks.
+    private let clientKeys: APIKeySet
     /// Resolves the names of `configuration.discover`.
     let resolver: any AddressResolver
     private let random: Mutex<RouterRandom>
@@ -58,6 +60,7 @@ public final class RouterGateway: Service, Sendable {
         var aliases: [String: RoutingRules] = [:]
         for alias in configuration.aliases { aliases[alias.alias] = alias }
         self.aliases = aliases
+        clientKeys = APIKeySet(configuration.apiKeys)
         pending.withLock { set in
             for url in configuration.replicas { if let id = try? ReplicaURL.normalize(url) { set.insert(id) } }
         }
@@ -218,7 +221,7 @@ public final class RouterGateway: Service, Sendable {
             throw ProxyError(status: 403, type: "invalid_request_error", code: "admin_disabled",
                              message: "The admin API is off: start the router with --admin-key")
         }
-        guard Self.presents(request, oneOf: [key]) else {
+        guard Self.presents(request, oneOf: APIKeySet([key])) else {
             throw ProxyError(status: 401, type: "invalid_request_error", code: "invalid_api_key",
                              message: "Missing or wrong admin key (Authorization: Bearer <key>)")
         }
@@ -226,24 +229,19 @@ public final class RouterGateway: Service, Sendable {
 
     /// Checks the client's key on the OpenAI endpoints when the router has `apiKeys`.
     private func authorizeClient(_ request: Request) throws {
-        guard !configuration.apiKeys.isEmpty else { return }
-        guard Self.presents(request, oneOf: configuration.apiKeys) else {
+        guard !clientKeys.isEmpty else { return }
+        guard Self.presents(request, oneOf: clientKeys) else {
             throw ProxyError(status: 401, type: "invalid_request_error", code: "invalid_api_key",
                              message: "Missing or wrong API key (Authorization: Bearer <key>)")
         }
     }
 
-    /// Whether the request's `Authorization` is `Bearer K` for one of `keys` (compared in constant time per key).
-    private static func presents(_ request: Request, oneOf keys: [String]) -> Bool {
-        let given = request.headers[.authorization] ?? ""
-        var matched = false
-        for key in keys {
-            let expected = "Bearer " + key
-            var difference = given.utf8.count ^ expected.utf8.count
-            for (a, b) in zip(given.utf8, expected.utf8) { difference |= Int(a ^ b) }
-            matched = matched || difference == 0
-        }
-        return matched
+    /// Whether the request's `Authorization` is `Bearer K` for one of `keys`.
+    private static func presents(_ request: Request, oneOf keys: APIKeySet) -> Bool {
+        let given = (request.headers[.authorization] ?? "").utf8
+        let scheme = "Bearer ".utf8
+        guard given.starts(with: scheme) else { return false }
+        return keys.contains(given.dropFirst(scheme.count))
     }
 
     private static func readURL(_ request: Request) async throws -> String {

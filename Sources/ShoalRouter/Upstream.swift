@@ -56,21 +56,14 @@ final class Upstream: Sendable {
     /// - Throws: `HTTPClientError.deadlineExceeded` when `timeout` passed first, or the request's error.
     func get(_ replica: ReplicaID, path: String, timeout: Duration,
              headers: HTTPHeaders = [:]) async throws -> (status: Int, body: ByteBuffer) {
-        try await withThrowingTaskGroup(of: (status: Int, body: ByteBuffer)?.self) { group in
-            group.addTask {
-                var request = HTTPClientRequest(url: replica.rawValue + path)
-                request.headers = headers
-                let response = try await self.unary.execute(request, timeout: .init(timeout))
-                return (Int(response.status.code), try await response.body.collect(upTo: 1 << 20))
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let answer = try await group.next() ?? nil else { throw HTTPClientError.deadlineExceeded }
-            return answer
+        let answer = try await withDeadline(timeout) { () async throws -> (status: Int, body: ByteBuffer) in
+            var request = HTTPClientRequest(url: replica.rawValue + path)
+            request.headers = headers
+            let response = try await self.unary.execute(request, timeout: .init(timeout))
+            return (Int(response.status.code), try await response.body.collect(upTo: 1 << 20))
         }
+        guard let answer else { throw HTTPClientError.deadlineExceeded }
+        return answer
     }
 
     /// Asks a replica which models it serves.

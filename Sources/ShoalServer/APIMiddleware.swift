@@ -42,11 +42,11 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 /// Requires `Authorization: Bearer <key>` with one of the configured keys, except on the open paths
 /// (`/health`, `/metrics`, `/version`), which probes and scrapers call without one.
 struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
-    let keys: [[UInt8]]
+    let keys: APIKeySet
     let openPaths: Set<String>
 
     init(keys: [String], openPaths: Set<String>) {
-        self.keys = keys.map { Array($0.utf8) }
+        self.keys = APIKeySet(keys)
         self.openPaths = openPaths
     }
 
@@ -61,19 +61,9 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
         guard header.count > prefix.count, header.prefix(prefix.count).lowercased() == prefix else {
             throw APIError(.invalidAPIKey, "The Authorization header must be `Bearer <key>`")
         }
-        let given = Array(header.dropFirst(prefix.count).utf8)
-        // Compare against every key without stopping early, so timing reveals nothing.
-        var match = false
-        for key in keys { match = Self.constantTimeEqual(key, given) || match }
-        guard match else { throw APIError(.invalidAPIKey, "Incorrect API key provided") }
-        return try await next(request, context)
-    }
-
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = a.count ^ b.count
-        for i in 0..<max(a.count, b.count) {
-            difference |= Int((i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0))
+        guard keys.contains(header.dropFirst(prefix.count).utf8) else {
+            throw APIError(.invalidAPIKey, "Incorrect API key provided")
         }
-        return difference == 0
+        return try await next(request, context)
     }
 }
