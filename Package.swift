@@ -7,7 +7,11 @@ import PackageDescription
 /// `SHOAL_PORTABLE=1 swift build -c release` makes a binary for any x86-64 CPU with AVX-512
 /// (Skylake-X, Ice Lake, Zen 4 and later) instead of only for CPUs like the build machine's.
 let portable = ProcessInfo.processInfo.environment["SHOAL_PORTABLE"].map { $0 != "0" } ?? false
+/// The fast path's int8 dot products use AVX-512 VNNI (`vpdpbusd`) when the build machine has it (Zen 4, Ice Lake
+/// and later); otherwise, and in portable builds, an AVX-512BW sequence that gives the same sums.
+let buildMachineHasVNNI = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx512_vnni") ?? false
 let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", portable ? "skylake-avx512" : "native"])]
+    + (!portable && buildMachineHasVNNI ? [.define("SHOAL_VNNI")] : [])
 
 let package = Package(
     name: "Shoal",

@@ -4,11 +4,12 @@ import ShoalGGUF
 import ShoalModels
 import ShoalTokenizers
 import ShoalEngine
+import ShoalKernels
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: the engine (default, like llama-bench) or a running server (`bench serve`).",
-        subcommands: [BenchEngine.self, BenchServe.self],
+        subcommands: [BenchEngine.self, BenchServe.self, BenchKernels.self],
         defaultSubcommand: BenchEngine.self)
 }
 
@@ -80,6 +81,29 @@ struct BenchEngine: ParsableCommand {
                 print(String(format: "tg%-5d %9.1f ± %5.1f tok/s (median; min %.1f, max %.1f)", genTokens, s.median,
                              s.standardDeviation, s.min, s.max))
             }
+        }
+    }
+}
+
+struct BenchKernels: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernels",
+        abstract: "Micro-benchmark the matrix kernels on SmolLM2-135M shapes (GB/s for one token, GFLOP/s for batches).")
+
+    @Option(help: "Compute threads (default: all cores).")
+    var threads: Int?
+
+    @Option(help: "Timed samples per measurement (the median is reported).")
+    var samples: Int = 15
+
+    func validate() throws {
+        if let threads, !(1...512).contains(threads) { throw ValidationError("--threads must be between 1 and 512") }
+        guard (1...1000).contains(samples) else { throw ValidationError("--samples must be 1...1000") }
+    }
+
+    func run() throws {
+        for line in KernelBenchmark.run(threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, samples: samples) {
+            print(line)
         }
     }
 }

@@ -14,6 +14,10 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Compute threads (default: all cores).")
     var threads: Int?
 
+    @Option(name: .long, help: "Matrix products: exact (float32 activations, matches the reference) or fast (int8 activations for Q4_1 weights, like llama.cpp).",
+            transform: parsePrecision)
+    var precision: MatmulPrecision = .exact
+
     func validate() throws {
         if let threads, threads < 1 || threads > 512 {
             throw ValidationError("--threads must be between 1 and 512")
@@ -37,24 +41,25 @@ struct ModelOptions: ParsableArguments {
 
     /// The file, the model bound to it and its tokenizer.
     func load() throws -> LoadedModel {
-        try LoadedModel.open(model, threads: threadCount) { printError($0) }
+        try LoadedModel.open(model, threads: threadCount, precision: precision) { printError($0) }
     }
 }
 
 extension LoadedModel {
     /// Resolves `reference` (catalogue name, pulled if missing, or .gguf path), then opens the file, its
-    /// tokenizer and the model bound to it on a pool of `threads` threads.
+    /// tokenizer and the model bound to it on a pool of `threads` threads, its matrix products in `precision`.
     ///
     /// Weights are copied into huge-page memory (faster decode) unless `SHOAL_WEIGHTS=mapped` asks for the
     /// shared file mapping (less resident memory when several processes serve the same file).
-    static func open(_ reference: String, threads: Int, progress: @escaping (String) -> Void) throws -> LoadedModel {
+    static func open(_ reference: String, threads: Int, precision: MatmulPrecision = .exact,
+                     progress: @escaping (String) -> Void) throws -> LoadedModel {
         let residency: GGUFFile.Residency =
             ProcessInfo.processInfo.environment["SHOAL_WEIGHTS"] == "mapped" ? .mapped : .hugePageCopy
         let file = try GGUFFile(path: try ModelStore().resolve(reference, pull: true, progress: progress),
                                 residency: residency)
         let tokenizer = try loadTokenizer(from: file)
         let pool = ComputePool(threadCount: threads)
-        return LoadedModel(file: file, model: try ModelRegistry.load(file, pool: pool), tokenizer: tokenizer, pool: pool)
+        return LoadedModel(file: file, model: try ModelRegistry.load(file, pool: pool, precision: precision), tokenizer: tokenizer, pool: pool)
     }
 }
 
@@ -76,4 +81,12 @@ struct LoadedModel {
 /// Writes to standard error without buffering.
 func printError(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Parses `--precision`.
+func parsePrecision(_ text: String) throws -> MatmulPrecision {
+    guard let precision = MatmulPrecision(rawValue: text) else {
+        throw ValidationError("--precision must be exact or fast (got '\(text)')")
+    }
+    return precision
 }

@@ -33,6 +33,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Compute threads per model (default: all cores).")
     var threads: Int?
 
+    @Option(name: .long, help: "Matrix products: fast (int8 activations for Q4_1 weights, llama.cpp's CPU path and accuracy) or exact (float32 activations, matches the reference).",
+            transform: parsePrecision)
+    var precision: MatmulPrecision = .fast
+
     @Option(name: .customLong("api-key"), help: "Require this bearer token (repeatable; also $SHOAL_API_KEY).")
     var apiKey: [String] = []
 
@@ -124,7 +128,7 @@ struct Serve: AsyncParsableCommand {
         let state = ServerState(isLoading: true)
         let engines = EngineService(
             models: models, names: servedModelName, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-            configuration: engineConfiguration, state: state, logger: logger)
+            precision: precision, configuration: engineConfiguration, state: state, logger: logger)
         let server = ShoalHTTPServer(state: state, configuration: serverConfiguration, registry: registry, logger: logger)
         let group = ServiceGroup(configuration: .init(
             services: [engines, server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -145,6 +149,7 @@ extension Serve {
             "--max-batched-tokens", "\(maxBatchedTokens)", "--max-num-seqs", "\(maxNumSeqs)",
             "--max-waiting", "\(maxWaiting)", "--long-prefill-threshold", "\(longPrefillThreshold)",
             "--shutdown-timeout", "\(shutdownTimeout)", "--max-body-bytes", "\(maxBodyBytes)", "--log-level", logLevel,
+            "--precision", precision.rawValue,
         ]
         if let maxModelLen { shared += ["--max-model-len", "\(maxModelLen)"] }
         if noPrefixCaching { shared.append("--no-prefix-caching") }
@@ -184,6 +189,7 @@ struct EngineService: Service {
     let models: [String]
     let names: [String]
     let threads: Int
+    let precision: MatmulPrecision
     let configuration: EngineConfiguration
     let state: ServerState
     let logger: Logger
@@ -192,7 +198,7 @@ struct EngineService: Service {
         var started: [EngineCore] = []
         defer { for engine in started { engine.shutdown() } }
         for (index, reference) in models.enumerated() {
-            let loaded = try LoadedModel.open(reference, threads: threads) { logger.info("\($0)") }
+            let loaded = try LoadedModel.open(reference, threads: threads, precision: precision) { logger.info("\($0)") }
             let name = index < names.count ? names[index] : Self.defaultName(reference)
             let engine = try EngineCore(
                 model: loaded.model, tokenizer: loaded.tokenizer, modelName: name,
@@ -201,7 +207,7 @@ struct EngineService: Service {
             started.append(engine)
             state.setEngine(engine)
             logger.info("model ready", metadata: [
-                "model": "\(name)", "source": "\(reference)", "threads": "\(threads)",
+                "model": "\(name)", "source": "\(reference)", "threads": "\(threads)", "precision": "\(precision)",
                 "kv_cache_tokens": "\(engine.cacheTokenCapacity)", "context": "\(engine.contextLength)",
             ])
         }

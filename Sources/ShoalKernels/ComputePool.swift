@@ -66,13 +66,18 @@ public final class ComputePool: @unchecked Sendable {
     /// Runs `body(chunk, thread)` once for every chunk in `0..<chunks`, the threads claiming chunks one at a time
     /// from a shared counter: a thread that the OS deschedules (another process wanting the core) then holds up at
     /// most one chunk while the others take the rest, instead of stalling the whole call for a time slice.
-    package func runChunked(chunks: Int, _ body: (_ chunk: Int, _ thread: Int) -> Void) {
+    ///
+    /// `prologue` runs first, on the caller as thread 0 while it holds the pool (so it may fill thread 0's scratch
+    /// for all threads to read).
+    package func runChunked(chunks: Int, prologue: () -> Void = {}, _ body: (_ chunk: Int, _ thread: Int) -> Void) {
         guard chunks > 0 else { return }
         guard acquire() else {
+            prologue()
             for chunk in 0..<chunks { body(chunk, 0) }
             return
         }
         defer { release() }
+        prologue()
         if threadCount == 1 || chunks == 1 {
             for chunk in 0..<chunks { body(chunk, 0) }
             return

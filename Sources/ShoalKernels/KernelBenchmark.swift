@@ -32,6 +32,14 @@ public enum KernelBenchmark {
             lines.append("matmul \(type) \(rows)x\(columns) x \(tokens) tokens: \(fixed(flops / seconds / 1e9, 1)) GFLOP/s"
                          + " (\(fixed(seconds * 1e3, 2)) ms; best \(fixed(flops / best / 1e9, 1)) GFLOP/s)")
         }
+        for tokens in [1, 4, 8, 16, 512] {
+            let (rows, columns) = (1536, 576)
+            let (seconds, best) = measureMatmul(.q4_1, rows: rows, columns: columns, tokens: tokens, cold: false, pool: pool,
+                                                samples: samples, precision: .fast)
+            let flops = 2.0 * Double(rows * columns * tokens)
+            lines.append("matmul q4_1 \(rows)x\(columns) x \(tokens) tokens, fast (int8 activations): \(fixed(flops / seconds / 1e9, 1)) GFLOP/s"
+                         + " (\(fixed(seconds * 1e3, 3)) ms; best \(fixed(flops / best / 1e9, 1)) GFLOP/s)")
+        }
         let (handOff, _) = measure(samples: samples, minimumSeconds: 0.02) { iterations in
             for _ in 0..<iterations { pool.run { _, _ in } }
         }
@@ -77,7 +85,7 @@ public enum KernelBenchmark {
     }
 
     static func measureMatmul(_ type: GGMLType, rows: Int, columns: Int, tokens: Int, cold: Bool, pool: ComputePool,
-                              samples: Int) -> (median: Double, best: Double) {
+                              samples: Int, precision: MatmulPrecision = .exact) -> (median: Double, best: Double) {
         let rowBytes = columns / type.blockSize * type.blockBytes
         let matrixBytes = rows * rowBytes
         let copies = cold ? max(1, (64 << 20) / matrixBytes) : 1
@@ -89,7 +97,9 @@ public enum KernelBenchmark {
         for i in 0..<tokens * columns { x[i] = Float(i % 17) * 0.05 - 0.4 }
         let y = UnsafeMutablePointer<Float>.allocate(capacity: tokens * rows)
         defer { y.deallocate() }
-        let views = (0..<copies).map { try! MatrixView(base: weights + $0 * matrixBytes, type: type, rows: rows, columns: columns) }
+        let views = (0..<copies).map {
+            LinearWeight(try! MatrixView(base: weights + $0 * matrixBytes, type: type, rows: rows, columns: columns), precision: precision)
+        }
         var next = 0
         return measure(samples: samples, minimumSeconds: 0.01) { iterations in
             for _ in 0..<iterations {

@@ -18,7 +18,7 @@ public protocol LanguageModel: AnyObject, Sendable {
 }
 
 /// Builds a `LanguageModel` from a GGUF file.
-public typealias ModelFactory = @Sendable (_ file: GGUFFile, _ pool: ComputePool) throws -> any LanguageModel
+public typealias ModelFactory = @Sendable (_ file: GGUFFile, _ pool: ComputePool, _ precision: MatmulPrecision) throws -> any LanguageModel
 
 /// The architectures Shoal can run, keyed by `general.architecture`.
 ///
@@ -26,17 +26,17 @@ public typealias ModelFactory = @Sendable (_ file: GGUFFile, _ pool: ComputePool
 public enum ModelRegistry {
     /// Factories by architecture name.
     public static let factories: [String: ModelFactory] = [
-        "llama": { file, pool in try LlamaModel(file: file, pool: pool) },
-        "gemma3": { file, pool in try Gemma3Model(file: file, pool: pool) },
+        "llama": { file, pool, precision in try LlamaModel(file: file, pool: pool, precision: precision) },
+        "gemma3": { file, pool, precision in try Gemma3Model(file: file, pool: pool, precision: precision) },
     ]
 
     /// Names of the supported architectures, sorted.
     public static var architectures: [String] { factories.keys.sorted() }
 
-    /// Loads the model described by `file`.
+    /// Loads the model described by `file`, its matrix products in `precision`.
     /// - Throws: `ModelError(.unsupportedArchitecture)` naming the architecture and the supported ones,
     ///   or any error from binding the weights.
-    public static func load(_ file: GGUFFile, pool: ComputePool) throws -> any LanguageModel {
+    public static func load(_ file: GGUFFile, pool: ComputePool, precision: MatmulPrecision = .exact) throws -> any LanguageModel {
         guard let arch = file.architecture else {
             throw ModelError(.missingMetadata, "general.architecture is missing; not a model file?")
         }
@@ -44,6 +44,6 @@ public enum ModelRegistry {
             throw ModelError(.unsupportedArchitecture,
                              "architecture '\(arch)' is not supported (supported: \(architectures.joined(separator: ", ")))")
         }
-        return try factory(file, pool)
+        return try factory(file, pool, precision)
     }
 }

@@ -4,6 +4,8 @@ import ShoalKernels
 /// Looks up tensors by GGUF name and checks their shapes, so that a wrong file fails at load with the tensor named.
 struct WeightBinding {
     let file: GGUFFile
+    /// Whether projection matrices get the fast path's interleaved copies (see `linear`).
+    var precision: MatmulPrecision = .exact
 
     func info(_ name: String) throws -> GGUFTensorInfo {
         guard let info = file.tensor(named: name) else {
@@ -26,6 +28,11 @@ struct WeightBinding {
         } catch {
             throw ModelError(.badTensor, "tensor '\(name)': \(error)")
         }
+    }
+
+    /// A projection matrix as the forward pass uses it, repacked for the fast path when `precision` asks for it.
+    func linear(_ name: String, rows: Int, columns: Int) throws -> LinearWeight {
+        LinearWeight(try matrix(name, rows: rows, columns: columns), precision: precision)
     }
 
     /// A vector (norm weights, biases) dequantized into owned float storage.

@@ -16,17 +16,17 @@ import Synchronization
 public final class Gemma3Model: LanguageModel {
     struct Layer {
         var attentionNorm: [Float]
-        var query: MatrixView
-        var key: MatrixView
-        var value: MatrixView
+        var query: LinearWeight
+        var key: LinearWeight
+        var value: LinearWeight
         var queryNorm: [Float]
         var keyNorm: [Float]
-        var attentionOutput: MatrixView
+        var attentionOutput: LinearWeight
         var postAttentionNorm: [Float]
         var feedForwardNorm: [Float]
-        var gate: MatrixView
-        var up: MatrixView
-        var down: MatrixView
+        var gate: LinearWeight
+        var up: LinearWeight
+        var down: LinearWeight
         var postFeedForwardNorm: [Float]
         /// Whether the layer attends through the sliding window (and uses the local RoPE base).
         var isLocal: Bool
@@ -56,9 +56,10 @@ public final class Gemma3Model: LanguageModel {
         var localRotary = RotaryTable()
     }
 
-    /// Binds the weights of `file` (which must say `gemma3`) without copying the large matrices.
+    /// Binds the weights of `file` (which must say `gemma3`) without copying the large matrices; with `.fast`
+    /// precision the Q4_1 projections also get interleaved copies for the int8 path.
     /// - Throws: `ModelError` naming the missing or malformed tensor or metadata key.
-    public init(file: GGUFFile, pool: ComputePool) throws {
+    public init(file: GGUFFile, pool: ComputePool, precision: MatmulPrecision = .exact) throws {
         let config = try ModelConfig.llamaStyle(from: file, ropeStyle: .neox)
         let arch = config.architecture
         let window = try file.optionalInt("\(arch).attention.sliding_window") ?? 512
@@ -72,7 +73,7 @@ public final class Gemma3Model: LanguageModel {
         guard config.ropeDimensions == config.headDim else {
             throw ModelError(.invalidMetadata, "\(arch): partial RoPE (\(config.ropeDimensions) of \(config.headDim) dims) is not supported")
         }
-        let w = WeightBinding(file: file)
+        let w = WeightBinding(file: file, precision: precision)
         let h = config.hiddenSize, f = config.feedForwardSize, d = config.headDim
         embedding = try w.matrix("token_embd.weight", rows: config.vocabularySize, columns: h)
         var layers: [Layer] = []
@@ -80,17 +81,17 @@ public final class Gemma3Model: LanguageModel {
             let p = "blk.\(i)."
             layers.append(Layer(
                 attentionNorm: try w.vector(p + "attn_norm.weight", count: h),
-                query: try w.matrix(p + "attn_q.weight", rows: config.queryWidth, columns: h),
-                key: try w.matrix(p + "attn_k.weight", rows: config.kvWidth, columns: h),
-                value: try w.matrix(p + "attn_v.weight", rows: config.kvWidth, columns: h),
+                query: try w.linear(p + "attn_q.weight", rows: config.queryWidth, columns: h),
+                key: try w.linear(p + "attn_k.weight", rows: config.kvWidth, columns: h),
+                value: try w.linear(p + "attn_v.weight", rows: config.kvWidth, columns: h),
                 queryNorm: try w.vector(p + "attn_q_norm.weight", count: d),
                 keyNorm: try w.vector(p + "attn_k_norm.weight", count: d),
-                attentionOutput: try w.matrix(p + "attn_output.weight", rows: h, columns: config.queryWidth),
+                attentionOutput: try w.linear(p + "attn_output.weight", rows: h, columns: config.queryWidth),
                 postAttentionNorm: try w.vector(p + "post_attention_norm.weight", count: h),
                 feedForwardNorm: try w.vector(p + "ffn_norm.weight", count: h),
-                gate: try w.matrix(p + "ffn_gate.weight", rows: f, columns: h),
-                up: try w.matrix(p + "ffn_up.weight", rows: f, columns: h),
-                down: try w.matrix(p + "ffn_down.weight", rows: h, columns: f),
+                gate: try w.linear(p + "ffn_gate.weight", rows: f, columns: h),
+                up: try w.linear(p + "ffn_up.weight", rows: f, columns: h),
+                down: try w.linear(p + "ffn_down.weight", rows: h, columns: f),
                 postFeedForwardNorm: try w.vector(p + "post_ffw_norm.weight", count: h),
                 isLocal: i % Self.slidingWindowPattern != Self.slidingWindowPattern - 1))
         }

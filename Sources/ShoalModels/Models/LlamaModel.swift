@@ -8,14 +8,14 @@ import Synchronization
 public final class LlamaModel: LanguageModel {
     struct Layer {
         var attentionNorm: [Float]
-        var query: MatrixView
-        var key: MatrixView
-        var value: MatrixView
-        var attentionOutput: MatrixView
+        var query: LinearWeight
+        var key: LinearWeight
+        var value: LinearWeight
+        var attentionOutput: LinearWeight
         var feedForwardNorm: [Float]
-        var gate: MatrixView
-        var up: MatrixView
-        var down: MatrixView
+        var gate: LinearWeight
+        var up: LinearWeight
+        var down: LinearWeight
     }
 
     public let config: ModelConfig
@@ -28,11 +28,12 @@ public final class LlamaModel: LanguageModel {
     let pool: ComputePool
     private let workspace: Mutex<ForwardWorkspace>
 
-    /// Binds the weights of `file` (which must say `llama`) without copying the large matrices.
+    /// Binds the weights of `file` (which must say `llama`) without copying the large matrices; with `.fast`
+    /// precision the Q4_1 projections also get interleaved copies for the int8 path.
     /// - Throws: `ModelError` naming the missing or malformed tensor or metadata key.
-    public init(file: GGUFFile, pool: ComputePool) throws {
+    public init(file: GGUFFile, pool: ComputePool, precision: MatmulPrecision = .exact) throws {
         let config = try ModelConfig.llamaStyle(from: file, ropeStyle: .norm)
-        let w = WeightBinding(file: file)
+        let w = WeightBinding(file: file, precision: precision)
         let h = config.hiddenSize, f = config.feedForwardSize
         embedding = try w.matrix("token_embd.weight", rows: config.vocabularySize, columns: h)
         var layers: [Layer] = []
@@ -40,14 +41,14 @@ public final class LlamaModel: LanguageModel {
             let p = "blk.\(i)."
             layers.append(Layer(
                 attentionNorm: try w.vector(p + "attn_norm.weight", count: h),
-                query: try w.matrix(p + "attn_q.weight", rows: config.queryWidth, columns: h),
-                key: try w.matrix(p + "attn_k.weight", rows: config.kvWidth, columns: h),
-                value: try w.matrix(p + "attn_v.weight", rows: config.kvWidth, columns: h),
-                attentionOutput: try w.matrix(p + "attn_output.weight", rows: h, columns: config.queryWidth),
+                query: try w.linear(p + "attn_q.weight", rows: config.queryWidth, columns: h),
+                key: try w.linear(p + "attn_k.weight", rows: config.kvWidth, columns: h),
+                value: try w.linear(p + "attn_v.weight", rows: config.kvWidth, columns: h),
+                attentionOutput: try w.linear(p + "attn_output.weight", rows: h, columns: config.queryWidth),
                 feedForwardNorm: try w.vector(p + "ffn_norm.weight", count: h),
-                gate: try w.matrix(p + "ffn_gate.weight", rows: f, columns: h),
-                up: try w.matrix(p + "ffn_up.weight", rows: f, columns: h),
-                down: try w.matrix(p + "ffn_down.weight", rows: h, columns: f)))
+                gate: try w.linear(p + "ffn_gate.weight", rows: f, columns: h),
+                up: try w.linear(p + "ffn_up.weight", rows: f, columns: h),
+                down: try w.linear(p + "ffn_down.weight", rows: h, columns: f)))
         }
         self.layers = layers
         outputNorm = try w.vector("output_norm.weight", count: h)

@@ -1,0 +1,80 @@
+import _Builtin_intrinsics.intel
+
+// The fast path's activations: each token's vector cut into blocks of 32 values, each block stored as 32 signed
+// bytes and one float scale (`x ≈ scale * q`, `scale = max|x| / 127`), llama.cpp's Q8 activation format, plus the
+// exact float sum of the block (which Q4_1's minimum term needs; llama.cpp uses `scale * sum(q)` there instead).
+
+/// Where `quantizeActivations` writes one batch of tokens: `tokens` rows of `columns` int8 values, then per token
+/// and block a scale and a sum. Lives in caller-provided memory (`byteCount` bytes, 64-byte aligned).
+package struct Int8Activations {
+    let values: UnsafeMutablePointer<Int8>
+    let scales: UnsafeMutablePointer<Float>
+    let sums: UnsafeMutablePointer<Float>
+    package let columns: Int
+    package let blocks: Int
+
+    /// Bytes needed for `tokens` tokens of `columns` values (a multiple of 32).
+    package static func byteCount(tokens: Int, columns: Int) -> Int {
+        tokens * columns + 8 * tokens * (columns / 32) + 64
+    }
+
+    package init(memory: UnsafeMutableRawPointer, tokens: Int, columns: Int) {
+        self.columns = columns
+        blocks = columns / 32
+        values = memory.bindMemory(to: Int8.self, capacity: tokens * columns)
+        let floats = (memory + tokens * columns).bindMemory(to: Float.self, capacity: 2 * tokens * blocks)
+        scales = floats
+        sums = floats + tokens * blocks
+    }
+
+    /// Token `t`'s int8 values.
+    @inline(__always)
+    package func values(token t: Int) -> UnsafeRawPointer { UnsafeRawPointer(values + t * columns) }
+    /// Token `t`'s block scales.
+    @inline(__always)
+    package func scales(token t: Int) -> UnsafePointer<Float> { UnsafePointer(scales + t * blocks) }
+    /// Token `t`'s block sums of the original floats.
+    @inline(__always)
+    package func sums(token t: Int) -> UnsafePointer<Float> { UnsafePointer(sums + t * blocks) }
+}
+
+/// Quantizes `tokens` vectors of `columns` floats (`xStride` apart) into `out`: per block of 32, round-to-nearest
+/// of `x * (127 / max|x|)`.
+package func quantizeActivations(_ x: UnsafePointer<Float>, xStride: Int, tokens: Int, into out: Int8Activations) {
+    let blocks = out.blocks
+    for t in 0..<tokens {
+        let row = x + t * xStride
+        let q = out.values + t * out.columns
+        let scales = out.scales + t * blocks
+        let sums = out.sums + t * blocks
+        for b in 0..<blocks {
+            let v0 = loadFloats16(row + 32 * b)
+            let v1 = loadFloats16(row + 32 * b + 16)
+            let amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)))
+            let scale = amax / 127
+            let inverse: Float = amax > 0 ? 127 / amax : 0
+            let factor = _mm512_set1_ps(inverse)
+            let q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, factor))
+            let q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, factor))
+            UnsafeMutableRawPointer(q + 32 * b).storeBytes(of: _mm512_cvtepi32_epi8(q0), as: __m128i.self)
+            UnsafeMutableRawPointer(q + 32 * b + 16).storeBytes(of: _mm512_cvtepi32_epi8(q1), as: __m128i.self)
+            scales[b] = scale
+            sums[b] = _mm512_reduce_add_ps(_mm512_add_ps(v0, v1))
+        }
+    }
+}
+
+/// Scalar twin of `quantizeActivations` for one block: the int8 values (same rounding, ties to even), the scale and
+/// the sum in Double.
+package func quantizeBlockReference(_ x: UnsafePointer<Float>) -> (values: [Int8], scale: Float, sum: Double) {
+    var amax: Float = 0
+    for i in 0..<32 { amax = max(amax, abs(x[i])) }
+    let inverse: Float = amax > 0 ? 127 / amax : 0
+    var values = [Int8](repeating: 0, count: 32)
+    var sum = 0.0
+    for i in 0..<32 {
+        values[i] = Int8((x[i] * inverse).rounded(.toNearestOrEven))
+        sum += Double(x[i])
+    }
+    return (values, amax / 127, sum)
+}
