@@ -2,7 +2,11 @@ import _Builtin_intrinsics.intel
 
 // The fast path's activations: each token's vector cut into blocks of 32 values, each block stored as 32 signed
 // bytes and one float scale (`x ≈ scale * q`, `scale = max|x| / 127`), llama.cpp's Q8 activation format, plus the
-// exact float sum of the block (which Q4_1's minimum term needs; llama.cpp uses `scale * sum(q)` there instead).
+// block's sum `scale * sum(q)`, which Q4_1's minimum term needs.
+//
+// That sum must be of the quantized values, not the exact floats: a Q4_1 weight is `d * q + m` with q in 0...15,
+// and only with the quantized sum does the rounding error of x meet the weights centred (`sum (d q + m)(x' - x)`);
+// with the exact sum it meets `d q`, all positive, and SmolLM2's mean KL to the reference came out 3.5x worse.
 
 /// Where `quantizeActivations` writes one batch of tokens: `tokens` rows of `columns` int8 values, then per token
 /// and block a scale and a sum. Lives in caller-provided memory (`byteCount` bytes, 64-byte aligned).
@@ -33,7 +37,7 @@ package struct Int8Activations {
     /// Token `t`'s block scales.
     @inline(__always)
     package func scales(token t: Int) -> UnsafePointer<Float> { UnsafePointer(scales + t * blocks) }
-    /// Token `t`'s block sums of the original floats.
+    /// Token `t`'s block sums `scale * sum(q)`.
     @inline(__always)
     package func sums(token t: Int) -> UnsafePointer<Float> { UnsafePointer(sums + t * blocks) }
 }
@@ -59,22 +63,22 @@ package func quantizeActivations(_ x: UnsafePointer<Float>, xStride: Int, tokens
             UnsafeMutableRawPointer(q + 32 * b).storeBytes(of: _mm512_cvtepi32_epi8(q0), as: __m128i.self)
             UnsafeMutableRawPointer(q + 32 * b + 16).storeBytes(of: _mm512_cvtepi32_epi8(q1), as: __m128i.self)
             scales[b] = scale
-            sums[b] = _mm512_reduce_add_ps(_mm512_add_ps(v0, v1))
+            sums[b] = scale * Float(_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)))
         }
     }
 }
 
 /// Scalar twin of `quantizeActivations` for one block: the int8 values (same rounding, ties to even), the scale and
-/// the sum in Double.
+/// the sum `scale * sum(q)` in Double.
 package func quantizeBlockReference(_ x: UnsafePointer<Float>) -> (values: [Int8], scale: Float, sum: Double) {
     var amax: Float = 0
     for i in 0..<32 { amax = max(amax, abs(x[i])) }
     let inverse: Float = amax > 0 ? 127 / amax : 0
     var values = [Int8](repeating: 0, count: 32)
-    var sum = 0.0
+    var sum = 0
     for i in 0..<32 {
         values[i] = Int8((x[i] * inverse).rounded(.toNearestOrEven))
-        sum += Double(x[i])
+        sum += Int(values[i])
     }
-    return (values, amax / 127, sum)
+    return (values, amax / 127, Double(amax / 127) * Double(sum))
 }

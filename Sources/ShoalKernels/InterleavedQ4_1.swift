@@ -54,7 +54,7 @@ public final class InterleavedQ4_1: @unchecked Sendable {
 
 /// `y[t*yStride + r] = dot(row r of w, x_t)` for all rows and `tokens` tokens, with each x_t first quantized to
 /// int8 per block of 32 (`quantizeActivations`): llama.cpp's CPU path for Q4_1. Integer products are summed exactly
-/// (`vpdpbusd`) and scaled per block in float; the block minimum term uses the exact float sum of x.
+/// (`vpdpbusd`) and scaled per block in float.
 public func matmul(
     _ w: InterleavedQ4_1, _ x: UnsafePointer<Float>, xStride: Int, tokens: Int,
     _ y: UnsafeMutablePointer<Float>, yStride: Int, pool: ComputePool
