@@ -81,7 +81,7 @@ import ShoalTestSupport
         let tiny = try TinyModel().writeTemporary()
         let generated = try ShoalProcess.run([
             "generate", "--model", tiny, "--prompt", "hello", "--max-tokens", "8", "--temperature", "0",
-            "--ignore-eos", "--json", "--threads", "1",
+            "--ignore-eos", "--json", "--threads", "1", "--precision", "fast",
         ])
         #expect(generated.status == 0, "\(generated.stderr)")
         let expected = try #require(

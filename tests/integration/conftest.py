@@ -214,9 +214,10 @@ def error_body(response: requests.Response) -> dict:
     return error
 
 
-def generate_json(shoal_bin: Path, model_file: Path, *args: str) -> dict:
-    """Runs `shoal generate --json` and returns its parsed output."""
-    result = subprocess.run([str(shoal_bin), "generate", "--model", str(model_file), "--json", *args],
+def generate_json(shoal_bin: Path, model_file: Path, *args: str, precision: str = "fast") -> dict:
+    """Runs `shoal generate --json` and returns its parsed output. `precision` defaults to `shoal serve`'s default
+    (fast), so that greedy output can be compared token for token with a default server."""
+    result = subprocess.run([str(shoal_bin), "generate", "--model", str(model_file), "--json", "--precision", precision, *args],
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)

@@ -64,6 +64,18 @@ def test_greedy_completion_matches_generate(server, model_name, shoal_bin, model
     assert choice["finish_reason"] == reference["finish_reason"]
 
 
+def test_exact_precision_server_matches_exact_generate(start_server, model_name, shoal_bin, model_file):
+    # `--precision exact` serves the float32 path, token for token what `shoal generate` (exact by default) gives.
+    exact = start_server("--precision", "exact")
+    text = PARITY_PROMPTS[0]
+    reference = generate_json(shoal_bin, model_file, "--prompt", text, "--temperature", "0", "--max-tokens", "24",
+                              precision="exact")
+    response = completion(exact, model_name, prompt=text, max_tokens=24, temperature=0, return_token_ids=True)
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["token_ids"] == [t["id"] for t in reference["tokens"]]
+    assert response.json()["choices"][0]["text"] == reference["text"]
+
+
 def test_greedy_chat_matches_generate_chat(server, model_name, shoal_bin, model_file):
     message = "What is the tallest mountain on Earth?"
     reference = generate_json(shoal_bin, model_file, "--chat", message, "--temperature", "0", "--max-tokens", "24")
