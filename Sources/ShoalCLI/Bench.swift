@@ -19,6 +19,7 @@ struct BenchEngine: ParsableCommand {
         abstract: "Measure prefill and decode throughput like llama-bench (pp / tg).")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var precisionOption: PrecisionOption
 
     @Option(name: .customLong("prompt-tokens"), help: "Tokens in the prefill test (0 skips it).")
     var promptTokens: Int = 512
@@ -42,6 +43,7 @@ struct BenchEngine: ParsableCommand {
     struct Report: Encodable {
         var model: String
         var threads: Int
+        var precision: String
         var prompt_tokens: Int
         var gen_tokens: Int
         var repetitions: Int
@@ -50,12 +52,13 @@ struct BenchEngine: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try modelOptions.load()
+        let loaded = try modelOptions.load(precision: precisionOption.precision)
         guard max(promptTokens, genTokens) <= loaded.model.config.contextLength else {
             throw ValidationError("tests longer than the model's context of \(loaded.model.config.contextLength) tokens")
         }
         var bench = try ForwardBenchmark(model: loaded.model, maxTokens: max(promptTokens, genTokens))
-        var report = Report(model: modelOptions.model, threads: modelOptions.threadCount, prompt_tokens: promptTokens,
+        var report = Report(model: modelOptions.model, threads: modelOptions.threadCount,
+                            precision: precisionOption.precision.rawValue, prompt_tokens: promptTokens,
                             gen_tokens: genTokens, repetitions: repetitions)
         if promptTokens > 0 {
             _ = try bench.prefill(tokens: promptTokens)
@@ -72,7 +75,7 @@ struct BenchEngine: ParsableCommand {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            print("model: \(modelOptions.model)  threads: \(modelOptions.threadCount)")
+            print("model: \(modelOptions.model)  threads: \(modelOptions.threadCount)  precision: \(precisionOption.precision)")
             if let s = report.prefill_tokens_per_second {
                 print(String(format: "pp%-5d %9.1f ± %5.1f tok/s (median; min %.1f, max %.1f)", promptTokens, s.median,
                              s.standardDeviation, s.min, s.max))

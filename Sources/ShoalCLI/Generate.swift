@@ -11,6 +11,7 @@ struct Generate: ParsableCommand {
         abstract: "Generate text from a prompt, streaming it to stdout (timings on stderr).")
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var precisionOption: PrecisionOption
 
     @Option(help: "Raw prompt text (special tokens written in it are recognised).")
     var prompt: String?
@@ -60,7 +61,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try modelOptions.load()
+        let loaded = try modelOptions.load(precision: precisionOption.precision)
         let ids = try promptTokens(loaded)
         var params = SamplingParams()
         params.temperature = temperature

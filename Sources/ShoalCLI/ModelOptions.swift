@@ -14,10 +14,6 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Compute threads (default: all cores).")
     var threads: Int?
 
-    @Option(name: .long, help: "Matrix products: exact (float32 activations, matches the reference) or fast (int8 activations for Q4_1 weights, like llama.cpp).",
-            transform: parsePrecision)
-    var precision: MatmulPrecision = .exact
-
     func validate() throws {
         if let threads, threads < 1 || threads > 512 {
             throw ValidationError("--threads must be between 1 and 512")
@@ -39,10 +35,17 @@ struct ModelOptions: ParsableArguments {
         return (file, try loadTokenizer(from: file))
     }
 
-    /// The file, the model bound to it and its tokenizer.
-    func load() throws -> LoadedModel {
+    /// The file, the model bound to it (its matrix products in `precision`) and its tokenizer.
+    func load(precision: MatmulPrecision) throws -> LoadedModel {
         try LoadedModel.open(model, threads: threadCount, precision: precision) { printError($0) }
     }
+}
+
+/// `--precision` for the commands that run the model locally (`generate`, `bench`); `serve` has its own default.
+struct PrecisionOption: ParsableArguments {
+    @Option(name: .long, help: "Matrix products: exact (float32 activations, matches the reference) or fast (int8 activations for Q4_1 weights, like llama.cpp).",
+            transform: parsePrecision)
+    var precision: MatmulPrecision = .exact
 }
 
 extension LoadedModel {
