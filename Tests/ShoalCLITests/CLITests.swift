@@ -71,6 +71,9 @@ import ShoalTestSupport
         (["generate", "--model", "TINY", "--prompt", "x", "--temperature", "-1"], "temperature"),
         (["generate", "--model", "TINY", "--prompt-ids", "1", "--max-tokens", "100000"], "context"),
         (["bench", "--model", "TINY", "--repetitions", "0"], "repetitions"),
+        (["generate", "--model", "TINY", "--prompt", "x", "--precision", "half"], "--precision must be exact or fast"),
+        (["serve", "--model", "TINY", "--precision", "int4"], "--precision must be exact or fast"),
+        (["bench", "kernels", "--samples", "0"], "samples"),
     ])
     func badInputGivesAOneLineError(arguments: [String], mentions: String) throws {
         let args = arguments.map { $0 == "TINY" ? Self.tinyPath : $0 }
@@ -102,5 +105,13 @@ import ShoalTestSupport
         let tg = try #require(object["decode_tokens_per_second"] as? [String: Any])
         #expect((pp["median"] as? Double ?? 0) > 0)
         #expect((tg["samples"] as? [Double])?.count == 2)
+        #expect(object["precision"] as? String == "exact")
+    }
+
+    @Test func benchKernelsReportsBothPrecisions() throws {
+        let out = try ShoalProcess.run(["bench", "kernels", "--threads", "1", "--samples", "1"])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stdout.contains("matmul q4_1 1536x576 x 8 tokens, fast (int8 activations):"))
+        #expect(out.stdout.contains("GFLOP/s"))
     }
 }
