@@ -8,10 +8,12 @@ import _Builtin_intrinsics.intel
 // and only with the quantized sum does the rounding error of x meet the weights centred (`sum (d q + m)(x' - x)`);
 // with the exact sum it meets `d q`, all positive, and SmolLM2's mean KL to the reference came out 3.5x worse.
 
-/// Where `quantizeActivations` writes one batch of tokens: `tokens` rows of `columns` int8 values, then per token
-/// and block a scale and a sum. Lives in caller-provided memory (`byteCount` bytes, 64-byte aligned).
+/// Where `quantizeActivations` writes one batch of tokens: `tokens` rows of `columns` int8 values, the same values
+/// plus 128 as unsigned bytes (for kernels whose weights are signed, see `InterleavedQ8_0`), then per token and
+/// block a scale and a sum. Lives in caller-provided memory (`byteCount` bytes, 64-byte aligned).
 package struct Int8Activations {
     let values: UnsafeMutablePointer<Int8>
+    let offsetValues: UnsafeMutablePointer<UInt8>
     let scales: UnsafeMutablePointer<Float>
     let sums: UnsafeMutablePointer<Float>
     package let columns: Int
@@ -19,14 +21,15 @@ package struct Int8Activations {
 
     /// Bytes needed for `tokens` tokens of `columns` values (a multiple of 32).
     package static func byteCount(tokens: Int, columns: Int) -> Int {
-        tokens * columns + 8 * tokens * (columns / 32) + 64
+        2 * tokens * columns + 8 * tokens * (columns / 32) + 64
     }
 
     package init(memory: UnsafeMutableRawPointer, tokens: Int, columns: Int) {
         self.columns = columns
         blocks = columns / 32
         values = memory.bindMemory(to: Int8.self, capacity: tokens * columns)
-        let floats = (memory + tokens * columns).bindMemory(to: Float.self, capacity: 2 * tokens * blocks)
+        offsetValues = (memory + tokens * columns).bindMemory(to: UInt8.self, capacity: tokens * columns)
+        let floats = (memory + 2 * tokens * columns).bindMemory(to: Float.self, capacity: 2 * tokens * blocks)
         scales = floats
         sums = floats + tokens * blocks
     }
@@ -34,6 +37,9 @@ package struct Int8Activations {
     /// Token `t`'s int8 values.
     @inline(__always)
     package func values(token t: Int) -> UnsafeRawPointer { UnsafeRawPointer(values + t * columns) }
+    /// Token `t`'s values plus 128, as unsigned bytes (written only when `quantizeActivations` was asked for them).
+    @inline(__always)
+    package func offsetValues(token t: Int) -> UnsafeRawPointer { UnsafeRawPointer(offsetValues + t * columns) }
     /// Token `t`'s block scales.
     @inline(__always)
     package func scales(token t: Int) -> UnsafePointer<Float> { UnsafePointer(scales + t * blocks) }
@@ -43,12 +49,15 @@ package struct Int8Activations {
 }
 
 /// Quantizes `tokens` vectors of `columns` floats (`xStride` apart) into `out`: per block of 32, round-to-nearest
-/// of `x * (127 / max|x|)`.
-package func quantizeActivations(_ x: UnsafePointer<Float>, xStride: Int, tokens: Int, into out: Int8Activations) {
+/// of `x * (127 / max|x|)`; with `offset`, also the values plus 128 as unsigned bytes.
+package func quantizeActivations(_ x: UnsafePointer<Float>, xStride: Int, tokens: Int, into out: Int8Activations,
+                                 offset: Bool = false) {
     let blocks = out.blocks
+    let signBit = _mm_set1_epi8(-128)
     for t in 0..<tokens {
         let row = x + t * xStride
         let q = out.values + t * out.columns
+        let u = out.offsetValues + t * out.columns
         let scales = out.scales + t * blocks
         let sums = out.sums + t * blocks
         for b in 0..<blocks {
@@ -60,8 +69,14 @@ package func quantizeActivations(_ x: UnsafePointer<Float>, xStride: Int, tokens
             let factor = _mm512_set1_ps(inverse)
             let q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, factor))
             let q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, factor))
-            UnsafeMutableRawPointer(q + 32 * b).storeBytes(of: _mm512_cvtepi32_epi8(q0), as: __m128i.self)
-            UnsafeMutableRawPointer(q + 32 * b + 16).storeBytes(of: _mm512_cvtepi32_epi8(q1), as: __m128i.self)
+            let bytes0 = _mm512_cvtepi32_epi8(q0), bytes1 = _mm512_cvtepi32_epi8(q1)
+            UnsafeMutableRawPointer(q + 32 * b).storeBytes(of: bytes0, as: __m128i.self)
+            UnsafeMutableRawPointer(q + 32 * b + 16).storeBytes(of: bytes1, as: __m128i.self)
+            if offset {
+                // q + 128 in unsigned bytes is q with its top bit flipped.
+                UnsafeMutableRawPointer(u + 32 * b).storeBytes(of: _mm_xor_si128(bytes0, signBit), as: __m128i.self)
+                UnsafeMutableRawPointer(u + 32 * b + 16).storeBytes(of: _mm_xor_si128(bytes1, signBit), as: __m128i.self)
+            }
             scales[b] = scale
             sums[b] = scale * Float(_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)))
         }

@@ -11,29 +11,27 @@ import _Builtin_intrinsics.intel
 ///   Q4_1 keeps element i in the low nibble of byte i and element i+16 in its high nibble, so the low nibbles of
 ///   vector j are elements `4j ..< 4j+4` and the high nibbles elements `16+4j ..< 16+4j+4`.
 /// The bytes are the file's own (only moved), so results are as exact as the weights.
-public final class InterleavedQ4_1: @unchecked Sendable {
-    /// Rows per interleaved group.
-    public static let groupRows = 16
+package final class InterleavedQ4_1: InterleavedMatrix, @unchecked Sendable {
     static let blockBytes = 320
 
-    public let rows: Int
-    public let columns: Int
+    package let rows: Int
+    package let columns: Int
     let blocks: Int
     let storage: UnsafeMutableRawPointer
 
     /// Repacks `w` (Q4_1 with a row count that is a multiple of 16); nil for any other matrix.
-    public init?(_ w: MatrixView) {
-        guard w.type == .q4_1, w.rows > 0, w.rows % Self.groupRows == 0, w.columns % 32 == 0 else { return nil }
+    package init?(_ w: MatrixView) {
+        guard w.type == .q4_1, w.rows > 0, w.rows % interleavedGroupRows == 0, w.columns % 32 == 0 else { return nil }
         rows = w.rows
         columns = w.columns
         blocks = w.columns / 32
-        let groups = rows / Self.groupRows
+        let groups = rows / interleavedGroupRows
         storage = .allocate(byteCount: groups * blocks * Self.blockBytes, alignment: 64)
         for g in 0..<groups {
             for b in 0..<blocks {
                 let out = storage + (g * blocks + b) * Self.blockBytes
-                for r in 0..<Self.groupRows {
-                    let block = w.row(g * Self.groupRows + r) + b * 20
+                for r in 0..<interleavedGroupRows {
+                    let block = w.row(g * interleavedGroupRows + r) + b * 20
                     out.storeBytes(of: block.loadUnaligned(as: UInt16.self), toByteOffset: 2 * r, as: UInt16.self)
                     out.storeBytes(of: block.loadUnaligned(fromByteOffset: 2, as: UInt16.self), toByteOffset: 32 + 2 * r, as: UInt16.self)
                     for j in 0..<4 {
@@ -47,62 +45,18 @@ public final class InterleavedQ4_1: @unchecked Sendable {
 
     deinit { storage.deallocate() }
 
-    /// Bytes of group `g` (all its blocks, consecutive).
-    @inline(__always)
-    func group(_ g: Int) -> UnsafeRawPointer { UnsafeRawPointer(storage + g * blocks * Self.blockBytes) }
-}
+    package static var readsOffsetActivations: Bool { false }
 
-/// `y[t*yStride + r] = dot(row r of w, x_t)` for all rows and `tokens` tokens, with each x_t first quantized to
-/// int8 per block of 32 (`quantizeActivations`): llama.cpp's CPU path for Q4_1. Integer products are summed exactly
-/// (`vpdpbusd`) and scaled per block in float.
-public func matmul(
-    _ w: InterleavedQ4_1, _ x: UnsafePointer<Float>, xStride: Int, tokens: Int,
-    _ y: UnsafeMutablePointer<Float>, yStride: Int, pool: ComputePool
-) {
-    guard tokens > 0 else { return }
-    let groups = w.rows / InterleavedQ4_1.groupRows
-    let activationBytes = Int8Activations.byteCount(tokens: tokens, columns: w.columns)
-    let work = w.rows * w.columns * tokens
-    let threads = work < 65_536 ? 1 : pool.threadCount
-    let chunks = threads == 1 ? 1 : min(groups, 4 * threads)
-    // Thread 0 (the caller) quantizes x into its scratch before the other threads start; all only read it then.
-    pool.runChunked(chunks: chunks, prologue: {
-        let activations = Int8Activations(memory: pool.scratch(thread: 0, bytes: activationBytes), tokens: tokens, columns: w.columns)
-        quantizeActivations(x, xStride: xStride, tokens: tokens, into: activations)
-    }) { chunk, _ in
-        let activations = Int8Activations(memory: pool.scratch(thread: 0, bytes: activationBytes), tokens: tokens, columns: w.columns)
-        let part = partition(0..<groups, part: chunk, of: chunks, granule: 1)
-        for g in part {
-            let weights = w.group(g)
-            let out = y + g * InterleavedQ4_1.groupRows
-            var t = 0
-            while t + 4 <= tokens {
-                interleavedQ4_1Tile4(weights, blocks: w.blocks, activations, firstToken: t, out + t * yStride, yStride: yStride)
-                t += 4
-            }
-            while t < tokens {
-                interleavedQ4_1Tile1(weights, blocks: w.blocks, activations, token: t, out + t * yStride)
-                t += 1
-            }
+    @inline(__always)
+    package func multiply(group g: Int, _ a: Int8Activations, firstToken: Int, tokens: Int,
+                         _ y: UnsafeMutablePointer<Float>, yStride: Int) {
+        let weights = UnsafeRawPointer(storage + g * blocks * Self.blockBytes)
+        if tokens == 4 {
+            interleavedQ4_1Tile4(weights, blocks: blocks, a, firstToken: firstToken, y, yStride: yStride)
+        } else {
+            for t in 0..<tokens { interleavedQ4_1Tile1(weights, blocks: blocks, a, token: firstToken + t, y + t * yStride) }
         }
     }
-}
-
-/// `acc + the 16 lanes' sums of 4 products` of unsigned weight bytes with signed activation bytes (`vpdpbusd`, or
-/// its AVX-512BW equivalent where the build target lacks VNNI; no overflow either way since weights are 0...15).
-@inline(__always)
-func dotBytes(_ acc: __m512i, _ weights: __m512i, _ activations: __m512i) -> __m512i {
-    #if SHOAL_VNNI
-    return _mm512_dpbusd_epi32(acc, weights, activations)
-    #else
-    return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(weights, activations), _mm512_set1_epi16(1)))
-    #endif
-}
-
-/// Four bytes at `p + offset` broadcast to all 16 lanes.
-@inline(__always)
-func broadcast4(_ p: UnsafeRawPointer, _ offset: Int) -> __m512i {
-    _mm512_set1_epi32(p.loadUnaligned(fromByteOffset: offset, as: Int32.self))
 }
 
 /// The 16 rows of one group times 4 consecutive tokens; results to `y[t*yStride ..< t*yStride + 16]`.
@@ -181,37 +135,4 @@ func blockProduct(_ l0: __m512i, _ l1: __m512i, _ l2: __m512i, _ l3: __m512i,
     high = dotBytes(high, h3, broadcast4(x, 28))
     let products = _mm512_cvtepi32_ps(_mm512_add_epi32(low, high))
     return _mm512_fmadd_ps(m, _mm512_set1_ps(sum), _mm512_fmadd_ps(products, _mm512_mul_ps(d, _mm512_set1_ps(scale)), acc))
-}
-
-@inline(__always)
-func storeFloats16Unaligned(_ v: __m512, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: __m512.self)
-}
-
-/// Scalar twin of the fast Q4_1 matmul on the original (not interleaved) matrix: the same int8 quantization of x
-/// (`quantizeBlockReference`), exact integer block products, the scaling in Double.
-package func matmulInt8Reference(
-    _ w: MatrixView, _ x: UnsafePointer<Float>, xStride: Int, tokens: Int,
-    _ y: UnsafeMutablePointer<Float>, yStride: Int
-) {
-    precondition(w.type == .q4_1)
-    let blocks = w.columns / 32
-    for t in 0..<tokens {
-        let quantized = (0..<blocks).map { quantizeBlockReference(x + t * xStride + 32 * $0) }
-        for r in 0..<w.rows {
-            var total = 0.0
-            for b in 0..<blocks {
-                let block = w.row(r) + b * 20
-                let d = Double(floatFromHalfReference(block.loadUnaligned(as: UInt16.self)))
-                let m = Double(floatFromHalfReference(block.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
-                var products = 0
-                for i in 0..<16 {
-                    let byte = Int(block.load(fromByteOffset: 4 + i, as: UInt8.self))
-                    products += (byte & 0xF) * Int(quantized[b].values[i]) + (byte >> 4) * Int(quantized[b].values[16 + i])
-                }
-                total += d * Double(quantized[b].scale) * Double(products) + m * quantized[b].sum
-            }
-            y[t * yStride + r] = Float(total)
-        }
-    }
 }

@@ -32,12 +32,13 @@ public enum KernelBenchmark {
             lines.append("matmul \(type) \(rows)x\(columns) x \(tokens) tokens: \(fixed(flops / seconds / 1e9, 1)) GFLOP/s"
                          + " (\(fixed(seconds * 1e3, 2)) ms; best \(fixed(flops / best / 1e9, 1)) GFLOP/s)")
         }
-        for tokens in [1, 4, 8, 16, 512] {
-            let (rows, columns) = (1536, 576)
-            let (seconds, best) = measureMatmul(.q4_1, rows: rows, columns: columns, tokens: tokens, cold: false, pool: pool,
+        for (type, rows, columns, tokens) in [(GGMLType.q4_1, 1536, 576, 1), (.q4_1, 1536, 576, 4), (.q4_1, 1536, 576, 8),
+                                              (.q4_1, 1536, 576, 16), (.q4_1, 1536, 576, 512), (.q4_1, 576, 1536, 512),
+                                              (.q8_0, 49152, 576, 4), (.q8_0, 2048, 640, 512)] {
+            let (seconds, best) = measureMatmul(type, rows: rows, columns: columns, tokens: tokens, cold: false, pool: pool,
                                                 samples: samples, precision: .fast)
             let flops = 2.0 * Double(rows * columns * tokens)
-            lines.append("matmul q4_1 \(rows)x\(columns) x \(tokens) tokens, fast (int8 activations): \(fixed(flops / seconds / 1e9, 1)) GFLOP/s"
+            lines.append("matmul \(type) \(rows)x\(columns) x \(tokens) tokens, fast (int8 activations): \(fixed(flops / seconds / 1e9, 1)) GFLOP/s"
                          + " (\(fixed(seconds * 1e3, 3)) ms; best \(fixed(flops / best / 1e9, 1)) GFLOP/s)")
         }
         let (handOff, _) = measure(samples: samples, minimumSeconds: 0.02) { iterations in

@@ -111,7 +111,7 @@ import ShoalTestSupport
     @Test func benchKernelsReportsBothPrecisions() throws {
         let out = try ShoalProcess.run(["bench", "kernels", "--threads", "1", "--samples", "1"])
         #expect(out.status == 0, "\(out.stderr)")
-        #expect(out.stdout.contains("matmul q4_1 1536x576 x 8 tokens, fast (int8 activations):"))
+        #expect(out.stdout.contains("matmul Q4_1 1536x576 x 8 tokens, fast (int8 activations):"))
         #expect(out.stdout.contains("GFLOP/s"))
     }
 }

@@ -31,16 +31,16 @@ import ShoalKernels
 
     /// |fast - twin| <= 1e-5 * sum |w x| (float reassociation only: the integer sums are exact in both), and
     /// |fast - exact| <= 2% of sum |w x| (int8 rounding of x; about 0.3% measured on these random cases).
-    @Test(arguments: [32, 64, 576, 1536])
-    func interleavedQ4_1MatchesTwin(columns: Int) throws {
+    @Test(arguments: [GGMLType.q4_1, .q8_0], [32, 64, 576, 1536])
+    func interleavedMatchesTwin(type: GGMLType, columns: Int) throws {
         for (index, (rows, tokens)) in [(16, 1), (32, 2), (48, 3), (16, 4), (64, 5), (32, 8), (16, 9), (96, 17), (1536, 8)].enumerated()
         where columns < 1536 || rows <= 96 {
             let pool = Self.pools[index % Self.pools.count]
-            var rng = SeededGenerator(seed: UInt64(columns * 100 + index))
-            let weights = randomMatrix(.q4_1, rows: rows, columns: columns, using: &rng)
-            let matrix = try MatrixView(base: weights.raw, type: .q4_1, rows: rows, columns: columns)
+            var rng = SeededGenerator(seed: UInt64(columns * 100 + index) &+ UInt64(type.rawValue) << 32)
+            let weights = randomMatrix(type, rows: rows, columns: columns, using: &rng)
+            let matrix = try MatrixView(base: weights.raw, type: type, rows: rows, columns: columns)
             let weight = LinearWeight(matrix, precision: .fast)
-            #expect(weight.interleaved != nil)
+            #expect(weight.isInterleaved)
             let xStride = columns + 32, yStride = rows + 16
             let x = randomFloats(xStride * tokens, scale: 2, using: &rng)
             let fast = Buffer(bytes: yStride * tokens * 4), twin = Buffer(bytes: yStride * tokens * 4)
@@ -52,7 +52,7 @@ import ShoalKernels
             let row = Buffer(bytes: columns * 4)
             var failures = 0
             for r in 0..<rows {
-                dequantizeRowReference(.q4_1, matrix.row(r), row.floats, count: columns)
+                dequantizeRowReference(type, matrix.row(r), row.floats, count: columns)
                 for t in 0..<tokens {
                     var magnitude: Float = 0
                     for k in 0..<columns { magnitude += abs(row.floats[k] * x.floats[t * xStride + k]) }
@@ -63,7 +63,7 @@ import ShoalKernels
             }
             // Padding between rows of y is untouched.
             for t in 0..<tokens { for r in rows..<yStride where fast.floats[t * yStride + r] != -7 { failures += 1 } }
-            #expect(failures == 0, "rows \(rows) columns \(columns) tokens \(tokens) threads \(pool.threadCount)")
+            #expect(failures == 0, "\(type) rows \(rows) columns \(columns) tokens \(tokens) threads \(pool.threadCount)")
         }
     }
 
@@ -71,11 +71,11 @@ import ShoalKernels
         var rng = SeededGenerator(seed: 5)
         let q4 = randomMatrix(.q4_1, rows: 24, columns: 64, using: &rng)
         let odd = try MatrixView(base: q4.raw, type: .q4_1, rows: 24, columns: 64)
-        #expect(LinearWeight(odd, precision: .fast).interleaved == nil)
+        #expect(!LinearWeight(odd, precision: .fast).isInterleaved)
         let even = try MatrixView(base: q4.raw, type: .q4_1, rows: 16, columns: 64)
-        #expect(LinearWeight(even, precision: .exact).interleaved == nil)
-        let q8 = randomMatrix(.q8_0, rows: 32, columns: 64, using: &rng)
-        #expect(LinearWeight(try MatrixView(base: q8.raw, type: .q8_0, rows: 32, columns: 64), precision: .fast).interleaved == nil)
+        #expect(!LinearWeight(even, precision: .exact).isInterleaved)
+        let q6 = randomMatrix(.q6_K, rows: 32, columns: 256, using: &rng)
+        #expect(!LinearWeight(try MatrixView(base: q6.raw, type: .q6_K, rows: 32, columns: 256), precision: .fast).isInterleaved)
         // An uncovered matrix in fast mode gives the exact kernel's results bit for bit.
         let x = randomFloats(64 * 3, using: &rng)
         let viaWeight = Buffer(bytes: 24 * 3 * 4), direct = Buffer(bytes: 24 * 3 * 4)

@@ -24,7 +24,7 @@ public final class LlamaModel: LanguageModel {
     let embedding: MatrixView
     let layers: [Layer]
     let outputNorm: [Float]
-    let outputHead: MatrixView
+    let outputHead: LinearWeight
     let pool: ComputePool
     private let workspace: Mutex<ForwardWorkspace>
 
@@ -52,9 +52,11 @@ public final class LlamaModel: LanguageModel {
         }
         self.layers = layers
         outputNorm = try w.vector("output_norm.weight", count: h)
-        outputHead = file.tensor(named: "output.weight") == nil
+        // The output head stays exact in both precisions: quantizing its input too (as llama.cpp does) bought
+        // about 8% decode speed on SmolLM2 but moved top-1 agreement with the reference below llama.cpp's.
+        outputHead = LinearWeight(file.tensor(named: "output.weight") == nil
             ? embedding
-            : try w.matrix("output.weight", rows: config.vocabularySize, columns: h)
+            : try w.matrix("output.weight", rows: config.vocabularySize, columns: h), precision: .exact)
         self.config = config
         self.file = file
         self.pool = pool
