@@ -73,13 +73,13 @@ func storeFloats16Unaligned(_ v: __m512, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: __m512.self)
 }
 
-/// Scalar twin of the fast path on the original (not interleaved) Q4_1 or Q8_0 matrix: the same int8 quantization
+/// Scalar twin of the fast path on the original (not interleaved) Q4_1, Q5_0 or Q8_0 matrix: the same int8 quantization
 /// of x (`quantizeBlockReference`), exact integer block products, the scaling in Double.
 package func matmulInt8Reference(
     _ w: MatrixView, _ x: UnsafePointer<Float>, xStride: Int, tokens: Int,
     _ y: UnsafeMutablePointer<Float>, yStride: Int
 ) {
-    precondition(w.type == .q4_1 || w.type == .q8_0)
+    precondition(w.type == .q4_1 || w.type == .q5_0 || w.type == .q8_0)
     let blocks = w.columns / 32
     for t in 0..<tokens {
         let quantized = (0..<blocks).map { quantizeBlockReference(x + t * xStride + 32 * $0) }
@@ -97,6 +97,18 @@ package func matmulInt8Reference(
                         products += (byte & 0xF) * Int(q.values[i]) + (byte >> 4) * Int(q.values[16 + i])
                     }
                     total += d * Double(q.scale) * Double(products) + m * q.sum
+                } else if w.type == .q5_0 {
+                    let block = w.row(r) + b * 22
+                    let d = Double(floatFromHalfReference(block.loadUnaligned(as: UInt16.self)))
+                    let highBits = Int(block.loadUnaligned(fromByteOffset: 2, as: UInt32.self))
+                    var products = 0
+                    for i in 0..<16 {
+                        let byte = Int(block.load(fromByteOffset: 6 + i, as: UInt8.self))
+                        let low = (byte & 0xF) | ((highBits >> i) & 1) << 4 - 16
+                        let high = (byte >> 4) | ((highBits >> (i + 16)) & 1) << 4 - 16
+                        products += low * Int(q.values[i]) + high * Int(q.values[16 + i])
+                    }
+                    total += d * Double(q.scale) * Double(products)
                 } else {
                     let block = w.row(r) + b * 34
                     let d = Double(floatFromHalfReference(block.loadUnaligned(as: UInt16.self)))

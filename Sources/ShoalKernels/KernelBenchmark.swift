@@ -34,7 +34,8 @@ public enum KernelBenchmark {
         }
         for (type, rows, columns, tokens) in [(GGMLType.q4_1, 1536, 576, 1), (.q4_1, 1536, 576, 4), (.q4_1, 1536, 576, 8),
                                               (.q4_1, 1536, 576, 16), (.q4_1, 1536, 576, 512), (.q4_1, 576, 1536, 512),
-                                              (.q8_0, 49152, 576, 4), (.q8_0, 2048, 640, 512)] {
+                                              (.q8_0, 49152, 576, 4), (.q8_0, 2048, 640, 512), (.q5_0, 2048, 640, 8),
+                                              (.q5_0, 2048, 640, 512)] {
             let (seconds, best) = measureMatmul(type, rows: rows, columns: columns, tokens: tokens, cold: false, pool: pool,
                                                 samples: samples, precision: .fast)
             let flops = 2.0 * Double(rows * columns * tokens)

@@ -5,7 +5,7 @@ public enum MatmulPrecision: String, Sendable, CaseIterable {
     /// Activations stay float32: results equal the dequantized-weight product up to float rounding (what the
     /// reference fixtures check).
     case exact
-    /// Activations are quantized to int8 per block of 32 before products with Q4_1 and Q8_0 weights, as llama.cpp's
+    /// Activations are quantized to int8 per block of 32 before products with Q4_1, Q5_0 and Q8_0 weights, as llama.cpp's
     /// CPU path does: about 2-4x the batched throughput, logits within llama.cpp's own distance of the reference.
     /// Other weight types stay exact.
     case fast
@@ -19,7 +19,7 @@ public struct LinearWeight: @unchecked Sendable {
     /// The fast path's repacked copy (nil in exact mode and for matrices it does not cover).
     package let interleaved: InterleavedWeights?
 
-    /// Wraps `matrix`; with `.fast`, repacks it when it is Q4_1 or Q8_0 with a multiple of 16 rows.
+    /// Wraps `matrix`; with `.fast`, repacks it when it is Q4_1, Q5_0 or Q8_0 with a multiple of 16 rows.
     public init(_ matrix: MatrixView, precision: MatmulPrecision) {
         self.matrix = matrix
         guard precision == .fast else {
@@ -28,6 +28,7 @@ public struct LinearWeight: @unchecked Sendable {
         }
         switch matrix.type {
         case .q4_1: interleaved = InterleavedQ4_1(matrix).map { .q4_1($0) }
+        case .q5_0: interleaved = InterleavedQ5_0(matrix).map { .q5_0($0) }
         case .q8_0: interleaved = InterleavedQ8_0(matrix).map { .q8_0($0) }
         default: interleaved = nil
         }
@@ -40,6 +41,7 @@ public struct LinearWeight: @unchecked Sendable {
 /// A fast-path copy of a weight matrix, by weight type.
 package enum InterleavedWeights: Sendable {
     case q4_1(InterleavedQ4_1)
+    case q5_0(InterleavedQ5_0)
     case q8_0(InterleavedQ8_0)
 }
 
@@ -52,6 +54,7 @@ public func matmul(
     // about 10x slower).
     switch w.interleaved {
     case .q4_1(let matrix): matmulInt8(matrix, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)
+    case .q5_0(let matrix): matmulInt8(matrix, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)
     case .q8_0(let matrix): matmulInt8(matrix, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)
     case nil: matmul(w.matrix, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)
     }

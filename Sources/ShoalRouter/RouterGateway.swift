@@ -135,6 +135,14 @@ public final class RouterGateway: Service, Sendable {
                 }
             }
             group.addTask {
+                // Configured replicas not reached yet are retried every second, not only every health interval, so
+                // a router started before its replicas (or whose first probe timed out) admits them soon after they answer.
+                while !Task.isCancelled {
+                    try await Task.sleep(for: min(interval, .seconds(1)))
+                    for id in self.pending.withLock({ Array($0) }) { _ = try? await self.addReplica(id.rawValue) }
+                }
+            }
+            group.addTask {
                 // Returns when the service group shuts down gracefully (the app stops by itself then too).
                 try? await gracefulShutdown()
             }

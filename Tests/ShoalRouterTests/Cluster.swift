@@ -41,6 +41,9 @@ struct Cluster: Sendable {
             configuration.seed = 7
             configuration.policy = .roundRobin
             configuration.health.interval = .seconds(3600)
+            // Generous, so that a machine loaded by other test suites does not fail the first discovery of a local
+            // fake replica (tests of timeouts set their own).
+            configuration.health.timeout = .seconds(20)
             configuration.retry.initialBackoff = .milliseconds(1)
             configuration.retry.maxBackoff = .milliseconds(5)
             configure(&configuration)
