@@ -1,3 +1,5 @@
+import Glibc
+import Hummingbird
 import AsyncHTTPClient
 import Foundation
 import NIOHTTP1
@@ -58,6 +60,40 @@ import Testing
             #expect(models.status == 200)
             #expect(models.body.contains(#""tiny""#), "models discovered with the replica key")
             #expect(try await cluster.request("/health", method: .GET).status == 200, "health needs no key")
+        }
+    }
+
+    @Test func aConfiguredReplicaThatStartsAfterTheRouterIsAdmittedWithinSeconds() async throws {
+        // A port nothing listens on yet: bind to port 0, read the port, close.
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
+        }
+        close(socket)
+        try #require(bound)
+        let latePort = Int(UInt16(bigEndian: address.sin_port))
+        let late = FakeReplica(.init(model: "late"))
+        try await Cluster.with([FakeReplica()], configure: {
+            $0.replicas.append("http://127.0.0.1:\(latePort)")
+        }) { cluster in
+            #expect(cluster.gateway.replicaStatuses.count == 1, "the late replica is not up yet")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let app = late.makeApplication(port: latePort) { _ in }
+                group.addTask { try await app.runService() }
+                // The health interval is an hour here: only the retry of unreached replicas can admit it.
+                let deadline = ContinuousClock.now + .seconds(15)
+                while !cluster.gateway.replicaStatuses.contains(where: { $0.models == ["late"] }), ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(cluster.gateway.replicaStatuses.contains { $0.models == ["late"] })
+                let answer = try await cluster.request("/v1/completions", json: #"{"model":"late","prompt":"hi","max_tokens":2}"#)
+                #expect(answer.status == 200)
+                group.cancelAll()
+            }
         }
     }
 
