@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(
             name: "ShoalRouterTests",
             dependencies: [
-                "ShoalRouter", "ShoalAPI",
+                "ShoalRouter", "ShoalAPI", "ShoalTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

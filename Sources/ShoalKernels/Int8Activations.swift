@@ -9,7 +9,7 @@ import _Builtin_intrinsics.intel
 // with the exact sum it meets `d q`, all positive, and SmolLM2's mean KL to the reference came out 3.5x worse.
 
 /// Where `quantizeActivations` writes one batch of tokens: `tokens` rows of `columns` int8 values, the same values
-/// plus 128 as unsigned bytes (for kernels whose weights are signed, see `InterleavedQ8_0`), then per token and
+/// plus 128 as unsigned bytes (for kernels whose weights are signed, see `Q8_0Block`), then per token and
 /// block a scale and a sum. Lives in caller-provided memory (`byteCount` bytes, 64-byte aligned).
 package struct Int8Activations {
     let values: UnsafeMutablePointer<Int8>

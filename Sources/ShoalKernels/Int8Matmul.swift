@@ -2,28 +2,91 @@ import ShoalGGUF
 import _Builtin_intrinsics.intel
 
 // The fast path's matmul: activations quantized to int8 once per call, weights repacked 16 rows at a time so that
-// one `vpdpbusd` adds 4 byte products to each of 16 row sums (see `InterleavedQ4_1`, `InterleavedQ8_0`).
+// one `vpdpbusd` adds 4 byte products to each of 16 row sums (layouts: `Q4_1Block`, `Q5_0Block`, `Q8_0Block`).
 
 /// Rows per interleaved group: one 512-bit register holds 4 bytes of each.
 let interleavedGroupRows = 16
 
-/// A weight matrix repacked for the int8 fast path, in groups of 16 rows.
-package protocol InterleavedMatrix: AnyObject, Sendable {
-    var rows: Int { get }
-    var columns: Int { get }
-    /// Whether `multiply` reads the activations' unsigned (plus 128) copy.
+/// How one weight type is laid out and multiplied on the fast path: the bytes of one block (32 columns) of a
+/// group of 16 rows, interleaved so that one 512-bit register holds the same 4 weights of all 16 rows, and the
+/// product of such a block with one token's int8 block.
+protocol InterleavedBlock {
+    /// The file's block type this layout is made from.
+    static var weightType: GGMLType { get }
+    /// Bytes per interleaved block of 16 rows.
+    static var bytes: Int { get }
+    /// Whether `product` reads the activations' unsigned (plus 128) copy.
     static var readsOffsetActivations: Bool { get }
+    /// Writes row r's share of an interleaved block (`source`: that row's block in the file's format).
+    static func pack(_ source: UnsafeRawPointer, row r: Int, into out: UnsafeMutableRawPointer)
+    /// Loads an interleaved block and prepares it for products with any number of tokens.
+    init(_ base: UnsafeRawPointer)
+    /// `acc` plus the 16 rows' dot products with token t's block b.
+    func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512
+}
+
+/// A weight matrix repacked for the int8 fast path: rows in groups of 16, each group's blocks consecutive, each
+/// block laid out by `Block`. Made once at model load; it owns its memory.
+final class InterleavedMatrix<Block: InterleavedBlock>: @unchecked Sendable {
+    let rows: Int
+    let columns: Int
+    let blocks: Int
+    let storage: UnsafeMutableRawPointer
+
+    /// Repacks `w`; nil unless it is of `Block.weightType` with a row count that is a multiple of 16.
+    init?(_ w: MatrixView) {
+        guard w.type == Block.weightType, w.rows > 0, w.rows % interleavedGroupRows == 0, w.columns % 32 == 0 else { return nil }
+        rows = w.rows
+        columns = w.columns
+        blocks = w.columns / 32
+        let groups = rows / interleavedGroupRows
+        storage = .allocate(byteCount: groups * blocks * Block.bytes, alignment: 64)
+        for g in 0..<groups {
+            for b in 0..<blocks {
+                let out = storage + (g * blocks + b) * Block.bytes
+                for r in 0..<interleavedGroupRows {
+                    Block.pack(w.row(g * interleavedGroupRows + r) + b * w.type.blockBytes, row: r, into: out)
+                }
+            }
+        }
+    }
+
+    deinit { storage.deallocate() }
+
     /// Rows `16g ..< 16g + 16` times tokens `firstToken ..< firstToken + tokens` (1...4): token t's 16 results go to
-    /// `y[t * yStride ..< t * yStride + 16]`.
+    /// `y[t * yStride ..< t * yStride + 16]`. Four tokens share each loaded block.
+    @inline(__always)
     func multiply(group g: Int, _ a: Int8Activations, firstToken: Int, tokens: Int,
-                  _ y: UnsafeMutablePointer<Float>, yStride: Int)
+                  _ y: UnsafeMutablePointer<Float>, yStride: Int) {
+        let group = UnsafeRawPointer(storage + g * blocks * Block.bytes)
+        if tokens == 4 {
+            var f0 = _mm512_setzero_ps(), f1 = _mm512_setzero_ps(), f2 = _mm512_setzero_ps(), f3 = _mm512_setzero_ps()
+            for b in 0..<blocks {
+                let block = Block(group + b * Block.bytes)
+                f0 = block.product(a, token: firstToken, block: b, f0)
+                f1 = block.product(a, token: firstToken + 1, block: b, f1)
+                f2 = block.product(a, token: firstToken + 2, block: b, f2)
+                f3 = block.product(a, token: firstToken + 3, block: b, f3)
+            }
+            storeFloats16Unaligned(f0, y)
+            storeFloats16Unaligned(f1, y + yStride)
+            storeFloats16Unaligned(f2, y + 2 * yStride)
+            storeFloats16Unaligned(f3, y + 3 * yStride)
+        } else {
+            for t in 0..<tokens {
+                var f = _mm512_setzero_ps()
+                for b in 0..<blocks { f = Block(group + b * Block.bytes).product(a, token: firstToken + t, block: b, f) }
+                storeFloats16Unaligned(f, y + t * yStride)
+            }
+        }
+    }
 }
 
 /// `y[t*yStride + r] = dot(row r of w, x_t)` for all rows and `tokens` tokens, each x_t first quantized to int8
 /// per block of 32 (`quantizeActivations`), as llama.cpp's CPU path does. Integer products are summed exactly and
 /// scaled per block in float, so each token's results depend on that token alone, not on the batch.
-func matmulInt8<Matrix: InterleavedMatrix>(
-    _ w: Matrix, _ x: UnsafePointer<Float>, xStride: Int, tokens: Int,
+func matmulInt8<Block: InterleavedBlock>(
+    _ w: InterleavedMatrix<Block>, _ x: UnsafePointer<Float>, xStride: Int, tokens: Int,
     _ y: UnsafeMutablePointer<Float>, yStride: Int, pool: ComputePool
 ) {
     guard tokens > 0 else { return }
@@ -35,7 +98,7 @@ func matmulInt8<Matrix: InterleavedMatrix>(
     // Thread 0 (the caller) quantizes x into its scratch before the other threads start; all only read it then.
     pool.runChunked(chunks: chunks, prologue: {
         let activations = Int8Activations(memory: pool.scratch(thread: 0, bytes: activationBytes), tokens: tokens, columns: columns)
-        quantizeActivations(x, xStride: xStride, tokens: tokens, into: activations, offset: Matrix.readsOffsetActivations)
+        quantizeActivations(x, xStride: xStride, tokens: tokens, into: activations, offset: Block.readsOffsetActivations)
     }) { chunk, _ in
         let activations = Int8Activations(memory: pool.scratch(thread: 0, bytes: activationBytes), tokens: tokens, columns: columns)
         for g in partition(0..<groups, part: chunk, of: chunks, granule: 1) {

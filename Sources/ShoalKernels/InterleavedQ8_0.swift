@@ -1,10 +1,8 @@
 import ShoalGGUF
 import _Builtin_intrinsics.intel
 
-/// A Q8_0 weight matrix (the tied output head of SmolLM2, for one) repacked for the fast path: rows in groups of
-/// 16, block by block, so one 512-bit register holds the same 4 weight bytes of all 16 rows.
-///
-/// Layout: for group g and block b, at `((g * blocks) + b) * 640` bytes:
+/// Q8_0 for the fast path (the Q8_0 projections some files have, e.g. Gemma 3's `attn_v`). Per group of 16 rows
+/// and block of 32 columns (640 bytes):
 /// - 16 half-precision `d` (one per row), 32 bytes of padding;
 /// - 16 int32: `128 * sum(q)` of each row's block (see below);
 /// - eight 64-byte vectors; vector j holds, in 32-bit lane r, bytes `4j ..< 4j+4` of row r's 32 quants.
@@ -12,44 +10,10 @@ import _Builtin_intrinsics.intel
 /// `vpdpbusd` multiplies unsigned by signed bytes, and here both sides are signed, so the kernel feeds the
 /// activations plus 128 (unsigned) and subtracts `128 * sum(q)`. Without VNNI it feeds `|q|` and the activations
 /// negated where q < 0 instead (the same sums, and no 16-bit saturation: 2 * 128 * 127 < 32768).
-package final class InterleavedQ8_0: InterleavedMatrix, @unchecked Sendable {
-    static let blockBytes = 640
-
-    package let rows: Int
-    package let columns: Int
-    let blocks: Int
-    let storage: UnsafeMutableRawPointer
-
-    /// Repacks `w` (Q8_0 with a row count that is a multiple of 16); nil for any other matrix.
-    package init?(_ w: MatrixView) {
-        guard w.type == .q8_0, w.rows > 0, w.rows % interleavedGroupRows == 0, w.columns % 32 == 0 else { return nil }
-        rows = w.rows
-        columns = w.columns
-        blocks = w.columns / 32
-        let groups = rows / interleavedGroupRows
-        storage = .allocate(byteCount: groups * blocks * Self.blockBytes, alignment: 64)
-        for g in 0..<groups {
-            for b in 0..<blocks {
-                let out = storage + (g * blocks + b) * Self.blockBytes
-                for r in 0..<interleavedGroupRows {
-                    let block = w.row(g * interleavedGroupRows + r) + b * 34
-                    out.storeBytes(of: block.loadUnaligned(as: UInt16.self), toByteOffset: 2 * r, as: UInt16.self)
-                    out.storeBytes(of: 0, toByteOffset: 32 + 2 * r, as: UInt16.self)
-                    var sum: Int32 = 0
-                    for i in 0..<32 { sum += Int32(block.load(fromByteOffset: 2 + i, as: Int8.self)) }
-                    out.storeBytes(of: 128 * sum, toByteOffset: 64 + 4 * r, as: Int32.self)
-                    for j in 0..<8 {
-                        let quad = block.loadUnaligned(fromByteOffset: 2 + 4 * j, as: UInt32.self)
-                        out.storeBytes(of: quad, toByteOffset: 128 + 64 * j + 4 * r, as: UInt32.self)
-                    }
-                }
-            }
-        }
-    }
-
-    deinit { storage.deallocate() }
-
-    package static var readsOffsetActivations: Bool {
+struct Q8_0Block: InterleavedBlock {
+    static var weightType: GGMLType { .q8_0 }
+    static var bytes: Int { 640 }
+    static var readsOffsetActivations: Bool {
         #if SHOAL_VNNI
         true
         #else
@@ -57,20 +21,19 @@ package final class InterleavedQ8_0: InterleavedMatrix, @unchecked Sendable {
         #endif
     }
 
-    @inline(__always)
-    package func multiply(group g: Int, _ a: Int8Activations, firstToken: Int, tokens: Int,
-                          _ y: UnsafeMutablePointer<Float>, yStride: Int) {
-        let weights = UnsafeRawPointer(storage + g * blocks * Self.blockBytes)
-        if tokens == 4 {
-            interleavedQ8_0Tile4(weights, blocks: blocks, a, firstToken: firstToken, y, yStride: yStride)
-        } else {
-            for t in 0..<tokens { interleavedQ8_0Tile1(weights, blocks: blocks, a, token: firstToken + t, y + t * yStride) }
+    static func pack(_ source: UnsafeRawPointer, row r: Int, into out: UnsafeMutableRawPointer) {
+        out.storeBytes(of: source.loadUnaligned(as: UInt16.self), toByteOffset: 2 * r, as: UInt16.self)
+        out.storeBytes(of: 0, toByteOffset: 32 + 2 * r, as: UInt16.self)
+        var sum: Int32 = 0
+        for i in 0..<32 { sum += Int32(source.load(fromByteOffset: 2 + i, as: Int8.self)) }
+        out.storeBytes(of: 128 * sum, toByteOffset: 64 + 4 * r, as: Int32.self)
+        for j in 0..<8 {
+            out.storeBytes(of: source.loadUnaligned(fromByteOffset: 2 + 4 * j, as: UInt32.self),
+                           toByteOffset: 128 + 64 * j + 4 * r, as: UInt32.self)
         }
     }
-}
 
-/// One block's 8 weight vectors as the product needs them: as stored (VNNI) or as |q| (without).
-struct Q8_0BlockWeights {
+    // One block's 8 weight vectors as the product needs them: as stored (VNNI) or as |q| (without).
     var v0, v1, v2, v3, v4, v5, v6, v7: __m512i
     /// Sign masks of the weights (used without VNNI only).
     var s0, s1, s2, s3, s4, s5, s6, s7: __mmask64
@@ -99,10 +62,11 @@ struct Q8_0BlockWeights {
         #endif
     }
 
-    /// `acc + d * scale * (weights . x)` for one token's block `x` (signed bytes; `offsetX` the same plus 128).
+    /// `acc + d * scale * (q . x)` for token t's block b.
     @inline(__always)
-    func product(_ x: UnsafeRawPointer, _ offsetX: UnsafeRawPointer, scale: Float, _ acc: __m512) -> __m512 {
+    func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512 {
         #if SHOAL_VNNI
+        let offsetX = a.offsetValues(token: t) + 32 * b
         var low = dotBytes(_mm512_setzero_si512(), broadcast4(offsetX, 0), v0)
         var high = dotBytes(_mm512_setzero_si512(), broadcast4(offsetX, 16), v4)
         low = dotBytes(low, broadcast4(offsetX, 4), v1)
@@ -113,10 +77,11 @@ struct Q8_0BlockWeights {
         high = dotBytes(high, broadcast4(offsetX, 28), v7)
         let sums = _mm512_sub_epi32(_mm512_add_epi32(low, high), correction)
         #else
+        let x = a.values(token: t) + 32 * b
         let zero = _mm512_setzero_si512()
         @inline(__always) func signed(_ offset: Int, _ mask: __mmask64) -> __m512i {
-            let b = broadcast4(x, offset)
-            return _mm512_mask_sub_epi8(b, mask, zero, b)
+            let bytes = broadcast4(x, offset)
+            return _mm512_mask_sub_epi8(bytes, mask, zero, bytes)
         }
         var low = dotBytes(zero, v0, signed(0, s0))
         var high = dotBytes(zero, v4, signed(16, s4))
@@ -128,43 +93,6 @@ struct Q8_0BlockWeights {
         high = dotBytes(high, v7, signed(28, s7))
         let sums = _mm512_add_epi32(low, high)
         #endif
-        return _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(d, _mm512_set1_ps(scale)), acc)
+        return _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(d, _mm512_set1_ps(a.scales(token: t)[b])), acc)
     }
-}
-
-/// The 16 rows of one group times 4 consecutive tokens; results to `y[t*yStride ..< t*yStride + 16]`.
-@inline(__always)
-func interleavedQ8_0Tile4(_ group: UnsafeRawPointer, blocks: Int, _ a: Int8Activations, firstToken: Int,
-                          _ y: UnsafeMutablePointer<Float>, yStride: Int) {
-    var f0 = _mm512_setzero_ps(), f1 = _mm512_setzero_ps(), f2 = _mm512_setzero_ps(), f3 = _mm512_setzero_ps()
-    let x0 = a.values(token: firstToken), x1 = a.values(token: firstToken + 1)
-    let x2 = a.values(token: firstToken + 2), x3 = a.values(token: firstToken + 3)
-    let u0 = a.offsetValues(token: firstToken), u1 = a.offsetValues(token: firstToken + 1)
-    let u2 = a.offsetValues(token: firstToken + 2), u3 = a.offsetValues(token: firstToken + 3)
-    let s0 = a.scales(token: firstToken), s1 = a.scales(token: firstToken + 1)
-    let s2 = a.scales(token: firstToken + 2), s3 = a.scales(token: firstToken + 3)
-    for b in 0..<blocks {
-        let w = Q8_0BlockWeights(group + b * InterleavedQ8_0.blockBytes)
-        let o = 32 * b
-        f0 = w.product(x0 + o, u0 + o, scale: s0[b], f0)
-        f1 = w.product(x1 + o, u1 + o, scale: s1[b], f1)
-        f2 = w.product(x2 + o, u2 + o, scale: s2[b], f2)
-        f3 = w.product(x3 + o, u3 + o, scale: s3[b], f3)
-    }
-    storeFloats16Unaligned(f0, y)
-    storeFloats16Unaligned(f1, y + yStride)
-    storeFloats16Unaligned(f2, y + 2 * yStride)
-    storeFloats16Unaligned(f3, y + 3 * yStride)
-}
-
-/// The 16 rows of one group times one token; results to `y[0 ..< 16]`.
-@inline(__always)
-func interleavedQ8_0Tile1(_ group: UnsafeRawPointer, blocks: Int, _ a: Int8Activations, token: Int,
-                          _ y: UnsafeMutablePointer<Float>) {
-    var f = _mm512_setzero_ps()
-    let x = a.values(token: token), u = a.offsetValues(token: token), s = a.scales(token: token)
-    for b in 0..<blocks {
-        f = Q8_0BlockWeights(group + b * InterleavedQ8_0.blockBytes).product(x + 32 * b, u + 32 * b, scale: s[b], f)
-    }
-    storeFloats16Unaligned(f, y)
 }

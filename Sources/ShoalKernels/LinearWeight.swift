@@ -17,7 +17,7 @@ public struct LinearWeight: @unchecked Sendable {
     /// The weights as stored in the file.
     public let matrix: MatrixView
     /// The fast path's repacked copy (nil in exact mode and for matrices it does not cover).
-    package let interleaved: InterleavedWeights?
+    let interleaved: InterleavedWeights?
 
     /// Wraps `matrix`; with `.fast`, repacks it when it is Q4_1, Q5_0 or Q8_0 with a multiple of 16 rows.
     public init(_ matrix: MatrixView, precision: MatmulPrecision) {
@@ -27,9 +27,9 @@ public struct LinearWeight: @unchecked Sendable {
             return
         }
         switch matrix.type {
-        case .q4_1: interleaved = InterleavedQ4_1(matrix).map { .q4_1($0) }
-        case .q5_0: interleaved = InterleavedQ5_0(matrix).map { .q5_0($0) }
-        case .q8_0: interleaved = InterleavedQ8_0(matrix).map { .q8_0($0) }
+        case .q4_1: interleaved = InterleavedMatrix<Q4_1Block>(matrix).map { .q4_1($0) }
+        case .q5_0: interleaved = InterleavedMatrix<Q5_0Block>(matrix).map { .q5_0($0) }
+        case .q8_0: interleaved = InterleavedMatrix<Q8_0Block>(matrix).map { .q8_0($0) }
         default: interleaved = nil
         }
     }
@@ -39,10 +39,10 @@ public struct LinearWeight: @unchecked Sendable {
 }
 
 /// A fast-path copy of a weight matrix, by weight type.
-package enum InterleavedWeights: Sendable {
-    case q4_1(InterleavedQ4_1)
-    case q5_0(InterleavedQ5_0)
-    case q8_0(InterleavedQ8_0)
+enum InterleavedWeights: Sendable {
+    case q4_1(InterleavedMatrix<Q4_1Block>)
+    case q5_0(InterleavedMatrix<Q5_0Block>)
+    case q8_0(InterleavedMatrix<Q8_0Block>)
 }
 
 /// `matmul` over a `LinearWeight`: the int8 fast path when it has an interleaved copy, else the exact kernels.

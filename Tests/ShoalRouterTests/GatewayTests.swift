@@ -1,10 +1,10 @@
-import Glibc
 import Hummingbird
 import AsyncHTTPClient
 import Foundation
 import NIOHTTP1
 import ShoalAPI
 import ShoalRouter
+import ShoalTestSupport
 import Testing
 
 /// The router live over real sockets: fake replicas, real HTTP, real SSE parsing.
@@ -64,18 +64,7 @@ import Testing
     }
 
     @Test func aConfiguredReplicaThatStartsAfterTheRouterIsAdmittedWithinSeconds() async throws {
-        // A port nothing listens on yet: bind to port 0, read the port, close.
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0 }
-        }
-        close(socket)
-        try #require(bound)
-        let latePort = Int(UInt16(bigEndian: address.sin_port))
+        let latePort = try #require(freeLocalPort(), "a port nothing listens on yet")
         let late = FakeReplica(.init(model: "late"))
         try await Cluster.with([FakeReplica()], configure: {
             $0.replicas.append("http://127.0.0.1:\(latePort)")
