@@ -6,7 +6,8 @@ import _Builtin_intrinsics.intel
 //
 // That sum must be of the quantized values, not the exact floats: a Q4_1 weight is `d * q + m` with q in 0...15,
 // and only with the quantized sum does the rounding error of x meet the weights centred (`sum (d q + m)(x' - x)`);
-// with the exact sum it meets `d q`, all positive, and SmolLM2's mean KL to the reference came out 3.5x worse.
+// with the exact sum it meets `d q`, all positive, and SmolLM2's mean KL to exact came out 5x worse (0.0117, not
+// 0.0021).
 
 /// Where `quantizeActivations` writes one batch of tokens: `tokens` rows of `columns` int8 values, the same values
 /// plus 128 as unsigned bytes (for kernels whose weights are signed, see `Q8_0Block`), then per token and

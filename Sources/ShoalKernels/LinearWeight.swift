@@ -5,9 +5,9 @@ public enum MatmulPrecision: String, Sendable, CaseIterable {
     /// Activations stay float32: results equal the dequantized-weight product up to float rounding (what the
     /// reference fixtures check).
     case exact
-    /// Activations are quantized to int8 per block of 32 before products with Q4_1, Q5_0 and Q8_0 weights, as llama.cpp's
-    /// CPU path does: about 2-4x the batched throughput, logits within llama.cpp's own distance of the reference.
-    /// Other weight types stay exact.
+    /// Activations are quantized to int8 per block of 32 before products with Q4_1, Q5_0 and Q8_0 weights, as
+    /// llama.cpp's CPU path does: about 2-4x the batched throughput, logits within llama.cpp's own distance of the
+    /// reference. Other weight types stay exact.
     case fast
 }
 
