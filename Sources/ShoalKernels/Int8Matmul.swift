@@ -96,11 +96,13 @@ func matmulInt8<Block: InterleavedBlock>(
     let threads = w.rows * columns * tokens < 65_536 ? 1 : pool.threadCount
     let chunks = threads == 1 ? 1 : min(groups, 4 * threads)
     // Thread 0 (the caller) quantizes x into its scratch before the other threads start; all only read it then.
+    var quantized: Int8Activations?
     pool.runChunked(chunks: chunks, prologue: {
         let activations = Int8Activations(memory: pool.scratch(thread: 0, bytes: activationBytes), tokens: tokens, columns: columns)
         quantizeActivations(x, xStride: xStride, tokens: tokens, into: activations, offset: Block.readsOffsetActivations)
+        quantized = activations
     }) { chunk, _ in
-        let activations = Int8Activations(memory: pool.scratch(thread: 0, bytes: activationBytes), tokens: tokens, columns: columns)
+        let activations = quantized!
         for g in partition(0..<groups, part: chunk, of: chunks, granule: 1) {
             let out = y + g * interleavedGroupRows
             var t = 0
