@@ -80,9 +80,7 @@ private struct ConfigFileReader {
                 configuration.policy = kind
             case "aliases": try applyAliases(value, to: &configuration)
             case "health":
-                for (field, node) in try mapping(value, key, keys: ["interval", "timeout", "unhealthy_threshold", "healthy_threshold"])
-                where node.null == nil {
-                    let name = key + "." + field
+                for (field, node, name) in try fields(value, key, keys: ["interval", "timeout", "unhealthy_threshold", "healthy_threshold"]) {
                     switch field {
                     case "interval": configuration.health.interval = try duration(node, name)
                     case "timeout": configuration.health.timeout = try duration(node, name)
@@ -91,9 +89,7 @@ private struct ConfigFileReader {
                     }
                 }
             case "breaker":
-                for (field, node) in try mapping(value, key, keys: ["failure_threshold", "open_duration", "success_threshold"])
-                where node.null == nil {
-                    let name = key + "." + field
+                for (field, node, name) in try fields(value, key, keys: ["failure_threshold", "open_duration", "success_threshold"]) {
                     switch field {
                     case "failure_threshold": configuration.breaker.failureThreshold = try int(node, name)
                     case "open_duration": configuration.breaker.openDuration = try duration(node, name)
@@ -101,9 +97,7 @@ private struct ConfigFileReader {
                     }
                 }
             case "retry":
-                let fields = ["max_attempts", "initial_backoff", "max_backoff", "max_total_time"]
-                for (field, node) in try mapping(value, key, keys: fields) where node.null == nil {
-                    let name = key + "." + field
+                for (field, node, name) in try fields(value, key, keys: ["max_attempts", "initial_backoff", "max_backoff", "max_total_time"]) {
                     switch field {
                     case "max_attempts": configuration.retry.maxAttempts = try int(node, name)
                     case "initial_backoff": configuration.retry.initialBackoff = try duration(node, name)
@@ -112,9 +106,8 @@ private struct ConfigFileReader {
                     }
                 }
             case "prefix_affinity":
-                let fields = ["cache_threshold", "balance_abs_threshold", "balance_rel_threshold"]
-                for (field, node) in try mapping(value, key, keys: fields) where node.null == nil {
-                    let name = key + "." + field
+                let keys = ["cache_threshold", "balance_abs_threshold", "balance_rel_threshold"]
+                for (field, node, name) in try fields(value, key, keys: keys) {
                     switch field {
                     case "cache_threshold": configuration.prefixAffinity.cacheThreshold = try number(node, name)
                     case "balance_abs_threshold": configuration.prefixAffinity.balanceAbsThreshold = try int(node, name)
@@ -170,6 +163,11 @@ private struct ConfigFileReader {
         case .scalar(let scalar): "'\(scalar.string)'"
         case .alias: "an alias"
         }
+    }
+
+    /// The fields of section `key` that are set (not null), each with its dotted name for error messages.
+    private func fields(_ value: Node, _ key: String, keys: [String]) throws -> [(field: String, node: Node, name: String)] {
+        try mapping(value, key, keys: keys).filter { $0.node.null == nil }.map { ($0.key, $0.node, key + "." + $0.key) }
     }
 
     /// The pairs of a mapping, in file order. - Parameter keys: the allowed keys; nil allows any.

@@ -100,8 +100,7 @@ public final class RouterGateway: Service, Sendable {
 
     /// One round of active health checks of every replica (and discovery of configured ones not yet reached).
     public func probeAll() async {
-        let waiting = pending.withLock { Array($0) }
-        for id in waiting { _ = try? await addReplica(id.rawValue) }
+        await admitPending()
         let timeout = configuration.health.timeout
         await withTaskGroup(of: Void.self) { group in
             for id in replicas.replicaIDs {
@@ -111,6 +110,11 @@ public final class RouterGateway: Service, Sendable {
                 }
             }
         }
+    }
+
+    /// Tries once more to add each configured replica not reached yet.
+    private func admitPending() async {
+        for id in pending.withLock({ Array($0) }) { _ = try? await addReplica(id.rawValue) }
     }
 
     /// Closes the upstream clients (call once, after `run()` returned or if it never ran).
@@ -139,7 +143,7 @@ public final class RouterGateway: Service, Sendable {
                 // a router started before its replicas (or whose first probe timed out) admits them soon after they answer.
                 while !Task.isCancelled {
                     try await Task.sleep(for: min(interval, .seconds(1)))
-                    for id in self.pending.withLock({ Array($0) }) { _ = try? await self.addReplica(id.rawValue) }
+                    await self.admitPending()
                 }
             }
             group.addTask {

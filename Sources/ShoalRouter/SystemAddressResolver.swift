@@ -1,5 +1,4 @@
 internal import Foundation
-internal import Synchronization
 #if canImport(Glibc)
 internal import Glibc
 #elseif canImport(Musl)
@@ -18,10 +17,10 @@ public struct SystemAddressResolver: AddressResolver {
 
     /// - Throws: `RouterError` (`discoveryFailed`) with `getaddrinfo`'s reason, or `CancellationError`.
     public func addresses(of name: String) async throws -> [String] {
-        let lookup = Lookup()
+        let lookup = OneShotAnswer<[String]>()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                guard lookup.wait(continuation) else { return }
+                guard lookup.park(continuation) else { return }
                 let thread = Thread { lookup.finish(Result { try Self.lookUp(name) }) }
                 thread.name = "shoal-dns"
                 thread.start()
@@ -78,38 +77,6 @@ public struct SystemAddressResolver: AddressResolver {
                 return nil
             }
             return written.map { String(cString: $0) }
-        }
-    }
-
-    /// One lookup's continuation, resumed exactly once: by the lookup thread or by cancellation.
-    private final class Lookup: Sendable {
-        private struct State {
-            var continuation: CheckedContinuation<[String], any Error>?
-            var finished: Result<[String], any Error>?
-        }
-
-        private let state = Mutex(State())
-
-        /// Parks `continuation`. - Returns: false when the lookup already finished (cancelled) and it was resumed.
-        func wait(_ continuation: CheckedContinuation<[String], any Error>) -> Bool {
-            let early = state.withLock { state -> Result<[String], any Error>? in
-                if let finished = state.finished { return finished }
-                state.continuation = continuation
-                return nil
-            }
-            guard let early else { return true }
-            continuation.resume(with: early)
-            return false
-        }
-
-        func finish(_ result: Result<[String], any Error>) {
-            let continuation = state.withLock { state -> CheckedContinuation<[String], any Error>? in
-                guard state.finished == nil else { return nil }
-                state.finished = result
-                defer { state.continuation = nil }
-                return state.continuation
-            }
-            continuation?.resume(with: result)
         }
     }
 }

@@ -8,7 +8,7 @@ final class ScriptedResolver: AddressResolver {
     let calls: AsyncStream<String>
     private let started: AsyncStream<String>.Continuation
     private let immediate: Mutex<[Result<[String], any Error>]>
-    private let current = Mutex<Call?>(nil)
+    private let current = Mutex<OneShotAnswer<[String]>?>(nil)
 
     init(immediate: [Result<[String], any Error>] = []) {
         (calls, started) = AsyncStream.makeStream()
@@ -21,14 +21,14 @@ final class ScriptedResolver: AddressResolver {
             started.yield(name)
             return try answer.get()
         }
-        let call = Call()
+        let call = OneShotAnswer<[String]>()
         current.withLock { $0 = call }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 if call.park(continuation) { started.yield(name) }
             }
         } onCancel: {
-            _ = call.finish(.failure(CancellationError()))
+            call.finish(.failure(CancellationError()))
         }
     }
 
@@ -36,39 +36,6 @@ final class ScriptedResolver: AddressResolver {
     @discardableResult
     func reply(_ answer: Result<[String], any Error>) -> Bool {
         current.withLock { $0 }?.finish(answer) ?? false
-    }
-
-    /// One call's continuation, resumed exactly once.
-    private final class Call: Sendable {
-        private struct State {
-            var continuation: CheckedContinuation<[String], any Error>?
-            var answer: Result<[String], any Error>?
-        }
-
-        private let state = Mutex(State())
-
-        /// - Returns: false when the call was already finished (cancelled) and has been resumed.
-        func park(_ continuation: CheckedContinuation<[String], any Error>) -> Bool {
-            let early = state.withLock { state -> Result<[String], any Error>? in
-                if let answer = state.answer { return answer }
-                state.continuation = continuation
-                return nil
-            }
-            guard let early else { return true }
-            continuation.resume(with: early)
-            return false
-        }
-
-        func finish(_ answer: Result<[String], any Error>) -> Bool {
-            let continuation = state.withLock { state -> CheckedContinuation<[String], any Error>? in
-                guard state.answer == nil else { return nil }
-                state.answer = answer
-                defer { state.continuation = nil }
-                return state.continuation
-            }
-            continuation?.resume(with: answer)
-            return continuation != nil
-        }
     }
 }
 
