@@ -47,23 +47,32 @@ struct GreedyFixtureTests {
         return params
     }
 
+    /// Greedy ids and finish reason for `promptIDs`, computed on a thread of its own (see `onOwnThread`): each case
+    /// decodes for seconds, which on the concurrency pool stalled other suites' async tests.
+    static func generate(_ promptIDs: [Int32], _ params: SamplingParams) async throws -> ([Int32], FinishReason) {
+        struct CannotLoad: Error {}
+        return try await onOwnThread {
+            guard let generator = Self.makeGenerator() else { throw CannotLoad() }
+            let result = try generator.generate(promptIDs: promptIDs, params: params)
+            return (result.tokens.map(\.id), result.finishReason)
+        }
+    }
+
     @Test(arguments: promptNames)
-    func promptContinuation(name: String) throws {
-        let generator = try #require(Self.makeGenerator())
+    func promptContinuation(name: String) async throws {
         let fixture = try Fixtures.decode(LogitsFixture.self, "smollm2/logits/\(name).json")
-        let result = try generator.generate(
-            promptIDs: fixture.prompt_ids, params: greedy(maxTokens: fixture.greedy.ids.count, ignoreEOS: true))
-        #expect(result.tokens.map(\.id) == fixture.greedy.ids)
-        #expect(result.finishReason == .length)
+        let (ids, finishReason) = try await Self.generate(
+            fixture.prompt_ids, greedy(maxTokens: fixture.greedy.ids.count, ignoreEOS: true))
+        #expect(ids == fixture.greedy.ids)
+        #expect(finishReason == .length)
     }
 
     @Test(arguments: chats.map(\.id))
-    func chatContinuation(id: String) throws {
-        let generator = try #require(Self.makeGenerator())
+    func chatContinuation(id: String) async throws {
         let chat = try #require(Self.chats.first { $0.id == id })
         let until = chat.first_eos_index ?? chat.ids.count
-        let result = try generator.generate(promptIDs: chat.prompt_ids, params: greedy(maxTokens: chat.ids.count, ignoreEOS: false))
-        #expect(result.tokens.map(\.id) == Array(chat.ids[..<until]))
-        #expect(result.finishReason == (chat.first_eos_index == nil ? .length : .stop))
+        let (ids, finishReason) = try await Self.generate(chat.prompt_ids, greedy(maxTokens: chat.ids.count, ignoreEOS: false))
+        #expect(ids == Array(chat.ids[..<until]))
+        #expect(finishReason == (chat.first_eos_index == nil ? .length : .stop))
     }
 }

@@ -114,6 +114,8 @@ import Testing
             configuration.connectTimeout = .seconds(1)
             configuration.streamIdleTimeout = .seconds(60)
             configuration.health.interval = .seconds(3600)
+            // Generous, as in `Cluster`: the first discovery must not time out on a machine busy with other suites.
+            configuration.health.timeout = .seconds(20)
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
             let gateway = try RouterGateway(configuration: configuration, onListening: { continuation.yield($0) })
             var settings = HTTPClient.Configuration()
