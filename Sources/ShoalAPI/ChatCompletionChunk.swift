@@ -61,7 +61,8 @@ public struct ChatChunkChoice: Codable, Sendable, Equatable {
     public var logprobs: ChatLogprobs?
     /// Set on the choice's last chunk only.
     public var finishReason: String?
-    /// With `return_token_ids`: the ids generated in this chunk.
+    /// With `return_token_ids`: the ids generated in this chunk (the last chunk of a choice also carries the stop
+    /// token that ended it, which has no text).
     public var tokenIDs: [Int32]?
 
     public init(index: Int, delta: ChatDelta, logprobs: ChatLogprobs? = nil, finishReason: String? = nil,

@@ -34,7 +34,7 @@ public struct ChatChoice: Codable, Sendable, Equatable {
     public var message: ChatResponseMessage
     public var logprobs: ChatLogprobs?
     public var finishReason: String?
-    /// With `return_token_ids`: the generated ids.
+    /// With `return_token_ids`: the generated ids, the stop token that ended the choice included.
     public var tokenIDs: [Int32]?
 
     public init(index: Int, message: ChatResponseMessage, logprobs: ChatLogprobs? = nil, finishReason: String?,

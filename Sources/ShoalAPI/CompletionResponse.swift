@@ -58,7 +58,8 @@ public struct CompletionChoice: Codable, Sendable, Equatable {
     public var finishReason: String?
     /// With `return_token_ids`: the prompt's ids (whole responses and the first chunk of each choice).
     public var promptTokenIDs: [Int32]?
-    /// With `return_token_ids`: the generated ids (of this chunk, when streaming).
+    /// With `return_token_ids`: the generated ids (of this chunk, when streaming), the stop token that ended the
+    /// choice included, as vLLM has it: together they are as many as `usage.completion_tokens`.
     public var tokenIDs: [Int32]?
 
     public init(index: Int, text: String, logprobs: CompletionLogprobs? = nil, finishReason: String? = nil,

@@ -211,6 +211,7 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
                     state.stats.steps += 1
                     var sampled: [SequenceID: Int32] = [:]
                     var stopped: Set<SequenceID> = []
+                    var stopTokens: [SequenceID: Int32] = [:]
                     for (row, id) in step.samplingSequences.enumerated() {
                         guard var live = state.live[id] else {
                             sampled[id] = 0  // aborted meanwhile: the scheduler skips it
@@ -225,6 +226,7 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
                         case .stop(let token):
                             sampled[id] = token
                             stopped.insert(id)
+                            stopTokens[id] = token
                         case .token(let token):
                             sampled[id] = token.id
                             live.emitted += 1
@@ -253,7 +255,8 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
                         let usage = EngineUsage(promptTokens: live.promptTokens, completionTokens: sequence.outputCount,
                                                 cachedTokens: live.cachedTokens, queueSeconds: queued)
                         state.stats.promptTokens += live.promptTokens
-                        events.append((live.continuation, .finished(reason: reason, usage: usage, trailingText: tail.text), true))
+                        events.append((live.continuation, .finished(reason: reason, usage: usage, trailingText: tail.text,
+                                                                        stopToken: stopTokens[sequence.id]), true))
                     }
                 }
             }

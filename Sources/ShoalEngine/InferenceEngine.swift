@@ -37,8 +37,10 @@ public struct EngineUsage: Sendable, Equatable {
 /// What a request's stream yields: tokens as they are sampled, then one `finished`.
 public enum EngineEvent: Sendable {
     case token(GeneratedToken)
-    /// The last event. `trailingText` is text released at the end (held-back bytes or stop-string prefixes).
-    case finished(reason: FinishReason, usage: EngineUsage, trailingText: String)
+    /// The last event. `trailingText` is text released at the end (held-back bytes or stop-string prefixes);
+    /// `stopToken` is the end-of-sequence or `stop_token_ids` token that ended the request, if one did: it
+    /// counts in `usage.completionTokens` but never came as a `token` event (it has no text).
+    case finished(reason: FinishReason, usage: EngineUsage, trailingText: String, stopToken: Int32?)
 }
 
 /// Why the engine refused a request up front.

@@ -39,6 +39,8 @@ struct StreamRelay: Sendable {
     private(set) var finishReason: String?
     /// Whether any event went to the client.
     private(set) var forwardedAny = false
+    /// Whether a chunk with `usage` went to the client.
+    private(set) var forwardedUsage = false
     private var id: JSONValue?
     private var created: JSONValue?
     private var model: JSONValue?
@@ -80,6 +82,7 @@ struct StreamRelay: Sendable {
             // Not a chunk (an in-band error, something unknown): pass it on unchanged.
             return [ServerSentEvents.event(data: event.data)]
         }
+        if let usage = chunk["usage"], usage != .null { forwardedUsage = true }
         if let base = continuationBase {
             return continuation(chunk, base: base)
         }
@@ -200,8 +203,8 @@ struct StreamRelay: Sendable {
     ///   - contextLength: the pool's context, for chat requests without a token limit.
     func plan(original: [String: JSONValue], contextLength: Int?) -> Plan {
         if finishReason != nil {
-            // The answer was complete; only the end of the stream was lost.
-            return .finish([ServerSentEvents.done])
+            // The answer was complete; only the end of the stream was lost, maybe with the usage chunk.
+            return .finish(lostUsage(original) + [ServerSentEvents.done])
         }
         guard let promptIDs else {
             return .impossible("the replica failed before it sent the prompt's token ids")
@@ -215,7 +218,7 @@ struct StreamRelay: Sendable {
                 ?? (contextLength ?? 0) - promptIDs.count
         }
         let remaining = limit - generated.count
-        guard remaining > 0 else { return .finish([finalLengthChunk(), ServerSentEvents.done]) }
+        guard remaining > 0 else { return .finish([finalLengthChunk()] + lostUsage(original) + [ServerSentEvents.done]) }
         var body: [String: JSONValue] = [:]
         for field in Self.carriedFields { if let value = original[field] { body[field] = value } }
         if kind == .completion, let logprobs = original["logprobs"] { body["logprobs"] = logprobs }
@@ -225,6 +228,24 @@ struct StreamRelay: Sendable {
         body["stream"] = .bool(true)
         body["return_token_ids"] = .bool(true)
         return .resubmit(body)
+    }
+
+    /// The usage chunk the client asked for (`stream_options.include_usage`) when the upstream broke before
+    /// sending it: counted from the prompt ids and every generated id (the stop token is among them). Cache
+    /// hits are unknown here, so `prompt_tokens_details` is left out.
+    private func lostUsage(_ original: [String: JSONValue]) -> [String] {
+        guard case .object(let options)? = original["stream_options"], options["include_usage"] == .bool(true),
+              !forwardedUsage, let promptIDs else { return [] }
+        let usage: [String: JSONValue] = [
+            "prompt_tokens": .number(Double(promptIDs.count)),
+            "completion_tokens": .number(Double(generated.count)),
+            "total_tokens": .number(Double(promptIDs.count + generated.count)),
+        ]
+        return [encode([
+            "id": id ?? .null, "created": created ?? .null, "model": model ?? .null,
+            "object": .string(kind == .chat ? "chat.completion.chunk" : "text_completion"),
+            "choices": .array([]), "usage": .object(usage),
+        ])]
     }
 
     private func finalLengthChunk() -> String {

@@ -138,8 +138,9 @@ struct ChatRun: GenerationRun {
                 texts[choice] += token.text
                 ids[choice].append(token.id)
                 if let topLogprobs { entries[choice].append(formatter.chatEntry(token, limit: topLogprobs)) }
-            case .finished(let choice, let reason, let usage, let trailingText):
+            case .finished(let choice, let reason, let usage, let trailingText, let stopToken):
                 texts[choice] += trailingText
+                if let stopToken { ids[choice].append(stopToken) }
                 ledger.finish(choice, reason: reason.apiValue, usage: usage)
             case .aborted(let choice, let error):
                 ledger.finish(choice, reason: "abort", usage: nil)
@@ -199,8 +200,9 @@ struct ChatRun: GenerationRun {
                         pendingText[choice] = ""
                         try await send(try chunk(choice, delta: ChatDelta(content: text)))
                     }
-                case .finished(let choice, let reason, let usage, let trailingText):
+                case .finished(let choice, let reason, let usage, let trailingText, let stopToken):
                     ledger.finish(choice, reason: reason.apiValue, usage: usage)
+                    if let stopToken { pendingIDs[choice].append(stopToken) }
                     let text = pendingText[choice] + trailingText
                     pendingText[choice] = ""
                     if !text.isEmpty { try await send(try chunk(choice, delta: ChatDelta(content: text))) }

@@ -4,7 +4,8 @@ internal import ShoalEngine
 /// One item of several engine streams merged: each choice yields tokens, then `finished` or `aborted`.
 enum ChoiceItem: Sendable {
     case token(choice: Int, GeneratedToken)
-    case finished(choice: Int, reason: FinishReason, usage: EngineUsage, trailingText: String)
+    /// `stopToken`: the stop token that ended it (no text, not a `token` item, counted in `usage`).
+    case finished(choice: Int, reason: FinishReason, usage: EngineUsage, trailingText: String, stopToken: Int32?)
     /// The stream ended without `finished` (the engine aborted it) or threw.
     case aborted(choice: Int, error: (any Error)?)
 }
@@ -67,10 +68,10 @@ struct ChoiceStreams: Sendable {
                             switch event {
                             case .token(let token):
                                 continuation.yield(.token(choice: choice, token))
-                            case .finished(let reason, let usage, let trailingText):
+                            case .finished(let reason, let usage, let trailingText, let stopToken):
                                 finished = true
                                 continuation.yield(.finished(choice: choice, reason: reason, usage: usage,
-                                                             trailingText: trailingText))
+                                                             trailingText: trailingText, stopToken: stopToken))
                             }
                         }
                         if !finished { continuation.yield(.aborted(choice: choice, error: nil)) }

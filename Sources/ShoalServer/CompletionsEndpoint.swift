@@ -109,8 +109,9 @@ struct CompletionRun: GenerationRun {
                 if let logprobs {
                     builders[choice].append(token, emitted: token.text, formatter: formatter, limit: logprobs)
                 }
-            case .finished(let choice, let reason, let usage, let trailingText):
+            case .finished(let choice, let reason, let usage, let trailingText, let stopToken):
                 texts[choice] += trailingText
+                if let stopToken { ids[choice].append(stopToken) }
                 ledger.finish(choice, reason: reason.apiValue, usage: usage)
             case .aborted(let choice, let error):
                 ledger.finish(choice, reason: "abort", usage: nil)
@@ -174,8 +175,9 @@ struct CompletionRun: GenerationRun {
                         pendingText[choice] = ""
                         try await send(try chunk(choice, text: text))
                     }
-                case .finished(let choice, let reason, let usage, let trailingText):
+                case .finished(let choice, let reason, let usage, let trailingText, let stopToken):
                     ledger.finish(choice, reason: reason.apiValue, usage: usage)
+                    if let stopToken { pendingIDs[choice].append(stopToken) }
                     let text = pendingText[choice] + trailingText
                     pendingText[choice] = ""
                     try await send(try chunk(choice, text: text, finishReason: reason.apiValue))

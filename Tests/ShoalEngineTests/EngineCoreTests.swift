@@ -43,20 +43,31 @@ import ShoalTokenizers
         return p
     }
 
-    func collect(_ stream: AsyncThrowingStream<EngineEvent, any Error>) async throws -> (ids: [Int32], text: String, reason: FinishReason, usage: EngineUsage) {
+    struct Collected {
         var ids: [Int32] = []
         var text = ""
+        var reason = FinishReason.length
+        var usage = EngineUsage(promptTokens: 0, completionTokens: 0, cachedTokens: 0)
+        var stopToken: Int32?
+    }
+
+    func collect(_ stream: AsyncThrowingStream<EngineEvent, any Error>) async throws -> Collected {
+        var out = Collected()
         for try await event in stream {
             switch event {
             case .token(let token):
-                ids.append(token.id)
-                text += token.text
-            case .finished(let reason, let usage, let trailing):
-                return (ids, text + trailing, reason, usage)
+                out.ids.append(token.id)
+                out.text += token.text
+            case .finished(let reason, let usage, let trailing, let stopToken):
+                out.text += trailing
+                out.reason = reason
+                out.usage = usage
+                out.stopToken = stopToken
+                return out
             }
         }
         Issue.record("stream ended without a finished event")
-        return (ids, text, .length, EngineUsage(promptTokens: 0, completionTokens: 0, cachedTokens: 0))
+        return out
     }
 
     @Test func concurrentRequestsMatchSequentialGeneration() async throws {
@@ -146,5 +157,24 @@ import ShoalTokenizers
         #expect(first.usage.queueSeconds.map { $0 >= 0 } == true)
         #expect(second.usage.cachedTokens == 64)
         #expect(core.stats().prefixCacheHits >= 64)
+    }
+
+    @Test func aStopTokenEndsTheRequestAndIsReportedButNotEmitted() async throws {
+        let loaded = try load()
+        let core = try engine(loaded)
+        defer { core.shutdown() }
+        let prompt: [Int32] = [5, 17, 42, 9]
+        let free = try await collect(try core.submit(EngineRequest(id: "free", promptIDs: prompt, params: greedy(12))))
+        #expect(free.stopToken == nil)
+        #expect(free.usage.completionTokens == free.ids.count)
+        // The first generated id that did not come earlier, so the stop can only fire there.
+        let cut = try #require((1..<free.ids.count).first { !free.ids[..<$0].contains(free.ids[$0]) })
+        var params = greedy(12)
+        params.stopTokenIDs = [free.ids[cut]]
+        let stopped = try await collect(try core.submit(EngineRequest(id: "stopped", promptIDs: prompt, params: params)))
+        #expect(stopped.ids == Array(free.ids[..<cut]))
+        #expect(stopped.reason == .stop)
+        #expect(stopped.stopToken == free.ids[cut])
+        #expect(stopped.usage.completionTokens == cut + 1)
     }
 }

@@ -11,7 +11,8 @@ import Synchronization
 struct FakeReplica: Sendable {
     struct Behaviour: Sendable {
         var model = "tiny"
-        /// Streams end abruptly (connection closed, no [DONE]) after this many tokens.
+        /// Streams end abruptly (connection closed, no [DONE]) after this many tokens; one more than
+        /// `max_tokens` counts the finish chunk too, so only the usage chunk and [DONE] are lost.
         var dieAfterTokens: Int?
         /// Generation requests are answered with this status instead.
         var refuseWith: Int?

@@ -19,6 +19,7 @@ import Testing
         var done = false
         var errors = 0
         var usage: [String: JSONValue]?
+        var usageChunks = 0
     }
 
     func read(_ events: [ServerSentEvent], chat: Bool) -> Stream {
@@ -29,7 +30,10 @@ import Testing
             if chunk["error"] != nil { stream.errors += 1; continue }
             if let id = chunk["id"]?.stringValue { stream.ids.insert(id) }
             if let object = chunk["object"]?.stringValue { stream.objects.insert(object) }
-            if case .object(let usage)? = chunk["usage"] { stream.usage = usage }
+            if case .object(let usage)? = chunk["usage"] {
+                stream.usage = usage
+                stream.usageChunks += 1
+            }
             if chunk["prompt_token_ids"] != nil { stream.sawTokenIDs = true }
             for case .object(let choice) in chunk["choices"]?.array ?? [] {
                 if choice["token_ids"] != nil || choice["prompt_token_ids"] != nil { stream.sawTokenIDs = true }
@@ -132,6 +136,32 @@ import Testing
                 #expect(stream.sawTokenIDs, "the client asked for token ids")
             }
             #expect(try await cluster.metrics().contains(#"outcome="ok""#))
+        }
+    }
+
+    /// The replica dies after the finish chunk, before the usage chunk the client asked for: nothing is left
+    /// to generate, and the router writes the usage itself.
+    @Test(arguments: [false, true]) func usageLostAfterTheFinishChunkIsRebuilt(chat: Bool) async throws {
+        let maxTokens = 9
+        // Completions: `maxTokens` token chunks, then the finish chunk; chat has a role chunk before them.
+        let flaky = FakeReplica(.init(dieAfterTokens: maxTokens + 1))
+        try await Cluster.with([flaky, FakeReplica()]) { cluster in
+            let path = chat ? "/v1/chat/completions" : "/v1/completions"
+            let input = chat ? #""messages":[{"role":"user","content":"Hi there"}]"# : #""prompt":"Hi there""#
+            let body = #"{"model":"tiny",\#(input),"max_tokens":\#(maxTokens),"stream":true,"stream_options":{"include_usage":true}}"#
+            let reference = read(try await cluster.request(path, json: body, base: cluster.replicaURLs[1]).events, chat: chat)
+            #expect(reference.usageChunks == 1)
+            for _ in 0..<4 {
+                let stream = read(try await cluster.request(path, json: body).events, chat: chat)
+                #expect(stream.text == reference.text)
+                #expect(stream.finishReasons == ["length"])
+                #expect(stream.done && stream.errors == 0)
+                #expect(stream.usageChunks == 1)
+                for field in ["prompt_tokens", "completion_tokens", "total_tokens"] {
+                    #expect(stream.usage?[field] == reference.usage?[field], "\(field)")
+                }
+            }
+            #expect(flaky.served.load() >= 2, "round-robin sent streams to the flaky replica")
         }
     }
 

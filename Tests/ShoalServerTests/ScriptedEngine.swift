@@ -189,7 +189,7 @@ final class ScriptedEngine: InferenceEngine {
             reason: reason,
             usage: EngineUsage(promptTokens: request.promptIDs.count, completionTokens: emitted,
                                cachedTokens: reply.cachedTokens, queueSeconds: Self.scriptedQueueSeconds),
-            trailingText: detokenizer.finish()))
+            trailingText: detokenizer.finish(), stopToken: nil))
         continuation.finish()
     }
 }

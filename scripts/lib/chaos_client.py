@@ -166,9 +166,8 @@ def stream_request(url, path, body, timeout, request_id=None):
                 record["problems"].append("usage {} times".format(len(usages)))
             else:
                 record["usage"] = usages[0]
-                # A stop token counts in usage but is not sent as an id: compare only for length-ended streams.
-                if wants_ids and record["finish_reason"] == "length" \
-                        and usages[0].get("completion_tokens") != len(token_ids):
+                # The stop token that ended a choice is among its ids, so they always match usage.
+                if wants_ids and usages[0].get("completion_tokens") != len(token_ids):
                     record["problems"].append("usage completion_tokens {} but {} token ids".format(
                         usages[0].get("completion_tokens"), len(token_ids)))
         elif usages:

@@ -248,6 +248,25 @@ def test_return_token_ids(client, model_name):
     assert extra(plain.choices[0], "token_ids") is None
 
 
+def test_token_ids_include_the_stop_token_as_usage_counts_it(client, server: ShoalServer, model_name):
+    """As in vLLM: the end-of-turn token that ended a choice is in `token_ids` (it has no text)."""
+    messages = [{"role": "user", "content": "Say hello."}]
+    chat = client.chat.completions.create(model=model_name, messages=messages, max_tokens=120, temperature=0,
+                                          extra_body={"return_token_ids": True})
+    assert chat.choices[0].finish_reason == "stop"
+    token_ids = extra(chat.choices[0], "token_ids")
+    assert len(token_ids) == chat.usage.completion_tokens
+    chunks = list(client.chat.completions.create(model=model_name, messages=messages, max_tokens=120, temperature=0,
+                                                 stream=True, stream_options={"include_usage": True},
+                                                 extra_body={"return_token_ids": True}))
+    assert [t for c in chunks for ch in c.choices for t in (extra(ch, "token_ids") or [])] == token_ids
+    assert chunks[-1].usage.completion_tokens == len(token_ids)
+    text = "".join(ch.delta.content or "" for c in chunks for ch in c.choices)
+    assert text == chat.choices[0].message.content
+    end_of_turn = server.post("/tokenize", {"model": model_name, "prompt": "<|im_end|>"}).json()["tokens"]
+    assert token_ids[-1:] == end_of_turn
+
+
 def test_tokenize_detokenize_round_trip(server: ShoalServer, model_name):
     tokens = server.post("/tokenize", {"model": model_name, "prompt": PROMPT})
     assert tokens.status_code == 200, tokens.text
