@@ -38,7 +38,7 @@ struct Gemma3LogitsTests {
         return try? ModelRegistry.load(file, pool: ComputePool(threadCount: 2))
     }()
 
-    func argmax(_ row: UnsafeBufferPointer<Float>) -> Int32 {
+    static func argmax(_ row: UnsafeBufferPointer<Float>) -> Int32 {
         var best = 0
         for i in row.indices where row[i] > row[best] { best = i }
         return Int32(best)
@@ -55,7 +55,7 @@ struct Gemma3LogitsTests {
     /// One causal pass over the prompt: last-position logits, the top-20 at the first positions; then greedy decoding
     /// token by token through the paged cache reproduces the reference continuation.
     @Test(arguments: names)
-    func logitsAndGreedyMatchReference(name: String) throws {
+    func logitsAndGreedyMatchReference(name: String) async throws {
         let model = try #require(Self.model, "cannot load \(RealModel.path(RealModel.gemma3))")
         let fixture = try Fixtures.decode(LogitsFixture.self, "gemma3/logits/\(name).json")
         let reference = try Fixtures.floats("gemma3/logits/\(name).bin")
@@ -67,12 +67,28 @@ struct Gemma3LogitsTests {
         // A scattered block table, so the paging is exercised too.
         var rng = SeededGenerator(seed: UInt64(n))
         let table = (0..<Int32(blocks)).shuffled(using: &rng)
-        let cache = try PagedKVCache(config: model.config, blockCount: blocks)
-        let batch = ForwardBatch(tokens: fixture.prompt_ids, positions: (0..<n).map(Int32.init),
-                                 sequences: [.init(start: 0, count: n, blockTable: table)], logitRows: rows)
         let vocab = model.config.vocabularySize
-        var logits = [Float](repeating: .nan, count: rows.count * vocab)
-        try logits.withUnsafeMutableBufferPointer { try model.forward(batch, cache: cache, logits: $0.baseAddress!) }
+        let promptIDs = fixture.prompt_ids
+        // The prefill, then greedy decoding token by token through the cache (it does not stop at <eos>).
+        let (logits, generated) = try await onOwnThread { () throws -> ([Float], [Int32]) in
+            let cache = try PagedKVCache(config: model.config, blockCount: blocks)
+            let batch = ForwardBatch(tokens: promptIDs, positions: (0..<n).map(Int32.init),
+                                     sequences: [.init(start: 0, count: n, blockTable: table)], logitRows: rows)
+            var logits = [Float](repeating: .nan, count: rows.count * vocab)
+            try logits.withUnsafeMutableBufferPointer { try model.forward(batch, cache: cache, logits: $0.baseAddress!) }
+            var generated: [Int32] = []
+            var next = logits[(rows.count - 1) * vocab..<rows.count * vocab].withUnsafeBufferPointer { Self.argmax($0) }
+            var step = [Float](repeating: .nan, count: vocab)
+            while generated.count < steps {
+                generated.append(next)
+                if generated.count == steps { break }
+                var decode = ForwardBatch()
+                decode.append(tokens: [next], startingAt: n + generated.count - 1, blockTable: table)
+                try step.withUnsafeMutableBufferPointer { try model.forward(decode, cache: cache, logits: $0.baseAddress!) }
+                next = step.withUnsafeBufferPointer { Self.argmax($0) }
+            }
+            return (logits, generated)
+        }
 
         // Last position: every logit within 1e-3.
         let last = Array(logits[(rows.count - 1) * vocab..<rows.count * vocab])
@@ -94,18 +110,6 @@ struct Gemma3LogitsTests {
             }
         }
 
-        // Greedy decoding through the cache, one token per step (it does not stop at <eos>).
-        var generated: [Int32] = []
-        var next = last.withUnsafeBufferPointer { argmax($0) }
-        var step = [Float](repeating: .nan, count: vocab)
-        while generated.count < steps {
-            generated.append(next)
-            if generated.count == steps { break }
-            var decode = ForwardBatch()
-            decode.append(tokens: [next], startingAt: n + generated.count - 1, blockTable: table)
-            try step.withUnsafeMutableBufferPointer { try model.forward(decode, cache: cache, logits: $0.baseAddress!) }
-            next = step.withUnsafeBufferPointer { argmax($0) }
-        }
         let firstDifference = zip(generated, fixture.greedy.ids).enumerated().first { $0.element.0 != $0.element.1 }?.offset
         #expect(generated == fixture.greedy.ids,
                 "\(name): first difference at step \(firstDifference ?? -1) (reference margin \(firstDifference.map { fixture.greedy.steps[$0].margin } ?? 0))")
@@ -113,7 +117,7 @@ struct Gemma3LogitsTests {
 
     /// A prompt longer than the sliding window, prefilled in chunks through the cache (so local layers read earlier
     /// chunks' keys through the window), gives the logits of one whole pass.
-    @Test func chunkedPrefillPastTheWindowEqualsOnePass() throws {
+    @Test func chunkedPrefillPastTheWindowEqualsOnePass() async throws {
         let model = try #require(Self.model, "cannot load \(RealModel.path(RealModel.gemma3))")
         let name = try #require(Self.names.first { $0.hasPrefix("g06") })
         let fixture = try Fixtures.decode(LogitsFixture.self, "gemma3/logits/\(name).json")
@@ -122,17 +126,20 @@ struct Gemma3LogitsTests {
         #expect(n > 600)
         let blocks = (n + 15) / 16
         let table = (0..<Int32(blocks)).reversed().map { $0 }
-        let cache = try PagedKVCache(config: model.config, blockCount: blocks)
-        let vocab = model.config.vocabularySize
-        var logits = [Float](repeating: .nan, count: vocab)
-        var start = 0
-        for size in [1, 200, 331, 17] + [n] {
-            let end = min(n, start + size)
-            if start == end { break }
-            var chunk = ForwardBatch()
-            chunk.append(tokens: Array(fixture.prompt_ids[start..<end]), startingAt: start, blockTable: table)
-            try logits.withUnsafeMutableBufferPointer { try model.forward(chunk, cache: cache, logits: $0.baseAddress!) }
-            start = end
+        let promptIDs = fixture.prompt_ids
+        let logits = try await onOwnThread {
+            let cache = try PagedKVCache(config: model.config, blockCount: blocks)
+            var logits = [Float](repeating: .nan, count: model.config.vocabularySize)
+            var start = 0
+            for size in [1, 200, 331, 17] + [n] {
+                let end = min(n, start + size)
+                if start == end { break }
+                var chunk = ForwardBatch()
+                chunk.append(tokens: Array(promptIDs[start..<end]), startingAt: start, blockTable: table)
+                try logits.withUnsafeMutableBufferPointer { try model.forward(chunk, cache: cache, logits: $0.baseAddress!) }
+                start = end
+            }
+            return logits
         }
         let worst = zip(logits, reference).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst <= 1e-3, "chunked prefill: last-position max |Δ| = \(worst)")
