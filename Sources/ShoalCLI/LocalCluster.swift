@@ -14,21 +14,21 @@ import Glibc
 
 /// `shoal serve --replicas N`: N child `shoal serve` processes on local ports with the router in front.
 ///
-/// The supervisor (a `Service`) starts every child, admits it to the router once its `/health` answers 200,
-/// and restarts a child that exits unexpectedly (after 0.5 s, doubling to 10 s while it keeps dying before
-/// it becomes healthy) on the same port; the router gets it back only after `/health` passes again. On
+/// The supervisor (a `Service`) starts every child with `--port 0 --port-file F`, so the kernel picks each
+/// child's port when it binds (a port picked in advance can be taken by another process before the child binds
+/// it). Once F names the port and the child's `/health` answers 200, the child is admitted to the router. A child
+/// that exits unexpectedly is removed from the router and restarted (after 0.5 s, doubling to 10 s while it keeps
+/// dying before it becomes healthy), and admitted again, at its new port, only after `/health` passes. On
 /// graceful shutdown (after the router, which comes later in the service group, has stopped) every child gets
 /// SIGTERM, so it drains, and SIGKILL if it is still running after the shutdown timeout. Children's stdout and
 /// stderr go to this process's stderr, each line prefixed `[replica i]`.
 struct LocalCluster {
-    /// One child: its index, local port and full `shoal` argument list.
+    /// One child: its index and its `shoal` argument list (`--port-file` is added per start).
     struct Child: Sendable {
         var index: Int
-        var port: Int
         var arguments: [String]
         /// Variables set for the child on top of ours (its API key: kept out of `ps`).
         var environment: [String: String] = [:]
-        var url: String { "http://127.0.0.1:\(port)" }
     }
 
     let executable: String
@@ -55,33 +55,21 @@ struct LocalCluster {
         return argument
     }
 
-    /// A port on 127.0.0.1 that was free a moment ago (the kernel picks it; the socket is closed again).
-    static func freeLocalPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw LocalClusterError(.noFreePort, "socket() failed: errno \(errno)") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
-            }
-        }
-        guard bound else { throw LocalClusterError(.noFreePort, "could not bind 127.0.0.1:0: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     /// Runs the children and the router until SIGTERM or SIGINT; returns once every child has exited.
-    func run(registry: PrometheusCollectorRegistry, logger: Logger) async throws {
-        let gateway = try RouterGateway(configuration: router, registry: registry, logger: logger)
+    /// - Parameter portFile: where to write the router's port once it listens (`--port-file`).
+    func run(registry: PrometheusCollectorRegistry, logger: Logger, portFile: String? = nil) async throws {
+        let gateway = try RouterGateway(configuration: router, registry: registry, logger: logger) { bound in
+            if let portFile { PortFile.write(bound, to: portFile, logger: logger) }
+        }
+        let portFiles = FileManager.default.temporaryDirectory
+            .appendingPathComponent("shoal-cluster-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: portFiles, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: portFiles) }
         let supervisor = ReplicaSupervisor(
             executable: executable, children: children, gateway: gateway, shutdownTimeout: shutdownTimeout,
-            logger: logger)
+            portFiles: portFiles.path, logger: logger)
         logger.info("starting local cluster", metadata: [
-            "replicas": "\(children.count)", "ports": "\(children.map(\.port))", "executable": "\(executable)",
+            "replicas": "\(children.count)", "executable": "\(executable)",
         ])
         // Shutdown runs in reverse order: the router stops first, then the supervisor stops the children.
         // The router may return as soon as shutdown begins; that is a normal end, not a failure of the group.
@@ -104,7 +92,7 @@ struct LocalCluster {
 
 /// An error of the local cluster.
 struct LocalClusterError: Error, CustomStringConvertible {
-    enum Code: Sendable { case noFreePort, childFailed }
+    enum Code: Sendable { case childFailed }
     let code: Code
     let message: String
     init(_ code: Code, _ message: String) {
@@ -125,16 +113,19 @@ final class ReplicaSupervisor: Service, Sendable {
     let children: [LocalCluster.Child]
     let gateway: RouterGateway
     let shutdownTimeout: Duration
+    /// The directory of the children's port files.
+    let portFiles: String
     let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private let pids: Mutex<[Int: pid_t]> = Mutex([:])
 
     init(executable: String, children: [LocalCluster.Child], gateway: RouterGateway, shutdownTimeout: Duration,
-         logger: Logger) {
+         portFiles: String, logger: Logger) {
         self.executable = executable
         self.children = children
         self.gateway = gateway
         self.shutdownTimeout = shutdownTimeout
+        self.portFiles = portFiles
         self.logger = logger
     }
 
@@ -189,21 +180,26 @@ final class ReplicaSupervisor: Service, Sendable {
     private func supervise(_ child: LocalCluster.Child, client: HTTPClient) async throws {
         var backoff = Self.initialBackoff
         var failedStarts = 0
+        let portFile = "\(portFiles)/replica-\(child.index).port"
         while !isStopping {
+            // The last start's file names a port that is no longer this child's.
+            try? FileManager.default.removeItem(atPath: portFile)
             let process = ChildProcess(
-                executable: executable, arguments: child.arguments, environment: child.environment,
-                prefix: "[replica \(child.index)] ")
+                executable: executable, arguments: child.arguments + ["--port-file", portFile],
+                environment: child.environment, prefix: "[replica \(child.index)] ")
             let pid = try process.start()
             pids.withLock { $0[child.index] = pid }
             // A child killed by stopChildren between the check above and start() must not be missed.
             if isStopping { kill(pid, SIGTERM) }
-            logger.info("replica started", metadata: ["replica": "\(child.index)", "pid": "\(pid)", "url": "\(child.url)"])
-            let admission = Task { await self.admitWhenHealthy(child, process: process, client: client) }
+            logger.info("replica started", metadata: ["replica": "\(child.index)", "pid": "\(pid)"])
+            let admission = Task {
+                await self.admitWhenHealthy(child, portFile: portFile, process: process, client: client)
+            }
             let status = await process.exitStatus()
             admission.cancel()
-            let admitted = await admission.value
+            let (url, admitted) = await admission.value
             pids.withLock { _ = $0.removeValue(forKey: child.index) }
-            _ = try? gateway.removeReplica(child.url)
+            if let url { _ = try? gateway.removeReplica(url) }
             if isStopping {
                 logger.info("replica stopped", metadata: ["replica": "\(child.index)", "status": "\(status)"])
                 return
@@ -227,24 +223,32 @@ final class ReplicaSupervisor: Service, Sendable {
         }
     }
 
-    /// Polls the child's `/health` until it answers 200, then adds it to the router.
-    /// - Returns: whether it was admitted (false if it exited, the cluster stopped, or the task was cancelled).
-    private func admitWhenHealthy(_ child: LocalCluster.Child, process: ChildProcess, client: HTTPClient) async -> Bool {
+    /// Waits for the child's port file, then polls its `/health` until it answers 200 and adds it to the router.
+    /// - Returns: the child's URL once its port is known, and whether it was admitted (not if it exited, the
+    ///   cluster stopped, or the task was cancelled).
+    private func admitWhenHealthy(_ child: LocalCluster.Child, portFile: String, process: ChildProcess,
+                                  client: HTTPClient) async -> (url: String?, admitted: Bool) {
+        var url: String?
         while !Task.isCancelled, !isStopping, process.isRunning {
-            var request = HTTPClientRequest(url: child.url + "/health")
+            guard let known = url ?? PortFile.read(portFile).map({ "http://127.0.0.1:\($0)" }) else {
+                try? await Task.sleep(for: .milliseconds(50))
+                continue
+            }
+            url = known
+            var request = HTTPClientRequest(url: known + "/health")
             request.method = .GET
             if let response = try? await client.execute(request, timeout: .seconds(2)), response.status == .ok {
                 do {
-                    try await gateway.addReplica(child.url)
-                    logger.info("replica admitted", metadata: ["replica": "\(child.index)", "url": "\(child.url)"])
-                    return true
+                    try await gateway.addReplica(known)
+                    logger.info("replica admitted", metadata: ["replica": "\(child.index)", "url": "\(known)"])
+                    return (known, true)
                 } catch {
                     logger.debug("replica not admitted yet", metadata: ["replica": "\(child.index)", "error": "\(error)"])
                 }
             }
             try? await Task.sleep(for: .milliseconds(200))
         }
-        return false
+        return (url, false)
     }
 }
 

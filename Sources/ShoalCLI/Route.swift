@@ -46,6 +46,9 @@ struct Route: AsyncParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one).")
     var port: Int?
 
+    @Option(name: .customLong("port-file"), help: "Once listening, write the bound port to this file (useful with --port 0).")
+    var portFile: String?
+
     @Option(name: .customLong("admin-key"), help: "Bearer key for /admin/replicas (also $SHOAL_ROUTER_ADMIN_KEY).")
     var adminKey: String?
 
@@ -161,7 +164,10 @@ struct Route: AsyncParsableCommand {
         if configuration.replicas.isEmpty && configuration.discover.isEmpty {
             logger.warning("no replicas configured; add them with --discover or POST /admin/replicas")
         }
-        let gateway = try RouterGateway(configuration: configuration, registry: registry, logger: logger)
+        let portFile = portFile
+        let gateway = try RouterGateway(configuration: configuration, registry: registry, logger: logger) { bound in
+            if let portFile { PortFile.write(bound, to: portFile, logger: logger) }
+        }
         let group = ServiceGroup(configuration: .init(
             services: [gateway], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

@@ -30,6 +30,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on (0 picks a free one).")
     var port: Int = 8080
 
+    @Option(name: .customLong("port-file"), help: "Once listening, write the bound port to this file (useful with --port 0).")
+    var portFile: String?
+
     @Option(help: "Compute threads per model (default: all cores).")
     var threads: Int?
 
@@ -106,7 +109,7 @@ struct Serve: AsyncParsableCommand {
             for reference in model.isEmpty ? [ModelCatalog.defaultModelName] : model {
                 _ = try LoadedModel.open(reference, threads: 1) { logger.info("\($0)") }
             }
-            try await makeLocalCluster(apiKeys: keys).run(registry: registry, logger: logger)
+            try await makeLocalCluster(apiKeys: keys).run(registry: registry, logger: logger, portFile: portFile)
             return
         }
         let serverConfiguration = ServerConfiguration(
@@ -129,7 +132,10 @@ struct Serve: AsyncParsableCommand {
         let engines = EngineService(
             models: models, names: servedModelName, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
             precision: precision, configuration: engineConfiguration, state: state, logger: logger)
-        let server = ShoalHTTPServer(state: state, configuration: serverConfiguration, registry: registry, logger: logger)
+        let portFile = portFile
+        let server = ShoalHTTPServer(state: state, configuration: serverConfiguration, registry: registry, logger: logger) { bound in
+            if let portFile { PortFile.write(bound, to: portFile, logger: logger) }
+        }
         let group = ServiceGroup(configuration: .init(
             services: [engines, server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -158,13 +164,11 @@ extension Serve {
         let replicaKey: String? = apiKeys.isEmpty ? nil : (0..<4).map { _ in
             String(UInt64.random(in: 0...UInt64.max), radix: 16)
         }.joined()
-        var children: [LocalCluster.Child] = []
-        for index in 0..<replicas {
-            var port = try LocalCluster.freeLocalPort()
-            while children.contains(where: { $0.port == port }) { port = try LocalCluster.freeLocalPort() }
-            children.append(LocalCluster.Child(
-                index: index, port: port, arguments: ["serve", "--host", "127.0.0.1", "--port", "\(port)"] + shared,
-                environment: replicaKey.map { ["SHOAL_API_KEY": $0] } ?? [:]))
+        // Each child binds a port of the kernel's choosing and reports it in its port file (see LocalCluster).
+        let children = (0..<replicas).map { index in
+            LocalCluster.Child(
+                index: index, arguments: ["serve", "--host", "127.0.0.1", "--port", "0"] + shared,
+                environment: replicaKey.map { ["SHOAL_API_KEY": $0] } ?? [:])
         }
         var router = RouterConfiguration()
         router.host = host

@@ -62,10 +62,6 @@ import ShoalTestSupport
         kill(pid, 0) == 0 || errno != ESRCH
     }
 
-    static func freePort() throws -> Int {
-        try #require(freeLocalPort())
-    }
-
     @Test func clusterServesSurvivesAKilledReplicaAndStopsCleanly() async throws {
         let tiny = try TinyModel().writeTemporary()
         let generated = try ShoalProcess.run([
@@ -78,8 +74,8 @@ import ShoalTestSupport
         let expectedText = try #require(expected)
 
         let modelName = URL(fileURLWithPath: tiny).deletingPathExtension().lastPathComponent
-        let port = try Self.freePort()
-        let base = "http://127.0.0.1:\(port)"
+        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-cluster-\(UUID()).port")
+        defer { try? FileManager.default.removeItem(at: portFile) }
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-cluster-\(UUID()).log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let logHandle = try FileHandle(forWritingTo: log)
@@ -89,7 +85,7 @@ import ShoalTestSupport
         let parent = Process()
         parent.executableURL = URL(fileURLWithPath: ShoalProcess.binary)
         parent.arguments = [
-            "serve", "--replicas", "2", "--model", tiny, "--port", "\(port)", "--threads", "2",
+            "serve", "--replicas", "2", "--model", tiny, "--port", "0", "--port-file", portFile.path, "--threads", "2",
             "--kv-cache-memory", "8MiB", "--shutdown-timeout", "5", "--alias", "auto=*->\(modelName)",
             "--policy", "least-loaded", "--api-key", Self.apiKey,
         ]
@@ -108,6 +104,16 @@ import ShoalTestSupport
             for pid in seenChildren where Self.isAlive(pid) { kill(pid, SIGKILL) }
         }
         let parentPID = parent.processIdentifier
+        // The router binds a port of the kernel's choosing and writes it to the port file.
+        var port: Int?
+        let listening = await Self.waitUntil(seconds: 60) {
+            port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap {
+                Int($0.trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+            return port != nil
+        }
+        try #require(listening, "no port file from the router:\n\(logText())")
+        let base = "http://127.0.0.1:\(try #require(port))"
 
         func complete(model: String? = nil) async throws -> String? {
             var body: [String: Any] = ["prompt": "hello", "max_tokens": 8, "temperature": 0, "ignore_eos": true]

@@ -15,7 +15,7 @@ import json
 import os
 import re
 import signal
-import socket
+import shutil
 import subprocess
 import tempfile
 import time
@@ -43,13 +43,6 @@ def _require_inputs() -> None:
     if os.environ.get("SHOAL_REQUIRE_MODELS") == "1":
         pytest.fail(message)
     pytest.skip(message)
-
-
-def free_port() -> int:
-    """A port that was free a moment ago (bind port 0, read it back, close)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def poll_until(predicate: Callable[[], object], deadline_s: float, what: str) -> object:
@@ -93,17 +86,21 @@ def metric_sum(samples: dict[tuple[str, frozenset], float], name: str, **labels:
 
 
 class ShoalServer:
-    """One `shoal serve` child process; stderr goes to a temp file (shown when startup fails)."""
+    """One `shoal serve` child process; stderr goes to a temp file (shown when startup fails).
+
+    It binds a port of the kernel's choosing (`--port 0`) and reports it in its `--port-file`: `port` and `url`
+    are set by `wait_ready`."""
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port: int | None = None
+        self.url = ""
+        self.port_file = Path(tempfile.mkdtemp(prefix="shoal-serve-")) / "port"
         self.log = tempfile.NamedTemporaryFile(prefix="shoal-serve-", suffix=".log", delete=False)
         full_env = dict(os.environ)
         full_env.pop("SHOAL_API_KEY", None)
         full_env.update(env or {})
         self.argv = [str(SHOAL_BIN), "serve", "--model", str(MODEL_FILE), "--served-model-name", MODEL_NAME, "--host", "127.0.0.1",
-                     "--port", str(self.port), *args]
+                     "--port", "0", "--port-file", str(self.port_file), *args]
         self.process = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, env=full_env)
 
@@ -114,12 +111,17 @@ class ShoalServer:
         def ready() -> bool:
             if self.process.poll() is not None:
                 raise AssertionError(f"shoal serve exited with {self.process.returncode}:\n{self.log_text()}")
+            if self.port is None:
+                if not self.port_file.exists():
+                    return False
+                self.port = int(self.port_file.read_text())
+                self.url = f"http://127.0.0.1:{self.port}"
             try:
                 return requests.get(f"{self.url}/health", headers=headers, timeout=2).status_code == 200
             except requests.ConnectionError:
                 return False
         try:
-            poll_until(ready, READY_DEADLINE_S, f"{self.url}/health to answer 200")
+            poll_until(ready, READY_DEADLINE_S, "the port file, then /health to answer 200")
         except AssertionError as error:
             raise AssertionError(f"{error}\n--- server log ---\n{self.log_text()[-4000:]}") from None
 
@@ -133,7 +135,7 @@ class ShoalServer:
         return requests.post(f"{self.url}{path}", json=body, **kwargs)
 
     def stop(self) -> None:
-        """Kills the process (SIGKILL if SIGTERM is not enough) and removes its log."""
+        """Kills the process (SIGKILL if SIGTERM is not enough) and removes its log and port file."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -146,6 +148,7 @@ class ShoalServer:
             os.unlink(self.log.name)
         except FileNotFoundError:
             pass
+        shutil.rmtree(self.port_file.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

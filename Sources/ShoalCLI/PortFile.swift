@@ -1,0 +1,23 @@
+import Foundation
+import Logging
+
+/// `--port-file`: the port a server bound, written once it listens, so that whoever started it with `--port 0`
+/// learns where it is without a race for a port picked in advance.
+enum PortFile {
+    /// Writes `port` and a newline to `path` atomically (a reader sees the whole number or no file).
+    static func write(_ port: Int, to path: String, logger: Logger) {
+        do {
+            try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            logger.error("cannot write the port file", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+    }
+
+    /// The port in the file at `path`, or nil while there is none (or it does not hold a port).
+    static func read(_ path: String) -> Int? {
+        guard let data = FileManager.default.contents(atPath: path),
+              let port = Int(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+              (1...65535).contains(port) else { return nil }
+        return port
+    }
+}
