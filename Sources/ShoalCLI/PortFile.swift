@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import Logging
 
@@ -10,6 +11,19 @@ enum PortFile {
             try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
             logger.error("cannot write the port file", metadata: ["path": "\(path)", "error": "\(error)"])
+        }
+    }
+
+    /// Checks up front that `path` can be written (its folder exists and is writable, it is not a folder), so a
+    /// mistake is one clear error at start-up rather than a log line once the server listens.
+    static func validate(_ path: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ValidationError("--port-file \(path) is a directory")
+        }
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard FileManager.default.isWritableFile(atPath: folder) else {
+            throw ValidationError("--port-file \(path): cannot write in \(folder)")
         }
     }
 

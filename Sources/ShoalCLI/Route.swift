@@ -96,6 +96,7 @@ struct Route: AsyncParsableCommand {
 
     func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+        if let portFile { try PortFile.validate(portFile) }
         if let policy { _ = try CommandSupport.policy(policy) }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
         for url in discover {

@@ -84,6 +84,7 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+        if let portFile { try PortFile.validate(portFile) }
         guard try ByteSize.parse(kvCacheMemory) > 0 else { throw ValidationError("--kv-cache-memory must be positive") }
         guard servedModelName.count <= max(1, model.count) else {
             throw ValidationError("give at most one --served-model-name per --model")

@@ -74,6 +74,8 @@ import ShoalTestSupport
         (["generate", "--model", "TINY", "--prompt", "x", "--precision", "half"], "--precision must be exact or fast"),
         (["serve", "--model", "TINY", "--precision", "int4"], "--precision must be exact or fast"),
         (["bench", "kernels", "--samples", "0"], "samples"),
+        (["serve", "--model", "TINY", "--port", "0", "--port-file", "/tmp"], "--port-file /tmp is a directory"),
+        (["route", "--port", "0", "--port-file", "/nonexistent/dir/port"], "cannot write in /nonexistent/dir"),
     ])
     func badInputGivesAOneLineError(arguments: [String], mentions: String) throws {
         let args = arguments.map { $0 == "TINY" ? Self.tinyPath : $0 }
