@@ -1,4 +1,4 @@
-public import Foundation
+internal import Foundation
 
 /// Runs `body` on a thread of its own and waits for it without holding a thread of the Swift concurrency pool.
 ///
