@@ -58,9 +58,8 @@ struct LocalCluster {
     /// Runs the children and the router until SIGTERM or SIGINT; returns once every child has exited.
     /// - Parameter portFile: where to write the router's port once it listens (`--port-file`).
     func run(registry: PrometheusCollectorRegistry, logger: Logger, portFile: String? = nil) async throws {
-        let gateway = try RouterGateway(configuration: router, registry: registry, logger: logger) { bound in
-            if let portFile { PortFile.write(bound, to: portFile, logger: logger) }
-        }
+        let gateway = try RouterGateway(configuration: router, registry: registry, logger: logger,
+                                        onListening: PortFile.writer(portFile, logger: logger))
         let portFiles = FileManager.default.temporaryDirectory
             .appendingPathComponent("shoal-cluster-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: portFiles, withIntermediateDirectories: true)

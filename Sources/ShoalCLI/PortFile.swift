@@ -5,8 +5,13 @@ import Logging
 /// `--port-file`: the port a server bound, written once it listens, so that whoever started it with `--port 0`
 /// learns where it is without a race for a port picked in advance.
 enum PortFile {
+    /// The `onListening` callback of a server started with `--port-file path` (nil: it writes nothing).
+    static func writer(_ path: String?, logger: Logger) -> @Sendable (Int) async -> Void {
+        { port in if let path { write(port, to: path, logger: logger) } }
+    }
+
     /// Writes `port` and a newline to `path` atomically (a reader sees the whole number or no file).
-    static func write(_ port: Int, to path: String, logger: Logger) {
+    private static func write(_ port: Int, to path: String, logger: Logger) {
         do {
             try Data("\(port)\n".utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {

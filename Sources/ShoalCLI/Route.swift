@@ -165,10 +165,8 @@ struct Route: AsyncParsableCommand {
         if configuration.replicas.isEmpty && configuration.discover.isEmpty {
             logger.warning("no replicas configured; add them with --discover or POST /admin/replicas")
         }
-        let portFile = portFile
-        let gateway = try RouterGateway(configuration: configuration, registry: registry, logger: logger) { bound in
-            if let portFile { PortFile.write(bound, to: portFile, logger: logger) }
-        }
+        let gateway = try RouterGateway(configuration: configuration, registry: registry, logger: logger,
+                                        onListening: PortFile.writer(portFile, logger: logger))
         let group = ServiceGroup(configuration: .init(
             services: [gateway], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {

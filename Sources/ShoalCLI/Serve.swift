@@ -133,10 +133,8 @@ struct Serve: AsyncParsableCommand {
         let engines = EngineService(
             models: models, names: servedModelName, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
             precision: precision, configuration: engineConfiguration, state: state, logger: logger)
-        let portFile = portFile
-        let server = ShoalHTTPServer(state: state, configuration: serverConfiguration, registry: registry, logger: logger) { bound in
-            if let portFile { PortFile.write(bound, to: portFile, logger: logger) }
-        }
+        let server = ShoalHTTPServer(state: state, configuration: serverConfiguration, registry: registry, logger: logger,
+                                     onListening: PortFile.writer(portFile, logger: logger))
         let group = ServiceGroup(configuration: .init(
             services: [engines, server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
