@@ -241,26 +241,29 @@ struct StreamRelay: Sendable {
             "completion_tokens": .number(Double(generated.count)),
             "total_tokens": .number(Double(promptIDs.count + generated.count)),
         ]
-        return [encode([
-            "id": id ?? .null, "created": created ?? .null, "model": model ?? .null,
-            "object": .string(kind == .chat ? "chat.completion.chunk" : "text_completion"),
-            "choices": .array([]), "usage": .object(usage),
-        ])]
+        var out = chunkHeader()
+        out["choices"] = .array([])
+        out["usage"] = .object(usage)
+        return [encode(out)]
     }
 
     private func finalLengthChunk() -> String {
-        var out: [String: JSONValue] = ["id": id ?? .null, "created": created ?? .null, "model": model ?? .null]
+        var out = chunkHeader()
         switch kind {
         case .completion:
-            out["object"] = .string("text_completion")
             out["choices"] = .array([.object([
                 "index": .number(0), "text": .string(""), "logprobs": .null, "finish_reason": .string("length"),
             ])])
         case .chat:
-            out["object"] = .string("chat.completion.chunk")
             out["choices"] = .array([chatChoice(delta: [:], reason: "length", ids: [])])
         }
         return encode(out)
+    }
+
+    /// The original stream's `id`, `created`, `model`, and the chunk `object` of its kind, for chunks the router writes.
+    private func chunkHeader() -> [String: JSONValue] {
+        ["id": id ?? .null, "created": created ?? .null, "model": model ?? .null,
+         "object": .string(kind == .chat ? "chat.completion.chunk" : "text_completion")]
     }
 
     private func encode(_ object: [String: JSONValue]) -> String {
