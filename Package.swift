@@ -9,9 +9,14 @@ import PackageDescription
 let portable = ProcessInfo.processInfo.environment["SHOAL_PORTABLE"].map { $0 != "0" } ?? false
 /// The fast path's int8 dot products use AVX-512 VNNI (`vpdpbusd`) when the build machine has it (Zen 4, Ice Lake
 /// and later); otherwise, and in portable builds, an AVX-512BW sequence that gives the same sums.
-let buildMachineHasVNNI = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx512_vnni") ?? false
+let cpuInfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+let buildMachineHasVNNI = cpuInfo.contains(" avx512_vnni")
+/// The kernels are written with AVX-512 intrinsics. On a machine without AVX-512 (AVX2 only, such as Zen 3) the
+/// same kernels build from `AVX512Portable.swift`, which spells those intrinsics with portable SIMD types.
+let buildMachineHasAVX512 = cpuInfo.contains(" avx512f") && cpuInfo.contains(" avx512bw") && cpuInfo.contains(" avx512vl")
 let cpuFlags: [SwiftSetting] = [.unsafeFlags(["-target-cpu", portable ? "skylake-avx512" : "native"])]
     + (!portable && buildMachineHasVNNI ? [.define("SHOAL_VNNI")] : [])
+    + (portable || buildMachineHasAVX512 ? [.define("SHOAL_AVX512")] : [])
 
 let package = Package(
     name: "Shoal",
