@@ -14,11 +14,11 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
     public let tokenizer: any Tokenizer
     public let chatTemplate: String?
     public let contextLength: Int
-    public let model: any LanguageModel
+    /// Runs the model (in this process or across workers) and owns its KV cache.
+    public let executor: any ModelExecutor
     public let configuration: EngineConfiguration
     /// Tokens the KV cache holds.
     public let cacheTokenCapacity: Int
-    private let cache: PagedKVCache
     private let state: Mutex<State>
     private let wakeup = DispatchSemaphore(value: 0)
     private var thread: Thread?
@@ -42,16 +42,28 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
         var stopped = false
         var stats = EngineStats()
         var stepStart: ContinuousClock.Instant?
+        /// Requests whose `Live` the loop has taken out to sample outside the lock.
+        var sampling: Set<SequenceID> = []
+        /// Those of them aborted meanwhile.
+        var abortedWhileSampling: Set<SequenceID> = []
     }
 
-    /// Builds the KV cache and scheduler; call `start()` to begin serving.
+    /// Builds the engine over `model` in this process; call `start()` to begin serving.
     /// - Throws: `EngineError` for an invalid configuration or a cache too small for one block.
-    public init(model: any LanguageModel, tokenizer: any Tokenizer, modelName: String, chatTemplate: String?,
+    public convenience init(model: any LanguageModel, tokenizer: any Tokenizer, modelName: String, chatTemplate: String?,
+                            configuration: EngineConfiguration = EngineConfiguration()) throws {
+        try self.init(executor: LocalExecutor(model: model), tokenizer: tokenizer, modelName: modelName,
+                      chatTemplate: chatTemplate, configuration: configuration)
+    }
+
+    /// Builds the scheduler and has `executor` allocate the KV cache; call `start()` to begin serving.
+    /// - Throws: `EngineError` for an invalid configuration or a cache too small for one block.
+    public init(executor: any ModelExecutor, tokenizer: any Tokenizer, modelName: String, chatTemplate: String?,
                 configuration: EngineConfiguration = EngineConfiguration()) throws {
         try configuration.validate()
-        let config = model.config
+        let config = executor.config
         let blockSize = PagedKVCache.defaultBlockSize
-        let bytesPerBlock = PagedKVCache.bytesPerToken(layerCount: config.layerCount, kvWidth: config.kvWidth) * blockSize
+        let bytesPerBlock = executor.cacheBytesPerToken * blockSize
         let blocks = configuration.kvCacheBytes / bytesPerBlock
         guard blocks >= 1 else {
             throw EngineError(.internalError, "kv-cache-memory of \(configuration.kvCacheBytes) bytes is below one block (\(bytesPerBlock) bytes)")
@@ -71,14 +83,18 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
         } catch {
             throw EngineError(.internalError, error.message)
         }
-        self.model = model
+        do {
+            try executor.allocateCache(blockCount: blocks, blockSize: blockSize)
+        } catch {
+            throw EngineError(.internalError, "cannot allocate the KV cache: \(error)")
+        }
+        self.executor = executor
         self.tokenizer = tokenizer
         self.modelName = modelName
         self.chatTemplate = chatTemplate
         self.configuration = configuration
         contextLength = context
         cacheTokenCapacity = blocks * blockSize
-        cache = try PagedKVCache(config: config, blockCount: blocks, blockSize: blockSize)
         var initial = State(scheduler: scheduler)
         initial.stats.kvBlocksTotal = blocks
         state = Mutex(initial)
@@ -123,6 +139,7 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
             stats.preemptions = state.scheduler.preemptionCount
             stats.isDraining = state.draining
             stats.currentStepSeconds = state.stepStart.map { (ContinuousClock.now - $0).seconds }
+            stats.unavailableReason = executor.failure
             return stats
         }
     }
@@ -133,7 +150,7 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
         } catch let error as SamplingError {
             throw EngineError(.invalidPrompt, error.message)
         }
-        let vocab = model.config.vocabularySize
+        let vocab = executor.config.vocabularySize
         guard !request.promptIDs.isEmpty else { throw EngineError(.invalidPrompt, "the prompt is empty") }
         if let bad = request.promptIDs.first(where: { $0 < 0 || Int($0) >= vocab }) {
             throw EngineError(.invalidPrompt, "prompt token id \(bad) is outside the vocabulary of \(vocab)")
@@ -174,7 +191,12 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
     /// Ends a sequence early (its client went away) and frees its blocks.
     private func abort(_ id: SequenceID) {
         state.withLock { state in
-            if state.live.removeValue(forKey: id) != nil { state.scheduler.abort(id) }
+            if state.live.removeValue(forKey: id) != nil {
+                state.scheduler.abort(id)
+            } else if state.sampling.contains(id) {
+                state.abortedWhileSampling.insert(id)
+                state.scheduler.abort(id)
+            }
         }
     }
 
@@ -182,7 +204,7 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
 
     private func loop() {
         var logits: [Float] = []
-        let vocab = model.config.vocabularySize
+        let vocab = executor.config.vocabularySize
         while true {
             let next = state.withLock { state -> SchedulerStep? in
                 if state.stopped { return nil }
@@ -199,67 +221,12 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
             let rows = batch.logitRows.count
             if logits.count < rows * vocab { logits = [Float](repeating: 0, count: rows * vocab) }
             do {
-                try logits.withUnsafeMutableBufferPointer { try model.forward(batch, cache: cache, logits: $0.baseAddress!) }
+                try logits.withUnsafeMutableBufferPointer { try executor.execute(batch, logits: $0.baseAddress!) }
             } catch {
                 fail(step, error)
                 continue
             }
-            var events: [(AsyncThrowingStream<EngineEvent, any Error>.Continuation, EngineEvent, Bool)] = []
-            logits.withUnsafeMutableBufferPointer { all in
-                state.withLock { state in
-                    state.stepStart = nil
-                    state.stats.steps += 1
-                    var sampled: [SequenceID: Int32] = [:]
-                    var stopped: Set<SequenceID> = []
-                    var stopTokens: [SequenceID: Int32] = [:]
-                    for (row, id) in step.samplingSequences.enumerated() {
-                        guard var live = state.live[id] else {
-                            sampled[id] = 0  // aborted meanwhile: the scheduler skips it
-                            continue
-                        }
-                        state.stats.generationTokens += 1
-                        let rowLogits = UnsafeMutableBufferPointer(rebasing: all[(row * vocab)..<((row + 1) * vocab)])
-                        if live.emitted == 0, let sequence = state.scheduler.sequence(id) {
-                            live.cachedTokens = sequence.cachedPromptTokens
-                        }
-                        switch live.output.next(logits: rowLogits) {
-                        case .stop(let token):
-                            sampled[id] = token
-                            stopped.insert(id)
-                            stopTokens[id] = token
-                        case .token(let token):
-                            sampled[id] = token.id
-                            live.emitted += 1
-                            events.append((live.continuation, .token(token), false))
-                        case .tokenThenStop(let token):
-                            sampled[id] = token.id
-                            stopped.insert(id)
-                            live.emitted += 1
-                            events.append((live.continuation, .token(token), false))
-                        }
-                        state.live[id] = live
-                    }
-                    let finished: [SequenceState]
-                    do {
-                        finished = try state.scheduler.complete(step, sampled: sampled, stopped: stopped)
-                    } catch {
-                        finished = []
-                    }
-                    assert(state.scheduler.invariantViolations().isEmpty,
-                           "scheduler invariants: \(state.scheduler.invariantViolations())")
-                    for sequence in finished {
-                        guard var live = state.live.removeValue(forKey: sequence.id) else { continue }
-                        let tail = live.output.finish()
-                        let reason: FinishReason = (stopped.contains(sequence.id) || tail.stopped) ? .stop : .length
-                        let queued = sequence.firstScheduledTime.map { ($0 - sequence.arrivalTime).seconds }
-                        let usage = EngineUsage(promptTokens: live.promptTokens, completionTokens: sequence.outputCount,
-                                                cachedTokens: live.cachedTokens, queueSeconds: queued)
-                        state.stats.promptTokens += live.promptTokens
-                        events.append((live.continuation, .finished(reason: reason, usage: usage, trailingText: tail.text,
-                                                                        stopToken: stopTokens[sequence.id]), true))
-                    }
-                }
-            }
+            let events = logits.withUnsafeMutableBufferPointer { sampleAndComplete(step, logits: $0, vocab: vocab) }
             for (continuation, event, last) in events {
                 continuation.yield(event)
                 if last { continuation.finish() }
@@ -267,16 +234,102 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
         }
     }
 
-    /// A forward pass failed (it validates its batch, so this is a bug): end the step's requests with an error.
+    private typealias Emission = (AsyncThrowingStream<EngineEvent, any Error>.Continuation, EngineEvent, Bool)
+
+    /// Samples every row of the step outside the lock (a 262k-vocabulary sampling step must not hold up `/metrics`
+    /// and `/health`), then hands the results to the scheduler under it. Returns the events to emit.
+    private func sampleAndComplete(_ step: SchedulerStep, logits all: UnsafeMutableBufferPointer<Float>, vocab: Int) -> [Emission] {
+        // Take the rows' outputs out of the shared state.
+        var taken = state.withLock { state -> [(row: Int, id: SequenceID, live: Live)] in
+            state.stepStart = nil
+            state.stats.steps += 1
+            var taken: [(row: Int, id: SequenceID, live: Live)] = []
+            for (row, id) in step.samplingSequences.enumerated() {
+                guard var live = state.live.removeValue(forKey: id) else { continue }
+                if live.emitted == 0, let sequence = state.scheduler.sequence(id) {
+                    live.cachedTokens = sequence.cachedPromptTokens
+                }
+                state.sampling.insert(id)
+                taken.append((row, id, live))
+            }
+            return taken
+        }
+        var decisions: [SequenceOutput.Decision] = []
+        decisions.reserveCapacity(taken.count)
+        for index in taken.indices {
+            let row = taken[index].row
+            let rowLogits = UnsafeMutableBufferPointer(rebasing: all[(row * vocab)..<((row + 1) * vocab)])
+            decisions.append(taken[index].live.output.next(logits: rowLogits))
+        }
+        var events: [Emission] = []
+        var orphans: [Live] = []
+        state.withLock { state in
+            var sampled: [SequenceID: Int32] = [:]
+            var stopped: Set<SequenceID> = []
+            var stopTokens: [SequenceID: Int32] = [:]
+            for id in step.samplingSequences { sampled[id] = 0 }  // aborted meanwhile: the scheduler skips it
+            for (index, entry) in taken.enumerated() {
+                var live = entry.live
+                let id = entry.id
+                state.sampling.remove(id)
+                if state.abortedWhileSampling.remove(id) != nil { continue }
+                if state.stopped {
+                    orphans.append(live)
+                    continue
+                }
+                state.stats.generationTokens += 1
+                switch decisions[index] {
+                case .stop(let token):
+                    sampled[id] = token
+                    stopped.insert(id)
+                    stopTokens[id] = token
+                case .token(let token):
+                    sampled[id] = token.id
+                    live.emitted += 1
+                    events.append((live.continuation, .token(token), false))
+                case .tokenThenStop(let token):
+                    sampled[id] = token.id
+                    stopped.insert(id)
+                    live.emitted += 1
+                    events.append((live.continuation, .token(token), false))
+                }
+                state.live[id] = live
+            }
+            if state.stopped { return }
+            let finished: [SequenceState]
+            do {
+                finished = try state.scheduler.complete(step, sampled: sampled, stopped: stopped)
+            } catch {
+                finished = []
+            }
+            assert(state.scheduler.invariantViolations().isEmpty,
+                   "scheduler invariants: \(state.scheduler.invariantViolations())")
+            for sequence in finished {
+                guard var live = state.live.removeValue(forKey: sequence.id) else { continue }
+                let tail = live.output.finish()
+                let reason: FinishReason = (stopped.contains(sequence.id) || tail.stopped) ? .stop : .length
+                let queued = sequence.firstScheduledTime.map { ($0 - sequence.arrivalTime).seconds }
+                let usage = EngineUsage(promptTokens: live.promptTokens, completionTokens: sequence.outputCount,
+                                        cachedTokens: live.cachedTokens, queueSeconds: queued)
+                state.stats.promptTokens += live.promptTokens
+                events.append((live.continuation, .finished(reason: reason, usage: usage, trailingText: tail.text,
+                                                                stopToken: stopTokens[sequence.id]), true))
+            }
+        }
+        for live in orphans { live.continuation.finish(throwing: EngineError(.draining, "the server is shutting down")) }
+        return events
+    }
+
+    /// A step failed: a bug for a local model (it validates its batch), or a lost worker of a model-parallel group,
+    /// whose KV caches are gone with it. Every live request ends with an error and the prefix cache is emptied, so
+    /// nothing computed before the failure is reused.
     private func fail(_ step: SchedulerStep, _ error: any Error) {
         let failed = state.withLock { state -> [Live] in
             state.stepStart = nil
-            var failed: [Live] = []
-            for entry in step.entries {
-                if let live = state.live.removeValue(forKey: entry.id) { failed.append(live) }
-                state.scheduler.abort(entry.id)
-            }
-            return failed
+            _ = state.scheduler.abortAll()
+            state.scheduler.blocks.resetPrefixCache()
+            defer { state.live.removeAll() }
+            return Array(state.live.values)
         }
         for live in failed {
             live.continuation.finish(throwing: EngineError(.internalError, "forward pass failed: \(error)"))

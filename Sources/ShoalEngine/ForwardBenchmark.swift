@@ -1,26 +1,32 @@
 public import ShoalModels
 
-/// llama-bench style throughput runs straight on the model: prefill of N random tokens in one batch (pp),
+/// llama-bench style throughput runs straight on an executor: prefill of N random tokens in one batch (pp),
 /// and N single-token decode steps from an empty context (tg), each including the output head.
 public struct ForwardBenchmark {
-    public let model: any LanguageModel
-    private let cache: PagedKVCache
+    public let executor: any ModelExecutor
+    private let blockCount: Int
     private var logits: [Float]
     private var rng: SystemRandomNumberGenerator
 
+    /// A benchmark of `model` in this process.
     /// - Parameter maxTokens: the longest run to support (prompt or generation).
     public init(model: any LanguageModel, maxTokens: Int) throws {
-        self.model = model
-        let blocks = (maxTokens + PagedKVCache.defaultBlockSize - 1) / PagedKVCache.defaultBlockSize
-        cache = try PagedKVCache(config: model.config, blockCount: max(1, blocks))
-        logits = [Float](repeating: 0, count: model.config.vocabularySize)
+        try self.init(executor: LocalExecutor(model: model), maxTokens: maxTokens)
+    }
+
+    /// A benchmark of `executor`, whose KV cache it allocates for `maxTokens` tokens.
+    public init(executor: any ModelExecutor, maxTokens: Int) throws {
+        self.executor = executor
+        blockCount = max(1, (maxTokens + PagedKVCache.defaultBlockSize - 1) / PagedKVCache.defaultBlockSize)
+        try executor.allocateCache(blockCount: blockCount, blockSize: PagedKVCache.defaultBlockSize)
+        logits = [Float](repeating: 0, count: executor.config.vocabularySize)
         rng = SystemRandomNumberGenerator()
     }
 
-    private var fullTable: [Int32] { (0..<Int32(cache.blockCount)).map { $0 } }
+    private var fullTable: [Int32] { (0..<Int32(blockCount)).map { $0 } }
 
     private mutating func randomTokens(_ n: Int) -> [Int32] {
-        let vocab = Int32(model.config.vocabularySize)
+        let vocab = Int32(executor.config.vocabularySize)
         return (0..<n).map { _ in Int32.random(in: 0..<vocab, using: &rng) }
     }
 
@@ -30,7 +36,7 @@ public struct ForwardBenchmark {
         batch.append(tokens: randomTokens(tokens), startingAt: 0, blockTable: fullTable)
         let clock = ContinuousClock()
         let start = clock.now
-        try logits.withUnsafeMutableBufferPointer { try model.forward(batch, cache: cache, logits: $0.baseAddress!) }
+        try logits.withUnsafeMutableBufferPointer { try executor.execute(batch, logits: $0.baseAddress!) }
         return (clock.now - start).seconds
     }
 
@@ -43,7 +49,7 @@ public struct ForwardBenchmark {
         for (position, id) in ids.enumerated() {
             var batch = ForwardBatch()
             batch.append(tokens: [id], startingAt: position, blockTable: table)
-            try logits.withUnsafeMutableBufferPointer { try model.forward(batch, cache: cache, logits: $0.baseAddress!) }
+            try logits.withUnsafeMutableBufferPointer { try executor.execute(batch, logits: $0.baseAddress!) }
         }
         return (clock.now - start).seconds
     }

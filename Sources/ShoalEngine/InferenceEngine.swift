@@ -87,6 +87,8 @@ public struct EngineStats: Sendable, Equatable {
     /// Seconds since the running step began, when a step is in flight (for the stuck-loop health check).
     public var currentStepSeconds: Double?
     public var isDraining = false
+    /// Why the engine cannot compute now (a model-parallel worker is lost), or nil.
+    public var unavailableReason: String?
 
     public init() {}
 }

@@ -63,24 +63,32 @@ public struct GenerationError: Error, CustomStringConvertible, Sendable {
 /// The CLI's `generate` and `bench` use it; the server's engine core schedules many sequences instead.
 /// Not for concurrent use: one call to `generate` at a time.
 public final class TextGenerator {
-    public let model: any LanguageModel
+    /// Runs the model: in this process, or split across workers.
+    public let executor: any ModelExecutor
     public let tokenizer: any Tokenizer
-    public let cache: PagedKVCache
     public let contextLength: Int
     private var allocator: BlockAllocator
     private var logits: [Float]
 
+    /// A generator over `model` in this process.
     /// - Parameter contextLength: the longest prompt + output to support (default: the model's context).
-    public init(model: any LanguageModel, tokenizer: any Tokenizer, contextLength: Int? = nil) throws {
-        let context = min(contextLength ?? model.config.contextLength, model.config.contextLength)
+    public convenience init(model: any LanguageModel, tokenizer: any Tokenizer, contextLength: Int? = nil) throws {
+        try self.init(executor: LocalExecutor(model: model), tokenizer: tokenizer, contextLength: contextLength)
+    }
+
+    /// A generator over `executor`, whose KV cache it allocates for `contextLength` tokens.
+    /// - Parameter contextLength: the longest prompt + output to support (default: the model's context).
+    public init(executor: any ModelExecutor, tokenizer: any Tokenizer, contextLength: Int? = nil) throws {
+        let config = executor.config
+        let context = min(contextLength ?? config.contextLength, config.contextLength)
         let blockSize = PagedKVCache.defaultBlockSize
         let blocks = (context + blockSize - 1) / blockSize
-        self.model = model
+        self.executor = executor
         self.tokenizer = tokenizer
         self.contextLength = context
-        cache = try PagedKVCache(config: model.config, blockCount: blocks, blockSize: blockSize)
+        try executor.allocateCache(blockCount: blocks, blockSize: blockSize)
         allocator = BlockAllocator(blockCount: blocks, blockSize: blockSize)
-        logits = [Float](repeating: 0, count: model.config.vocabularySize)
+        logits = [Float](repeating: 0, count: config.vocabularySize)
     }
 
     /// Runs the model over `ids` (positions 0..<ids.count) and returns the logits of the last one.
@@ -103,7 +111,7 @@ public final class TextGenerator {
     ) throws -> GenerationResult {
         try params.validate()
         guard !promptIDs.isEmpty else { throw GenerationError(.emptyPrompt, "the prompt is empty") }
-        let vocab = model.config.vocabularySize
+        let vocab = executor.config.vocabularySize
         if let bad = promptIDs.first(where: { $0 < 0 || Int($0) >= vocab }) {
             throw GenerationError(.invalidToken, "prompt token id \(bad) is outside the vocabulary of \(vocab)")
         }
@@ -149,7 +157,7 @@ public final class TextGenerator {
             }
             var batch = ForwardBatch()
             batch.append(tokens: [token.id], startingAt: position, blockTable: table)
-            try logits.withUnsafeMutableBufferPointer { try model.forward(batch, cache: cache, logits: $0.baseAddress!) }
+            try logits.withUnsafeMutableBufferPointer { try executor.execute(batch, logits: $0.baseAddress!) }
             position += 1
         }
         var trailing = ""
@@ -179,7 +187,7 @@ public final class TextGenerator {
             let end = min(ids.count, start + step)
             var batch = ForwardBatch()
             batch.append(tokens: Array(ids[start..<end]), startingAt: start, blockTable: table, wantLogits: end == ids.count)
-            try logits.withUnsafeMutableBufferPointer { try model.forward(batch, cache: cache, logits: $0.baseAddress!) }
+            try logits.withUnsafeMutableBufferPointer { try executor.execute(batch, logits: $0.baseAddress!) }
             start = end
         }
     }

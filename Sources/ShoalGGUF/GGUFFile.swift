@@ -93,6 +93,10 @@ public final class GGUFFile: @unchecked Sendable {
         UnsafeRawBufferPointer(start: UnsafeRawPointer(storage.base), count: storage.size)
     }
 
+    /// Whether the bytes are a read-only mapping of the file itself: only then may pages a shard does not need be
+    /// handed back to the kernel (`madvise(MADV_DONTNEED)`), since they are read from the file again if touched.
+    public var isFileMapped: Bool { storage.isFileMapping }
+
     /// `general.architecture`, when present and a string.
     public var architecture: String? {
         metadata["general.architecture"]?.stringValue
@@ -108,6 +112,8 @@ extension GGUFFile {
         /// The mapping to unmap (the whole anonymous region for a huge-page copy, else `base`/`size`); nil for a
         /// heap copy.
         private let mapping: (start: UnsafeMutableRawPointer, length: Int)?
+        /// Whether `base` is a mapping of the file (not a copy).
+        private(set) var isFileMapping = false
 
         init(copying bytes: [UInt8]) {
             let base = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
@@ -147,6 +153,7 @@ extension GGUFFile {
             } else {
                 self.base = p
                 self.mapping = (p, size)
+                self.isFileMapping = true
             }
         }
 

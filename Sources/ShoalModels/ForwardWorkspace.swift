@@ -1,5 +1,5 @@
 /// Scratch buffers for one forward pass, grown on demand and reused, so that a decode step allocates nothing.
-final class ForwardWorkspace: @unchecked Sendable {  // only touched under LlamaModel's mutex
+final class ForwardWorkspace: @unchecked Sendable {  // only touched under DecoderModel's mutex
     private(set) var x = UnsafeMutablePointer<Float>.allocate(capacity: 0)
     private(set) var normed = UnsafeMutablePointer<Float>.allocate(capacity: 0)
     private(set) var q = UnsafeMutablePointer<Float>.allocate(capacity: 0)

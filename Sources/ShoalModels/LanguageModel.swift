@@ -17,33 +17,41 @@ public protocol LanguageModel: AnyObject, Sendable {
     func forward(_ batch: ForwardBatch, cache: PagedKVCache, logits: UnsafeMutablePointer<Float>) throws
 }
 
-/// Builds a `LanguageModel` from a GGUF file.
-public typealias ModelFactory = @Sendable (_ file: GGUFFile, _ pool: ComputePool, _ precision: MatmulPrecision) throws -> any LanguageModel
+/// Reads an architecture's description (shape, tensors, how it differs from Llama) from a GGUF file.
+public typealias ArchitectureDescriber = @Sendable (_ file: GGUFFile) throws -> DecoderDescription
 
 /// The architectures Shoal can run, keyed by `general.architecture`.
 ///
-/// Adding one is a new file under `Models/` plus a line in `factories`.
+/// Adding one is a new file under `Models/` that describes it, plus a line in `architectures`.
 public enum ModelRegistry {
-    /// Factories by architecture name.
-    public static let factories: [String: ModelFactory] = [
-        "llama": { file, pool, precision in try LlamaModel(file: file, pool: pool, precision: precision) },
-        "gemma3": { file, pool, precision in try Gemma3Model(file: file, pool: pool, precision: precision) },
+    /// Describers by architecture name.
+    public static let describers: [String: ArchitectureDescriber] = [
+        "llama": Llama.describe,
+        "gemma3": Gemma3.describe,
     ]
 
     /// Names of the supported architectures, sorted.
-    public static var architectures: [String] { factories.keys.sorted() }
+    public static var architectures: [String] { describers.keys.sorted() }
 
-    /// Loads the model described by `file`, its matrix products in `precision`.
-    /// - Throws: `ModelError(.unsupportedArchitecture)` naming the architecture and the supported ones,
-    ///   or any error from binding the weights.
-    public static func load(_ file: GGUFFile, pool: ComputePool, precision: MatmulPrecision = .exact) throws -> any LanguageModel {
+    /// The description of the model in `file`.
+    /// - Throws: `ModelError(.unsupportedArchitecture)` naming the architecture and the supported ones, or an error
+    ///   about its metadata.
+    public static func describe(_ file: GGUFFile) throws -> DecoderDescription {
         guard let arch = file.architecture else {
             throw ModelError(.missingMetadata, "general.architecture is missing; not a model file?")
         }
-        guard let factory = factories[arch] else {
+        guard let describe = describers[arch] else {
             throw ModelError(.unsupportedArchitecture,
                              "architecture '\(arch)' is not supported (supported: \(architectures.joined(separator: ", ")))")
         }
-        return try factory(file, pool, precision)
+        return try describe(file)
+    }
+
+    /// Loads `shard` of the model described by `file` (default: all of it), its matrix products in `precision`.
+    /// - Throws: `ModelError(.unsupportedArchitecture)` naming the architecture and the supported ones,
+    ///   or any error from binding the weights.
+    public static func load(_ file: GGUFFile, pool: ComputePool, precision: MatmulPrecision = .exact,
+                            shard: ModelShard? = nil) throws -> DecoderModel {
+        try DecoderModel(file: file, description: try describe(file), shard: shard, pool: pool, precision: precision)
     }
 }

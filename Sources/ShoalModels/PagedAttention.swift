@@ -9,6 +9,20 @@ struct PagedAttention {
     let kvHeadCount: Int
     let headDim: Int
     let scale: Float
+    /// The query heads computed here (all of them, or one tensor-parallel rank's share).
+    var queryHeads: Range<Int>
+    /// The KV heads those query heads read; the cache holds exactly these, in order.
+    var kvHeads: Range<Int>
+
+    init(headCount: Int, kvHeadCount: Int, headDim: Int, scale: Float,
+         queryHeads: Range<Int>? = nil, kvHeads: Range<Int>? = nil) {
+        self.headCount = headCount
+        self.kvHeadCount = kvHeadCount
+        self.headDim = headDim
+        self.scale = scale
+        self.queryHeads = queryHeads ?? 0..<headCount
+        self.kvHeads = kvHeads ?? 0..<kvHeadCount
+    }
 
     /// Per-token facts the attention needs: where the token's sequence keeps its blocks and how far it may look.
     struct TokenView {
@@ -19,30 +33,36 @@ struct PagedAttention {
     }
 
     /// - Parameters:
-    ///   - queries: `tokens.count` rows of `headCount * headDim` floats (already rotated).
+    ///   - queries: `tokens.count` rows of `queryHeads.count * headDim` floats (already rotated).
     ///   - output: same shape as `queries`.
-    ///   - scores: per-thread scratch, `threadCount * scoreStride` floats, `scoreStride` >= the longest context.
+    ///   - scores: per-thread scratch, `threadCount * scoreStride * (headCount / kvHeadCount)` floats,
+    ///     `scoreStride` >= the longest context.
     func run(
         layer: Int, tokens: [TokenView], blockTables: [[Int32]], cache: PagedKVCache,
         queries: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
         scores: UnsafeMutablePointer<Float>, scoreStride: Int, pool: ComputePool
     ) {
         let group = headCount / kvHeadCount
-        let units = tokens.count * kvHeadCount
-        let rowWidth = headCount * headDim
+        let localKV = kvHeads.count
+        let units = tokens.count * localKV
+        let rowWidth = queryHeads.count * headDim
+        let queryHeads = queryHeads, firstKV = kvHeads.lowerBound
         tokens.withUnsafeBufferPointer { tokenViews in
             pool.run { thread, threadCount in
                 let s = scores + thread * scoreStride * group
                 var unit = thread
                 while unit < units {
-                    let t = unit / kvHeadCount
-                    let g = unit % kvHeadCount
+                    let t = unit / localKV
+                    let g = unit % localKV
+                    // The query heads of KV head `firstKV + g` that this shard computes.
+                    let lo = max(queryHeads.lowerBound, (firstKV + g) * group)
+                    let hi = min(queryHeads.upperBound, (firstKV + g + 1) * group)
                     let view = tokenViews[t]
                     let table = blockTables[view.sequence]
+                    let offset = t * rowWidth + (lo - queryHeads.lowerBound) * headDim
                     attendUnit(
-                        layer: layer, view: view, table: table, kvHead: g, group: group, cache: cache,
-                        queries: queries + t * rowWidth + g * group * headDim,
-                        output: output + t * rowWidth + g * group * headDim,
+                        layer: layer, view: view, table: table, kvHead: g, group: hi - lo, cache: cache,
+                        queries: queries + offset, output: output + offset,
                         scores: s, scoreStride: scoreStride)
                     unit += threadCount
                 }

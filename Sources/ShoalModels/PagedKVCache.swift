@@ -1,4 +1,5 @@
-/// Keys and values of every layer in one preallocated arena of fixed-size blocks.
+/// Keys and values of a range of layers (every layer, or one pipeline stage's) in one preallocated arena of
+/// fixed-size blocks. Layers are named by their absolute index in the model.
 ///
 /// A sequence owns a block table (block ids); the token at position `p` lives in block
 /// `table[p / blockSize]`, slot `p % blockSize`. Which blocks belong to whom is decided outside
@@ -10,7 +11,9 @@
 public final class PagedKVCache: @unchecked Sendable {
     public static let defaultBlockSize = 16
 
-    public let layerCount: Int
+    /// The absolute indices of the layers held.
+    public let layers: Range<Int>
+    public var layerCount: Int { layers.count }
     public let blockCount: Int
     public let blockSize: Int
     public let kvWidth: Int
@@ -23,9 +26,16 @@ public final class PagedKVCache: @unchecked Sendable {
         layerCount * kvWidth * 2 * MemoryLayout<Float>.stride
     }
 
-    /// Allocates the arena.
+    /// Allocates the arena for layers `0..<layerCount`.
     /// - Throws: `ModelError` when the size is zero or does not fit in memory arithmetic.
-    public init(layerCount: Int, kvWidth: Int, blockCount: Int, blockSize: Int = PagedKVCache.defaultBlockSize) throws {
+    public convenience init(layerCount: Int, kvWidth: Int, blockCount: Int, blockSize: Int = PagedKVCache.defaultBlockSize) throws {
+        try self.init(layers: 0..<max(0, layerCount), kvWidth: kvWidth, blockCount: blockCount, blockSize: blockSize)
+    }
+
+    /// Allocates the arena for the layers `layers` (absolute indices).
+    /// - Throws: `ModelError` when the size is zero or does not fit in memory arithmetic.
+    public init(layers: Range<Int>, kvWidth: Int, blockCount: Int, blockSize: Int = PagedKVCache.defaultBlockSize) throws {
+        let layerCount = layers.count
         guard layerCount > 0, kvWidth > 0, blockCount > 0, blockSize > 0 else {
             throw ModelError(.invalidBatch, "KV cache needs at least one block (got \(blockCount))")
         }
@@ -33,7 +43,7 @@ public final class PagedKVCache: @unchecked Sendable {
         let (layerStride, o2) = blockStride.multipliedReportingOverflow(by: blockCount)
         let (total, o3) = layerStride.multipliedReportingOverflow(by: layerCount)
         guard !o1, !o2, !o3 else { throw ModelError(.invalidBatch, "KV cache size overflows") }
-        self.layerCount = layerCount
+        self.layers = layers
         self.kvWidth = kvWidth
         self.blockCount = blockCount
         self.blockSize = blockSize
@@ -54,7 +64,7 @@ public final class PagedKVCache: @unchecked Sendable {
     /// i in 0..<kvWidth (KV head h covers i in h*headDim ..< (h+1)*headDim).
     @inline(__always)
     public func keyTile(layer: Int, block: Int) -> UnsafeMutablePointer<Float> {
-        storage + layer * layerStride + block * blockStride
+        storage + (layer - layers.lowerBound) * layerStride + block * blockStride
     }
 
     /// Stores one token's keys (`kvWidth` floats) at `slot` of `block`.
@@ -73,7 +83,7 @@ public final class PagedKVCache: @unchecked Sendable {
     /// Start of the value row of `slot` in `block` for `layer`.
     @inline(__always)
     public func values(layer: Int, block: Int, slot: Int) -> UnsafeMutablePointer<Float> {
-        storage + layer * layerStride + block * blockStride + (blockSize + slot) * kvWidth
+        storage + (layer - layers.lowerBound) * layerStride + block * blockStride + (blockSize + slot) * kvWidth
     }
 
     /// Copies one block's contents (all layers) to another block, for copy-on-write of shared blocks.

@@ -1,11 +1,28 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import ShoalGGUF
 import ShoalKernels
 
 /// Looks up tensors by GGUF name and checks their shapes, so that a wrong file fails at load with the tensor named.
-struct WeightBinding {
+///
+/// A shard binds slices: rows of a matrix (contiguous in the file, so only those pages are ever touched) or columns
+/// (copied out into memory the model owns, after which the file's pages of that tensor are released).
+final class WeightBinding {
     let file: GGUFFile
     /// Whether projection matrices get the fast path's interleaved copies (see `linear`).
-    var precision: MatmulPrecision = .exact
+    let precision: MatmulPrecision
+    /// Copies of column slices, kept alive as long as the model.
+    private(set) var ownedCopies: [OwnedBytes] = []
+    /// Bytes of weights bound so far (matrix rows, copied column slices, vectors).
+    private(set) var boundBytes = 0
+
+    init(file: GGUFFile, precision: MatmulPrecision = .exact) {
+        self.file = file
+        self.precision = precision
+    }
 
     func info(_ name: String) throws -> GGUFTensorInfo {
         guard let info = file.tensor(named: name) else {
@@ -16,23 +33,53 @@ struct WeightBinding {
 
     /// A weight matrix with `rows` outputs of `columns` inputs each (GGUF dims [columns, rows]).
     func matrix(_ name: String, rows: Int, columns: Int) throws -> MatrixView {
-        let info = try info(name)
-        guard info.dimensions.count == 2, info.dimensions[0] == columns, info.dimensions[1] == rows else {
-            throw ModelError(.badTensor, "tensor '\(name)' has shape \(info.dimensions), expected [\(columns), \(rows)]")
-        }
-        guard Kernels.supports(info.type) else {
-            throw ModelError(.badTensor, "tensor '\(name)' has type \(info.type), which Shoal's kernels do not support yet")
-        }
+        try matrix(name, rows: rows, columns: columns, rowRange: 0..<rows)
+    }
+
+    /// Rows `rowRange` of the `rows` x `columns` weight matrix `name`.
+    func matrix(_ name: String, rows: Int, columns: Int, rowRange: Range<Int>) throws -> MatrixView {
+        let info = try checked(name, rows: rows, columns: columns)
         do {
-            return try MatrixView(base: file.data(for: info).baseAddress!, type: info.type, rows: rows, columns: columns)
+            let whole = try MatrixView(base: file.data(for: info).baseAddress!, type: info.type, rows: rows, columns: columns)
+            let view = try MatrixView(base: whole.row(rowRange.lowerBound), type: info.type, rows: rowRange.count, columns: columns)
+            boundBytes += view.rows * view.rowBytes
+            return view
         } catch {
             throw ModelError(.badTensor, "tensor '\(name)': \(error)")
         }
     }
 
-    /// A projection matrix as the forward pass uses it, repacked for the fast path when `precision` asks for it.
-    func linear(_ name: String, rows: Int, columns: Int) throws -> LinearWeight {
-        LinearWeight(try matrix(name, rows: rows, columns: columns), precision: precision)
+    /// A projection matrix as the forward pass uses it (rows `rowRange` of it), repacked for the fast path when
+    /// `precision` asks for it.
+    func linear(_ name: String, rows: Int, columns: Int, rowRange: Range<Int>? = nil) throws -> LinearWeight {
+        LinearWeight(try matrix(name, rows: rows, columns: columns, rowRange: rowRange ?? 0..<rows), precision: precision)
+    }
+
+    /// Columns `columnRange` (on block boundaries) of every row of a projection matrix, copied into owned memory.
+    func linear(_ name: String, rows: Int, columns: Int, columnRange: Range<Int>) throws -> LinearWeight {
+        if columnRange == 0..<columns { return try linear(name, rows: rows, columns: columns) }
+        let info = try checked(name, rows: rows, columns: columns)
+        let type = info.type
+        guard columnRange.lowerBound % type.blockSize == 0, columnRange.count % type.blockSize == 0 else {
+            throw ModelError(.badTensor, "tensor '\(name)' (\(type)) cannot be cut at columns \(columnRange) on \(type.blockSize)-column blocks")
+        }
+        let source = file.data(for: info)
+        let rowBytes = columns / type.blockSize * type.blockBytes
+        let sliceOffset = columnRange.lowerBound / type.blockSize * type.blockBytes
+        let sliceBytes = columnRange.count / type.blockSize * type.blockBytes
+        let copy = OwnedBytes(count: rows * sliceBytes)
+        for r in 0..<rows {
+            (copy.base + r * sliceBytes).copyMemory(from: source.baseAddress! + r * rowBytes + sliceOffset, byteCount: sliceBytes)
+        }
+        ownedCopies.append(copy)
+        boundBytes += copy.count
+        release(source)
+        do {
+            let view = try MatrixView(base: UnsafeRawPointer(copy.base), type: type, rows: rows, columns: columnRange.count)
+            return LinearWeight(view, precision: precision)
+        } catch {
+            throw ModelError(.badTensor, "tensor '\(name)': \(error)")
+        }
     }
 
     /// A vector (norm weights, biases) dequantized into owned float storage.
@@ -45,9 +92,45 @@ struct WeightBinding {
             throw ModelError(.badTensor, "tensor '\(name)' has type \(info.type), which Shoal's kernels do not support yet")
         }
         var out = [Float](repeating: 0, count: count)
+        boundBytes += info.byteCount
         out.withUnsafeMutableBufferPointer { dst in
             dequantizeRow(info.type, file.data(for: info).baseAddress!, dst.baseAddress!, count: count)
         }
         return out
     }
+
+    private func checked(_ name: String, rows: Int, columns: Int) throws -> GGUFTensorInfo {
+        let info = try info(name)
+        guard info.dimensions.count == 2, info.dimensions[0] == columns, info.dimensions[1] == rows else {
+            throw ModelError(.badTensor, "tensor '\(name)' has shape \(info.dimensions), expected [\(columns), \(rows)]")
+        }
+        guard Kernels.supports(info.type) else {
+            throw ModelError(.badTensor, "tensor '\(name)' has type \(info.type), which Shoal's kernels do not support yet")
+        }
+        return info
+    }
+
+    /// Drops the whole pages of `bytes` from this process's resident memory (a private read-only mapping reads
+    /// them back from the file if they are ever touched again; a copy in memory is left alone).
+    private func release(_ bytes: UnsafeRawBufferPointer) {
+        guard file.isFileMapped else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: bytes.baseAddress!) + page - 1) / page * page
+        let end = (Int(bitPattern: bytes.baseAddress!) + bytes.count) / page * page
+        guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(pointer, end - start, MADV_DONTNEED)
+    }
+}
+
+/// Memory a model owns (a copied weight slice), 64-byte aligned.
+final class OwnedBytes: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let count: Int
+
+    init(count: Int) {
+        self.count = count
+        base = .allocate(byteCount: max(count, 1), alignment: 64)
+    }
+
+    deinit { base.deallocate() }
 }

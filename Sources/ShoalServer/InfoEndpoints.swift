@@ -51,7 +51,8 @@ struct InfoEndpoints: Sendable {
         return try server.json(DetokenizeResponse(prompt: engine.tokenizer.decode(input.tokens, skipSpecial: false)))
     }
 
-    /// 200 only while nothing is loading or draining and every engine's current step is younger than the deadline.
+    /// 200 only while nothing is loading or draining, every engine can compute (its model-parallel workers are all
+    /// there) and every engine's current step is younger than the deadline.
     func health() throws -> Response {
         let state = server.state
         var status = HealthResponse(status: "ok")
@@ -67,6 +68,10 @@ struct InfoEndpoints: Sendable {
                 let stats = engine.stats()
                 if stats.isDraining {
                     status = HealthResponse(status: "draining", message: "The engine of `\(name)` is draining")
+                    break
+                }
+                if let reason = stats.unavailableReason {
+                    status = HealthResponse(status: "unhealthy", message: "The engine of `\(name)` cannot compute: \(reason)")
                     break
                 }
                 if let step = stats.currentStepSeconds, step > deadline {

@@ -75,10 +75,10 @@ import ShoalTestSupport
     }
 
     @Test func loadsWithGemmaSettings() throws {
-        let model = try #require(try Self.load(Self.tinyGemma()) as? Gemma3Model)
-        #expect(model.slidingWindow == 8 && model.localRopeBase == 10_000 && model.config.ropeBase == 1_000_000)
+        let model = try #require(try Self.load(Self.tinyGemma()) as? DecoderModel)
+        #expect(model.spec.attention[0] == .init(slidingWindow: 8, ropeBase: 10_000) && model.spec.attention[5] == .init(ropeBase: 1_000_000) && model.config.ropeBase == 1_000_000)
         #expect(model.config.queryWidth == 96 && model.config.kvWidth == 48 && model.config.ropeStyle == .neox)
-        #expect(model.embeddingScale == Float(8))
+        #expect(model.spec.embeddingScale == Float(8))
     }
 
     /// Prefill 5 tokens, then decode one at a time past several windows: each step equals the full pass.

@@ -1,0 +1,335 @@
+public import ShoalGGUF
+public import ShoalKernels
+import Synchronization
+
+/// Sums partial results across the tensor-parallel ranks of a layer (all-reduce), in place.
+///
+/// Every rank calls it at the same points of the forward pass with the same `count`; when it returns, `values`
+/// holds the sum over all ranks, added in rank order so that the result does not depend on timing.
+public protocol PartialSumReducer: AnyObject {
+    func allReduce(_ values: UnsafeMutablePointer<Float>, count: Int) throws
+}
+
+/// A decoder-only transformer built from shared blocks (embedding, attention, gated MLP, final norm and head),
+/// holding one shard of the model: a range of layers, and one tensor-parallel rank's slice of each.
+///
+/// Architectures differ only in their `DecoderDescription`: which norms a block has, the activation, each layer's
+/// attention kind. The staged entry points (`embed`, `forward(_:layers:hidden:cache:reducer:)`, `head`) let an
+/// executor run pipeline stages and tensor-parallel ranks in other processes; `forward(_:cache:logits:)` runs a
+/// whole model.
+public final class DecoderModel: LanguageModel {
+    /// One decoder block's weights (this shard's slices of them).
+    struct Layer {
+        var attentionNorm: [Float]
+        var query: LinearWeight
+        var key: LinearWeight
+        var value: LinearWeight
+        var queryNorm: [Float]?
+        var keyNorm: [Float]?
+        var attentionOutput: LinearWeight
+        var postAttentionNorm: [Float]?
+        var feedForwardNorm: [Float]
+        var gate: LinearWeight
+        var up: LinearWeight
+        var down: LinearWeight
+        var postFeedForwardNorm: [Float]?
+        var attention: DecoderDescription.Attention
+    }
+
+    public let config: ModelConfig
+    /// The architecture: its embedding scale, activation, each layer's attention kind.
+    public let spec: DecoderDescription
+    /// The part of the model this instance holds.
+    public let shard: ModelShard
+    /// This rank's slices of heads, feed-forward width and vocabulary.
+    public let layout: ShardLayout
+    /// The file whose mapped bytes hold the weights; kept alive as long as the model.
+    public let file: GGUFFile
+    let embedding: MatrixView?
+    /// Layers by absolute index minus `shard.layers.lowerBound`.
+    let layers: [Layer]
+    let outputNorm: [Float]?
+    /// This rank's rows of the output head (`layout.vocabulary`).
+    let outputHead: MatrixView?
+    let pool: ComputePool
+    private let ownedCopies: [OwnedBytes]
+    /// Bytes of the file's weights this shard binds (a tied embedding that is also the head counts twice).
+    public let weightBytes: Int
+    private let state: Mutex<State>
+
+    private struct State: ~Copyable {
+        var workspace = ForwardWorkspace()
+        var rotaryBases: [Float] = []
+        var rotaries: [RotaryTable] = []
+    }
+
+    /// Width of one token's logits from `head`: this rank's share of the vocabulary.
+    public var logitsWidth: Int { layout.vocabulary.count }
+    /// Width of one token's keys (or values) in this shard's KV cache.
+    public var cacheKVWidth: Int { layout.kvHeads.count * config.headDim }
+
+    /// Binds `shard` of the model that `description` describes in `file`: only the tensors of that shard, the
+    /// projections' rows or columns of its tensor rank.
+    /// - Throws: `ModelError` naming a missing, malformed or unclaimed tensor, or a shard that cannot be cut.
+    public init(file: GGUFFile, description: DecoderDescription, shard: ModelShard? = nil, pool: ComputePool,
+                precision: MatmulPrecision = .exact) throws {
+        let config = description.config
+        let shard = shard ?? .whole(layerCount: config.layerCount)
+        try shard.validate(layerCount: config.layerCount)
+        try description.checkEveryTensorIsUsed(in: file)
+        guard description.attention.count == config.layerCount else {
+            throw ModelError(.invalidMetadata, "\(config.architecture): attention kinds for \(description.attention.count) of \(config.layerCount) layers")
+        }
+        let w = WeightBinding(file: file, precision: precision)
+        let alignment = try Self.cutAlignment(file, description: description, layers: shard.layers)
+        let layout = try ShardLayout(config: config, rank: shard.tensorRank, ranks: shard.tensorCount, alignment: alignment)
+        let h = config.hiddenSize, f = config.feedForwardSize, d = config.headDim
+        let queryRows = (layout.queryHeads.lowerBound * d)..<(layout.queryHeads.upperBound * d)
+        let kvRows = (layout.kvHeads.lowerBound * d)..<(layout.kvHeads.upperBound * d)
+        let tensors = description.tensors
+        var layers: [Layer] = []
+        for i in shard.layers {
+            let p = "blk.\(i)."
+            func optionalVector(_ tensor: DecoderDescription.Tensor, count: Int) throws -> [Float]? {
+                tensors.contains(tensor) ? try w.vector(p + tensor.rawValue + ".weight", count: count) : nil
+            }
+            layers.append(Layer(
+                attentionNorm: try w.vector(p + "attn_norm.weight", count: h),
+                query: try w.linear(p + "attn_q.weight", rows: config.queryWidth, columns: h, rowRange: queryRows),
+                key: try w.linear(p + "attn_k.weight", rows: config.kvWidth, columns: h, rowRange: kvRows),
+                value: try w.linear(p + "attn_v.weight", rows: config.kvWidth, columns: h, rowRange: kvRows),
+                queryNorm: try optionalVector(.queryNorm, count: d),
+                keyNorm: try optionalVector(.keyNorm, count: d),
+                attentionOutput: try w.linear(p + "attn_output.weight", rows: h, columns: config.queryWidth, columnRange: queryRows),
+                postAttentionNorm: try optionalVector(.postAttentionNorm, count: h),
+                feedForwardNorm: try w.vector(p + "ffn_norm.weight", count: h),
+                gate: try w.linear(p + "ffn_gate.weight", rows: f, columns: h, rowRange: layout.feedForward),
+                up: try w.linear(p + "ffn_up.weight", rows: f, columns: h, rowRange: layout.feedForward),
+                down: try w.linear(p + "ffn_down.weight", rows: h, columns: f, columnRange: layout.feedForward),
+                postFeedForwardNorm: try optionalVector(.postFeedForwardNorm, count: h),
+                attention: description.attention[i]))
+        }
+        self.layers = layers
+        embedding = try shard.holdsEmbedding ? w.matrix("token_embd.weight", rows: config.vocabularySize, columns: h) : nil
+        if shard.holdsHead {
+            outputNorm = try w.vector("output_norm.weight", count: h)
+            // The output head stays exact in both precisions: quantizing its input too (as llama.cpp does) bought
+            // about 8% decode speed on SmolLM2 but moved top-1 agreement with the reference below llama.cpp's.
+            outputHead = file.tensor(named: "output.weight") == nil
+                ? try w.matrix("token_embd.weight", rows: config.vocabularySize, columns: h, rowRange: layout.vocabulary)
+                : try w.matrix("output.weight", rows: config.vocabularySize, columns: h, rowRange: layout.vocabulary)
+        } else {
+            outputNorm = nil
+            outputHead = nil
+        }
+        self.config = config
+        self.spec = description
+        self.shard = shard
+        self.layout = layout
+        self.file = file
+        self.pool = pool
+        ownedCopies = w.ownedCopies
+        weightBytes = w.boundBytes
+        state = Mutex(State())
+    }
+
+    /// The largest block size (in columns) of the matrices whose inputs a tensor-parallel rank cuts.
+    private static func cutAlignment(_ file: GGUFFile, description: DecoderDescription, layers: Range<Int>) throws -> Int {
+        var alignment = 1
+        for i in layers {
+            for name in ["attn_output", "ffn_down"] {
+                if let info = file.tensor(named: "blk.\(i).\(name).weight") { alignment = max(alignment, info.type.blockSize) }
+            }
+        }
+        return alignment
+    }
+
+    // MARK: Whole-model forward
+
+    public func forward(_ batch: ForwardBatch, cache: PagedKVCache, logits: UnsafeMutablePointer<Float>) throws {
+        guard shard.isWhole(layerCount: config.layerCount) else {
+            throw ModelError(.invalidBatch, "this model holds only \(shard); run it through an executor")
+        }
+        try validate(batch, cache: cache)
+        if batch.tokens.isEmpty { return }
+        try state.withLock { state in
+            let ws = state.workspace
+            reserve(ws, batch)
+            embed(batch, into: ws.x)
+            try run(batch, layers: shard.layers, x: ws.x, cache: cache, reducer: nil, state: &state)
+            runHead(batch, x: ws.x, logits: logits, ws: ws)
+        }
+    }
+
+    // MARK: Staged forward (pipeline stages, tensor-parallel ranks)
+
+    /// Checks `batch` against the model and `cache` (which must hold this shard's layers at this rank's width).
+    /// - Throws: `ModelError(.invalidBatch)` naming the first inconsistency.
+    public func validate(_ batch: ForwardBatch, cache: PagedKVCache) throws {
+        try batch.validate(vocabularySize: config.vocabularySize, cache: cache, contextLength: config.contextLength)
+        guard cache.layers == shard.layers, cache.kvWidth == cacheKVWidth else {
+            throw ModelError(.invalidBatch,
+                "KV cache shape (layers \(cache.layers) x \(cache.kvWidth)) does not match the shard (layers \(shard.layers) x \(cacheKVWidth))")
+        }
+    }
+
+    /// Writes the (scaled) embeddings of the batch's tokens into `hidden` (`tokens x hiddenSize` floats).
+    /// - Precondition: the shard holds the embedding; the tokens were validated.
+    public func embed(_ batch: ForwardBatch, into hidden: UnsafeMutablePointer<Float>) {
+        guard let embedding else { preconditionFailure("shard \(shard) does not hold the embedding") }
+        let h = config.hiddenSize
+        for (t, token) in batch.tokens.enumerated() {
+            dequantizeRow(embedding.type, embedding.row(Int(token)), hidden + t * h, count: h)
+        }
+        if let factor = spec.embeddingScale { scale(hidden, by: factor, count: batch.tokens.count * h) }
+    }
+
+    /// Runs `layers` (absolute indices, within the shard) over `hidden` in place, writing their keys and values
+    /// into `cache`; `reducer` sums the row-parallel partial results across tensor ranks (nil for one rank).
+    /// - Throws: `ModelError(.invalidBatch)` for a batch that does not fit; errors of `reducer`.
+    public func forward(_ batch: ForwardBatch, layers: Range<Int>, hidden: UnsafeMutablePointer<Float>,
+                        cache: PagedKVCache, reducer: (any PartialSumReducer)?) throws {
+        guard layers.clamped(to: shard.layers) == layers else {
+            throw ModelError(.invalidBatch, "layers \(layers) are not all in the shard's \(shard.layers)")
+        }
+        if batch.tokens.isEmpty || layers.isEmpty { return }
+        try state.withLock { state in
+            reserve(state.workspace, batch)
+            try run(batch, layers: layers, x: hidden, cache: cache, reducer: reducer, state: &state)
+        }
+    }
+
+    /// The final norm and this rank's rows of the output head for the batch's `logitRows`: writes
+    /// `logitRows.count x logitsWidth` floats to `logits`.
+    /// - Precondition: the shard holds the head.
+    public func head(_ batch: ForwardBatch, hidden: UnsafeMutablePointer<Float>, logits: UnsafeMutablePointer<Float>) {
+        if batch.logitRows.isEmpty { return }
+        state.withLock { state in
+            reserve(state.workspace, batch)
+            runHead(batch, x: hidden, logits: logits, ws: state.workspace)
+        }
+    }
+
+    // MARK: Blocks
+
+    private func reserve(_ ws: ForwardWorkspace, _ batch: ForwardBatch) {
+        let c = config
+        let maxPosition = batch.positions.max().map { Int($0) } ?? 0
+        ws.reserve(tokens: max(batch.tokens.count, batch.logitRows.count), hidden: c.hiddenSize,
+                   query: layout.queryHeads.count * c.headDim, kv: cacheKVWidth, feedForward: layout.feedForward.count,
+                   scoreStride: maxPosition + 1, scoreGroups: c.headCount / c.kvHeadCount * pool.threadCount)
+    }
+
+    /// The rotary table for `base`, filled for this batch once per call.
+    private func rotary(_ base: Float, _ batch: ForwardBatch, _ state: inout State) -> Int {
+        if let index = state.rotaryBases.firstIndex(of: base) { return index }
+        var table = RotaryTable()
+        table.fill(positions: batch.positions, dims: config.ropeDimensions, base: base)
+        state.rotaryBases.append(base)
+        state.rotaries.append(table)
+        return state.rotaries.count - 1
+    }
+
+    private func run(_ batch: ForwardBatch, layers range: Range<Int>, x: UnsafeMutablePointer<Float>,
+                     cache: PagedKVCache, reducer: (any PartialSumReducer)?, state: inout State) throws {
+        let c = config
+        let n = batch.tokens.count
+        let h = c.hiddenSize, d = c.headDim
+        let ws = state.workspace
+        let qHeads = layout.queryHeads.count, kvHeads = layout.kvHeads.count
+        let qw = qHeads * d, kw = kvHeads * d, f = layout.feedForward.count
+        let hn = ws.normed, q = ws.q, k = ws.k, v = ws.v, att = ws.attention, g = ws.gate, u = ws.up
+
+        state.rotaryBases.removeAll(keepingCapacity: true)
+        state.rotaries.removeAll(keepingCapacity: true)
+        var views: [PagedAttention.TokenView] = []
+        views.reserveCapacity(n)
+        for (s, sequence) in batch.sequences.enumerated() {
+            for t in sequence.start..<(sequence.start + sequence.count) {
+                views.append(.init(position: Int(batch.positions[t]), firstVisible: 0, sequence: s))
+            }
+        }
+        var windowViews: [Int: [PagedAttention.TokenView]] = [:]
+        let tables = batch.sequences.map(\.blockTable)
+        let attention = PagedAttention(headCount: c.headCount, kvHeadCount: c.kvHeadCount, headDim: d,
+                                       scale: 1 / Float(d).squareRoot(), queryHeads: layout.queryHeads, kvHeads: layout.kvHeads)
+
+        /// `rows` rows of `width` floats at `p`, RMS-normalised in place with `weight`.
+        func normalize(_ p: UnsafeMutablePointer<Float>, rows: Int, width: Int, _ weight: [Float]) {
+            weight.withUnsafeBufferPointer { w in
+                for r in 0..<rows { rmsNorm(p + r * width, weight: w.baseAddress!, count: width, eps: c.rmsEpsilon, p + r * width) }
+            }
+        }
+        /// `hn = norm(x)` row by row.
+        func normalizeInput(_ weight: [Float]) {
+            weight.withUnsafeBufferPointer { w in
+                for t in 0..<n { rmsNorm(x + t * h, weight: w.baseAddress!, count: h, eps: c.rmsEpsilon, hn + t * h) }
+            }
+        }
+
+        for l in range {
+            let layer = layers[l - shard.layers.lowerBound]
+            // Attention: norm, q/k/v, optional per-head q/k norms, RoPE, cache, attend, output projection.
+            normalizeInput(layer.attentionNorm)
+            matmul(layer.query, hn, xStride: h, tokens: n, q, yStride: qw, pool: pool)
+            matmul(layer.key, hn, xStride: h, tokens: n, k, yStride: kw, pool: pool)
+            matmul(layer.value, hn, xStride: h, tokens: n, v, yStride: kw, pool: pool)
+            if let queryNorm = layer.queryNorm { normalize(q, rows: n * qHeads, width: d, queryNorm) }
+            if let keyNorm = layer.keyNorm { normalize(k, rows: n * kvHeads, width: d, keyNorm) }
+            let table = state.rotaries[rotary(layer.attention.ropeBase, batch, &state)]
+            var layerViews = views
+            if let window = layer.attention.slidingWindow {
+                if let cached = windowViews[window] {
+                    layerViews = cached
+                } else {
+                    for i in layerViews.indices { layerViews[i].firstVisible = max(0, layerViews[i].position - window + 1) }
+                    windowViews[window] = layerViews
+                }
+            }
+            for t in 0..<n {
+                table.apply(q + t * qw, heads: qHeads, headDim: d, token: t, style: c.ropeStyle)
+                table.apply(k + t * kw, heads: kvHeads, headDim: d, token: t, style: c.ropeStyle)
+                let position = Int(batch.positions[t])
+                let block = Int(tables[views[t].sequence][position / cache.blockSize])
+                let slot = position % cache.blockSize
+                cache.storeKeys(k + t * kw, layer: l, block: block, slot: slot)
+                cache.values(layer: l, block: block, slot: slot).update(from: v + t * kw, count: kw)
+            }
+            attention.run(layer: l, tokens: layerViews, blockTables: tables, cache: cache, queries: q, output: att,
+                          scores: ws.scores, scoreStride: ws.scoreStride, pool: pool)
+            // x += [norm](att · Wo); the product lands in hn (free again) first.
+            matmul(layer.attentionOutput, att, xStride: qw, tokens: n, hn, yStride: h, pool: pool)
+            try reducer?.allReduce(hn, count: n * h)
+            if let norm = layer.postAttentionNorm { normalize(hn, rows: n, width: h, norm) }
+            add(x, hn, count: n * h)
+
+            // Gated MLP: norm, gate and up, activation, down, [norm], residual.
+            normalizeInput(layer.feedForwardNorm)
+            matmul(layer.gate, hn, xStride: h, tokens: n, g, yStride: f, pool: pool)
+            matmul(layer.up, hn, xStride: h, tokens: n, u, yStride: f, pool: pool)
+            switch spec.activation {
+            case .silu: siluMul(g, u, count: n * f)
+            case .geluTanh: geluTanhMul(g, u, count: n * f)
+            }
+            matmul(layer.down, g, xStride: f, tokens: n, hn, yStride: h, pool: pool)
+            try reducer?.allReduce(hn, count: n * h)
+            if let norm = layer.postFeedForwardNorm { normalize(hn, rows: n, width: h, norm) }
+            add(x, hn, count: n * h)
+        }
+    }
+
+    /// Final norm and output head for the rows that need logits.
+    private func runHead(_ batch: ForwardBatch, x: UnsafeMutablePointer<Float>, logits: UnsafeMutablePointer<Float>,
+                         ws: ForwardWorkspace) {
+        guard let outputNorm, let outputHead else { preconditionFailure("shard \(shard) does not hold the head") }
+        let rows = batch.logitRows.count
+        if rows == 0 { return }
+        let h = config.hiddenSize, hn = ws.normed
+        outputNorm.withUnsafeBufferPointer { weight in
+            for (r, t) in batch.logitRows.enumerated() {
+                rmsNorm(x + t * h, weight: weight.baseAddress!, count: h, eps: config.rmsEpsilon, hn + r * h)
+            }
+        }
+        matmul(outputHead, hn, xStride: h, tokens: rows, logits, yStride: logitsWidth, pool: pool)
+    }
+}
