@@ -43,6 +43,7 @@ let package = Package(
         .target(name: "ShoalTokenizers", dependencies: ["ShoalGGUF"]),
         .target(name: "ShoalEngine", dependencies: ["ShoalGGUF", "ShoalKernels", "ShoalModels", "ShoalTokenizers"], swiftSettings: cpuFlags),
         .target(name: "ShoalStore"),
+        .target(name: "ShoalCluster", dependencies: ["ShoalStore", "ShoalGGUF", "ShoalKernels", "ShoalModels", "ShoalEngine"]),
         .target(name: "ShoalAPI", dependencies: ["ShoalEngine"]),
         .target(
             name: "ShoalServer",
@@ -75,7 +76,7 @@ let package = Package(
             name: "ShoalCLI",
             dependencies: [
                 "ShoalGGUF", "ShoalKernels", "ShoalModels", "ShoalTokenizers", "ShoalEngine", "ShoalStore",
-                "ShoalAPI", "ShoalServer", "ShoalRouter",
+                "ShoalAPI", "ShoalServer", "ShoalRouter", "ShoalCluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -95,6 +96,7 @@ let package = Package(
         .testTarget(name: "ShoalTokenizersTests", dependencies: ["ShoalTokenizers", "ShoalGGUF", "ShoalTestSupport"]),
         .testTarget(name: "ShoalEngineTests", dependencies: ["ShoalEngine", "ShoalModels", "ShoalTokenizers", "ShoalTestSupport"]),
         .testTarget(name: "ShoalStoreTests", dependencies: ["ShoalStore"]),
+        .testTarget(name: "ShoalClusterTests", dependencies: ["ShoalCluster"]),
         .testTarget(name: "ShoalAPITests", dependencies: ["ShoalAPI"]),
         .testTarget(
             name: "ShoalServerTests",

@@ -20,6 +20,7 @@ struct BenchEngine: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var precisionOption: PrecisionOption
+    @OptionGroup var parallel: ParallelOptions
 
     @Option(name: .customLong("prompt-tokens"), help: "Tokens in the prefill test (0 skips it).")
     var promptTokens: Int = 512
@@ -49,17 +50,30 @@ struct BenchEngine: ParsableCommand {
         var repetitions: Int
         var prefill_tokens_per_second: ThroughputSummary?
         var decode_tokens_per_second: ThroughputSummary?
+        var pipeline_parallel: Int
+        /// Seconds per step of each process, over all runs: compute, network wait, straggler wait.
+        var profile: [ProfilePart]
+    }
+
+    struct ProfilePart: Encodable {
+        var name: String
+        var compute_ms_per_step: Double
+        var network_ms_per_step: Double
+        var straggler_ms_per_step: Double
     }
 
     func run() throws {
-        let loaded = try modelOptions.load(precision: precisionOption.precision)
-        guard max(promptTokens, genTokens) <= loaded.model.config.contextLength else {
-            throw ValidationError("tests longer than the model's context of \(loaded.model.config.contextLength) tokens")
+        let group = try ModelGroup.open(try modelOptions.path(), threads: modelOptions.threadCount,
+                                        precision: precisionOption.precision, options: parallel) { printError($0) }
+        defer { group.shutdown() }
+        guard max(promptTokens, genTokens) <= group.config.contextLength else {
+            throw ValidationError("tests longer than the model's context of \(group.config.contextLength) tokens")
         }
-        var bench = try ForwardBenchmark(model: loaded.model, maxTokens: max(promptTokens, genTokens))
+        var bench = try ForwardBenchmark(executor: group.executor, maxTokens: max(promptTokens, genTokens))
         var report = Report(model: modelOptions.model, threads: modelOptions.threadCount,
                             precision: precisionOption.precision.rawValue, prompt_tokens: promptTokens,
-                            gen_tokens: genTokens, repetitions: repetitions)
+                            gen_tokens: genTokens, repetitions: repetitions,
+                            pipeline_parallel: parallel.pipelineParallel, profile: [])
         if promptTokens > 0 {
             _ = try bench.prefill(tokens: promptTokens)
             let rates = try (0..<repetitions).map { _ in Double(promptTokens) / (try bench.prefill(tokens: promptTokens)) }
@@ -69,6 +83,12 @@ struct BenchEngine: ParsableCommand {
             _ = try bench.decode(tokens: min(genTokens, 16))
             let rates = try (0..<repetitions).map { _ in Double(genTokens) / (try bench.decode(tokens: genTokens)) }
             report.decode_tokens_per_second = ThroughputSummary(samples: rates)
+        }
+        let profile = group.executor.profile()
+        let steps = Double(max(1, profile.steps))
+        report.profile = profile.parts.map {
+            ProfilePart(name: $0.name, compute_ms_per_step: $0.computeSeconds / steps * 1000,
+                        network_ms_per_step: $0.networkSeconds / steps * 1000, straggler_ms_per_step: $0.stragglerSeconds / steps * 1000)
         }
         if json {
             let encoder = JSONEncoder()
@@ -83,6 +103,10 @@ struct BenchEngine: ParsableCommand {
             if let s = report.decode_tokens_per_second {
                 print(String(format: "tg%-5d %9.1f ± %5.1f tok/s (median; min %.1f, max %.1f)", genTokens, s.median,
                              s.standardDeviation, s.min, s.max))
+            }
+            for part in report.profile {
+                print(String(format: "  %@: compute %.2f ms, network %.2f ms per step", part.name,
+                             part.compute_ms_per_step, part.network_ms_per_step))
             }
         }
     }

@@ -12,6 +12,7 @@ struct Generate: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var precisionOption: PrecisionOption
+    @OptionGroup var parallel: ParallelOptions
 
     @Option(help: "Raw prompt text (special tokens written in it are recognised).")
     var prompt: String?
@@ -61,7 +62,10 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try modelOptions.load(precision: precisionOption.precision)
+        let group = try ModelGroup.open(try modelOptions.path(), threads: modelOptions.threadCount,
+                                        precision: precisionOption.precision, options: parallel) { printError($0) }
+        defer { group.shutdown() }
+        let loaded = (file: group.file, tokenizer: group.tokenizer)
         let ids = try promptTokens(loaded)
         var params = SamplingParams()
         params.temperature = temperature
@@ -75,8 +79,8 @@ struct Generate: ParsableCommand {
         params.ignoreEOS = ignoreEOS
         params.logprobs = logprobs
         let generator = try TextGenerator(
-            model: loaded.model, tokenizer: loaded.tokenizer,
-            contextLength: min(loaded.model.config.contextLength, ids.count + maxTokens))
+            executor: group.executor, tokenizer: loaded.tokenizer,
+            contextLength: min(group.config.contextLength, ids.count + maxTokens))
         let stdout = FileHandle.standardOutput
         let result = try generator.generate(promptIDs: ids, params: params) { token in
             if !json, !token.text.isEmpty { stdout.write(Data(token.text.utf8)) }
@@ -97,7 +101,7 @@ struct Generate: ParsableCommand {
                           ids.count, promptRate, result.tokens.count, decodeRate, result.finishReason.rawValue))
     }
 
-    private func promptTokens(_ loaded: LoadedModel) throws -> [Int32] {
+    private func promptTokens(_ loaded: (file: GGUFFile, tokenizer: any Tokenizer)) throws -> [Int32] {
         if let promptIDs {
             let parts = promptIDs.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             return try parts.map { part in
@@ -106,7 +110,7 @@ struct Generate: ParsableCommand {
             }
         }
         if let chat {
-            let template = try loaded.chatTemplate()
+            let template = try LoadedModel.chatTemplate(of: loaded.file)
             let text = try template.render(
                 messages: [["role": "user", "content": .string(chat)]],
                 addGenerationPrompt: true,

@@ -297,6 +297,14 @@ final class ChildProcess: @unchecked Sendable {
 
     var isRunning: Bool { lock.withLock { $0.status == nil } }
 
+    /// The process id once started.
+    var pid: pid_t { process.processIdentifier }
+
+    /// Asks the process to stop (SIGTERM) if it still runs.
+    func terminate() {
+        if isRunning { process.terminate() }
+    }
+
     /// Waits for the process to exit. - Returns: its exit status, or minus the signal that ended it.
     func exitStatus() async -> Int32 {
         await withCheckedContinuation { continuation in

@@ -74,6 +74,11 @@ struct LoadedModel {
 
     /// The model's chat template.
     func chatTemplate() throws -> ChatTemplate {
+        try Self.chatTemplate(of: file)
+    }
+
+    /// The chat template of the model in `file`.
+    static func chatTemplate(of file: GGUFFile) throws -> ChatTemplate {
         guard let source = file.metadata["tokenizer.chat_template"]?.stringValue else {
             throw ValidationError("this model has no chat template (tokenizer.chat_template is missing)")
         }

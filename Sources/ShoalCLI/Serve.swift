@@ -76,6 +76,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Engine processes to run behind a local router (threads and KV cache divided between them).")
     var replicas: Int = 1
 
+    @OptionGroup var parallel: ParallelOptions
+
     @Option(name: .long, help: "With --replicas: a model alias and its routing rules, NAME=RULE;RULE... (see `shoal route --help`).")
     var alias: [String] = []
 
@@ -97,6 +99,10 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--alias and --policy are router options: use them with --replicas 2 or more")
         }
         if let policy { _ = try CommandSupport.policy(policy) }
+        if parallel.pipelineParallel > 1 {
+            guard replicas == 1 else { throw ValidationError("--replicas with --pipeline-parallel is not supported yet: run `shoal route` over pipeline groups") }
+            guard model.count <= 1 else { throw ValidationError("--pipeline-parallel serves one --model") }
+        }
         var aliasCheck = RouterConfiguration()
         try CommandSupport.apply(aliases: alias, to: &aliasCheck)
     }
@@ -132,7 +138,7 @@ struct Serve: AsyncParsableCommand {
         let state = ServerState(isLoading: true)
         let engines = EngineService(
             models: models, names: servedModelName, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-            precision: precision, configuration: engineConfiguration, state: state, logger: logger)
+            precision: precision, parallel: parallel, configuration: engineConfiguration, state: state, logger: logger)
         let server = ShoalHTTPServer(state: state, configuration: serverConfiguration, registry: registry, logger: logger,
                                      onListening: PortFile.writer(portFile, logger: logger))
         let group = ServiceGroup(configuration: .init(
@@ -193,24 +199,31 @@ struct EngineService: Service {
     let names: [String]
     let threads: Int
     let precision: MatmulPrecision
+    let parallel: ParallelOptions
     let configuration: EngineConfiguration
     let state: ServerState
     let logger: Logger
 
     func run() async throws {
         var started: [EngineCore] = []
-        defer { for engine in started { engine.shutdown() } }
+        var groups: [ModelGroup] = []
+        defer {
+            for engine in started { engine.shutdown() }
+            for group in groups { group.shutdown() }
+        }
         for (index, reference) in models.enumerated() {
-            let loaded = try LoadedModel.open(reference, threads: threads, precision: precision) { logger.info("\($0)") }
+            let group = try ModelGroup.open(reference, threads: threads, precision: precision, options: parallel) { logger.info("\($0)") }
+            groups.append(group)
             let name = index < names.count ? names[index] : Self.defaultName(reference)
             let engine = try EngineCore(
-                model: loaded.model, tokenizer: loaded.tokenizer, modelName: name,
-                chatTemplate: loaded.file.metadata["tokenizer.chat_template"]?.stringValue, configuration: configuration)
+                executor: group.executor, tokenizer: group.tokenizer, modelName: name,
+                chatTemplate: group.file.metadata["tokenizer.chat_template"]?.stringValue, configuration: configuration)
             engine.start()
             started.append(engine)
             state.setEngine(engine)
             logger.info("model ready", metadata: [
                 "model": "\(name)", "source": "\(reference)", "threads": "\(threads)", "precision": "\(precision)",
+                "pipeline_parallel": "\(parallel.pipelineParallel)",
                 "kv_cache_tokens": "\(engine.cacheTokenCapacity)", "context": "\(engine.contextLength)",
             ])
         }

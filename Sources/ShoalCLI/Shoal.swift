@@ -6,7 +6,7 @@ struct Shoal: AsyncParsableCommand {
         commandName: "shoal",
         abstract: "Shoal: a distributed LLM inference server for CPUs.",
         version: ShoalVersion.string,
-        subcommands: [Serve.self, Route.self, Generate.self, Pull.self, Tokenize.self, Render.self, Bench.self]
+        subcommands: [Serve.self, Route.self, Generate.self, Pull.self, Tokenize.self, Render.self, Bench.self, Worker.self]
     )
 }
 

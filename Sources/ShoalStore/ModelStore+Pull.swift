@@ -186,7 +186,7 @@ extension ModelStore {
     }
 
     /// The lowercase hex SHA-256 of a file, read in 1 MiB chunks.
-    func sha256(ofFile path: String) throws -> String {
+    public func sha256(ofFile path: String) throws -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw StoreError(.io, "cannot open \(path): \(errnoText())") }
         defer { close(fd) }

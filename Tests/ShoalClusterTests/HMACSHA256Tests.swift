@@ -1,4 +1,4 @@
-@testable import ShoalCluster
+import ShoalCluster
 import Testing
 
 struct HMACSHA256Tests {

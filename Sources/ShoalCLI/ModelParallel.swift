@@ -1,0 +1,182 @@
+import ArgumentParser
+import Foundation
+import ShoalCluster
+import ShoalEngine
+import ShoalGGUF
+import ShoalKernels
+import ShoalModels
+import ShoalStore
+import ShoalTokenizers
+import Synchronization
+
+/// `--pipeline-parallel`, `--workers` and the link options, shared by `serve`, `generate` and `bench`.
+struct ParallelOptions: ParsableArguments {
+    @Option(name: .customLong("pipeline-parallel"), help: "Split the model's layers into N pipeline stages: this process and N-1 workers.")
+    var pipelineParallel: Int = 1
+
+    @Option(help: "Workers for the stages after the first, as host:port,... (default: start them here as child processes).")
+    var workers: String?
+
+    @Option(name: .customLong("worker-key"), help: "Link key the workers expect (default: $SHOAL_WORKER_KEY; a fresh one for child workers).")
+    var workerKey: String?
+
+    @Option(name: .customLong("step-timeout"), help: "Seconds a worker may take for one step before its requests fail.")
+    var stepTimeout: Double = 30
+
+    func validate() throws {
+        guard (1...64).contains(pipelineParallel) else { throw ValidationError("--pipeline-parallel must be 1...64") }
+        guard stepTimeout > 0 else { throw ValidationError("--step-timeout must be positive") }
+        if let workers {
+            let list = try Self.endpoints(workers)
+            guard list.count == pipelineParallel - 1 else {
+                throw ValidationError("--workers names \(list.count) workers; --pipeline-parallel \(pipelineParallel) needs \(pipelineParallel - 1)")
+            }
+        }
+    }
+
+    static func endpoints(_ text: String) throws -> [(host: String, port: Int)] {
+        try text.split(separator: ",").map { try Worker.parse(listen: String($0).trimmingCharacters(in: .whitespaces)) }
+    }
+}
+
+/// A model ready to run: its file, tokenizer and executor (local, or a pipeline over workers), plus the child
+/// worker processes to stop at the end.
+struct ModelGroup {
+    let file: GGUFFile
+    let tokenizer: any Tokenizer
+    let executor: any ModelExecutor
+    let workers: LocalWorkers?
+
+    var config: ModelConfig { executor.config }
+
+    /// Opens `reference` and builds the executor `options` ask for, on `threads` threads in all.
+    static func open(_ reference: String, threads: Int, precision: MatmulPrecision, options: ParallelOptions,
+                     progress: @escaping (String) -> Void) throws -> ModelGroup {
+        if options.pipelineParallel == 1 {
+            let loaded = try LoadedModel.open(reference, threads: threads, precision: precision, progress: progress)
+            return ModelGroup(file: loaded.file, tokenizer: loaded.tokenizer, executor: LocalExecutor(model: loaded.model), workers: nil)
+        }
+        let path = try ModelStore().resolve(reference, pull: true, progress: progress)
+        // Each stage maps the file and touches only its own tensors' pages.
+        let file = try GGUFFile(path: path, residency: .mapped)
+        let tokenizer = try loadTokenizer(from: file)
+        let description = try ModelRegistry.describe(file)
+        let stages = ModelShard.balancedStages(
+            layerCosts: (0..<description.config.layerCount).map { layer in
+                Double(file.tensors.filter { $0.name.hasPrefix("blk.\(layer).") }.reduce(0) { $0 + $1.byteCount })
+            },
+            headCost: Double((file.tensor(named: "output.weight") ?? file.tensor(named: "token_embd.weight"))?.byteCount ?? 0),
+            stages: options.pipelineParallel)
+        guard stages.count == options.pipelineParallel else {
+            throw ValidationError("the model has \(description.config.layerCount) layers: too few for \(options.pipelineParallel) stages")
+        }
+        progress("pipeline stages: " + stages.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", "))
+        let sha = try ModelStore().sha256(ofFile: path)
+        let perProcess = max(1, threads / options.pipelineParallel)
+        var key = options.workerKey ?? ProcessInfo.processInfo.environment["SHOAL_WORKER_KEY"] ?? ""
+        var localWorkers: LocalWorkers?
+        var endpoints: [@Sendable () -> (host: String, port: Int)?] = []
+        if let list = options.workers {
+            for endpoint in try ParallelOptions.endpoints(list) { endpoints.append({ endpoint }) }
+        } else {
+            if options.workerKey == nil { key = LocalWorkers.freshKey() }
+            let started = try LocalWorkers(count: options.pipelineParallel - 1, threads: perProcess, key: key)
+            endpoints = (0..<started.count).map { index in { started.endpoint(index) } }
+            localWorkers = started
+        }
+        do {
+            let local = try ModelRegistry.load(file, pool: ComputePool(threadCount: perProcess), precision: precision,
+                                               shard: .stage(0, of: stages))
+            let timeout = Duration.milliseconds(Int64(options.stepTimeout * 1000))
+            let links = endpoints.enumerated().map { index, endpoint in
+                let request = WorkerProtocol.LoadRequest(modelSHA256: sha, pathHint: path, precision: precision.rawValue,
+                                                         shard: .stage(index + 1, of: stages))
+                return WorkerLink(endpoint: endpoint, key: key, request: request, timeout: timeout)
+            }
+            try localWorkers?.waitUntilListening(timeout: .seconds(60))
+            let executor = try PipelineExecutor(local: local, links: links)
+            return ModelGroup(file: file, tokenizer: tokenizer, executor: executor, workers: localWorkers)
+        } catch {
+            localWorkers?.stop()
+            throw error
+        }
+    }
+
+    /// Stops the executor and any child workers.
+    func shutdown() {
+        executor.shutdown()
+        workers?.stop()
+    }
+}
+
+/// `shoal worker` child processes on loopback, restarted when they exit until `stop()`.
+final class LocalWorkers: @unchecked Sendable {
+    let count: Int
+    private let folder: String
+    private let state = Mutex<(processes: [ChildProcess?], stopped: Bool)>(([], false))
+    private let arguments: [[String]]
+    private let key: String
+
+    static func freshKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
+    }
+
+    init(count: Int, threads: Int, key: String) throws {
+        self.count = count
+        self.key = key
+        let folder = NSTemporaryDirectory() + "shoal-workers-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        self.folder = folder
+        arguments = (0..<count).map { index in
+            ["worker", "--listen", "127.0.0.1:0", "--threads", "\(threads)", "--exit-with-parent",
+             "--port-file", "\(folder)/port-\(index)"]
+        }
+        state.withLock { $0.processes = Array(repeating: nil, count: count) }
+        for index in 0..<count { try launch(index) }
+    }
+
+    private func portFile(_ index: Int) -> String { arguments[index].last! }
+
+    private func launch(_ index: Int) throws {
+        try? FileManager.default.removeItem(atPath: portFile(index))
+        let process = ChildProcess(executable: LocalCluster.currentExecutable(), arguments: arguments[index],
+                                   environment: ["SHOAL_WORKER_KEY": key], prefix: "[worker \(index + 1)] ")
+        _ = try process.start()
+        state.withLock { $0.processes[index] = process }
+        Task.detached { [self] in
+            let status = await process.exitStatus()
+            let stopped = state.withLock { $0.stopped }
+            if stopped { return }
+            printError("worker \(index + 1) exited (status \(status)); restarting it")
+            try? launch(index)
+        }
+    }
+
+    /// Where worker `index` listens now, or nil while it is (re)starting.
+    func endpoint(_ index: Int) -> (host: String, port: Int)? {
+        PortFile.read(portFile(index)).map { ("127.0.0.1", $0) }
+    }
+
+    /// The process id of worker `index` (for tests and the chaos script).
+    func pid(_ index: Int) -> pid_t? { state.withLock { $0.processes[index]?.pid } }
+
+    /// Waits until every worker has written its port file.
+    func waitUntilListening(timeout: Duration) throws {
+        let deadline = ContinuousClock.now + timeout
+        while (0..<count).contains(where: { endpoint($0) == nil }) {
+            guard ContinuousClock.now < deadline else { throw ValidationError("the local workers did not start listening") }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+    }
+
+    func stop() {
+        let processes = state.withLock { state -> [ChildProcess?] in
+            state.stopped = true
+            return state.processes
+        }
+        for process in processes { process?.terminate() }
+        for index in 0..<count { try? FileManager.default.removeItem(atPath: portFile(index)) }
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}

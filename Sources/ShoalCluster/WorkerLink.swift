@@ -1,0 +1,127 @@
+import Foundation
+public import ShoalModels
+
+/// The leader's end of the link to one worker: connects, proves the key, has the worker load its shard and
+/// allocate its cache, then carries `forward` requests. After a failure it can be re-formed (`connect()` again),
+/// after which the worker's KV cache is empty.
+public final class WorkerLink: @unchecked Sendable {  // used by one executor thread at a time
+    /// Where the worker listens now (a restarted local worker may come back on another port).
+    public let endpoint: @Sendable () -> (host: String, port: Int)?
+    public let key: String
+    public let request: WorkerProtocol.LoadRequest
+    /// How long the handshake, load and each step may take.
+    public let timeout: Duration
+    private var connection: FrameConnection?
+    private var cacheShape: (blocks: Int, blockSize: Int)?
+    /// The worker's answer to `load`, once connected.
+    public private(set) var reply: WorkerProtocol.LoadReply?
+    /// Seconds the worker reported computing in the last `forward`.
+    public private(set) var lastComputeSeconds = 0.0
+
+    public init(endpoint: @escaping @Sendable () -> (host: String, port: Int)?, key: String,
+                request: WorkerProtocol.LoadRequest, timeout: Duration) {
+        self.endpoint = endpoint
+        self.key = key
+        self.request = request
+        self.timeout = timeout
+    }
+
+    /// "rank/stage description (host:port)".
+    public var name: String {
+        let address = endpoint().map { "\($0.host):\($0.port)" } ?? "not listening"
+        return "worker \(address) (\(request.shard))"
+    }
+
+    public var isConnected: Bool { connection != nil }
+
+    /// Connects, authenticates, loads the shard and, when a cache shape is known, allocates the cache.
+    /// - Throws: `ClusterError` naming the worker and what failed.
+    public func connect() throws {
+        close()
+        guard let (host, port) = endpoint() else {
+            throw ClusterError(.connectionFailed, "\(name): the worker is not listening")
+        }
+        let deadline = ContinuousClock.now + timeout
+        let connection = try FrameConnection.connect(host: host, port: port, timeout: min(timeout, .seconds(5)))
+        do {
+            try LinkAuthentication.authenticateAsClient(connection, key: key, version: WorkerProtocol.version, deadline: deadline)
+            // Loading a shard (hashing the file, repacking) may take longer than one step.
+            let loaded = try call(connection, .load, request.encode(), expect: .loaded, deadline: deadline + .seconds(120))
+            reply = try WorkerProtocol.LoadReply.decode(loaded.payload)
+            self.connection = connection
+            if let cacheShape { try allocateCache(blockCount: cacheShape.blocks, blockSize: cacheShape.blockSize) }
+        } catch {
+            connection.close()
+            self.connection = nil
+            throw error
+        }
+    }
+
+    /// Has the worker allocate `blockCount` blocks (remembered for re-forming).
+    public func allocateCache(blockCount: Int, blockSize: Int) throws {
+        cacheShape = (blockCount, blockSize)
+        guard let connection else { throw ClusterError(.closed, "\(name): not connected") }
+        var w = PayloadWriter()
+        w.writeUInt32(UInt32(blockCount))
+        w.writeUInt32(UInt32(blockSize))
+        _ = try call(connection, .allocateCache, w.bytes, expect: .cacheReady, deadline: .now + timeout)
+    }
+
+    /// Sends `batch` with `hidden` (tokens x hidden floats); the reply's floats (hidden states, or logits rows for
+    /// the last stage) are written to `output`, at most `capacity` of them. Returns how many were written.
+    public func forward(_ batch: ForwardBatch, hidden: UnsafeBufferPointer<Float>, output: UnsafeMutablePointer<Float>,
+                        capacity: Int) throws -> Int {
+        guard let connection else { throw ClusterError(.closed, "\(name): not connected") }
+        do {
+            try send(connection, batch, hidden: hidden)
+            let frame = try receive(connection, expect: .forwarded, deadline: .now + timeout)
+            var r = PayloadReader(frame)
+            lastComputeSeconds = try r.readDouble()
+            let count = Int(try r.readUInt32())
+            guard count <= capacity, r.remaining == count * 4 else {
+                throw ClusterError(.protocolViolation, "\(name): a reply of \(r.remaining) bytes for \(count) floats (room for \(capacity))")
+            }
+            frame.payload.withUnsafeBytes { bytes in
+                UnsafeMutableRawPointer(output).copyMemory(from: bytes.baseAddress! + r.offset, byteCount: count * 4)
+            }
+            return count
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// Drops the connection (the worker then drops the shard).
+    public func close() {
+        connection?.close()
+        connection = nil
+    }
+
+    private func send(_ connection: FrameConnection, _ batch: ForwardBatch, hidden: UnsafeBufferPointer<Float>) throws {
+        var w = PayloadWriter()
+        WorkerProtocol.encode(batch, into: &w)
+        w.writeUInt32(UInt32(hidden.count))
+        try w.bytes.withUnsafeBytes { header in
+            try connection.send(kind: WorkerProtocol.Kind.forward.rawValue, [header, UnsafeRawBufferPointer(hidden)])
+        }
+    }
+
+    private func call(_ connection: FrameConnection, _ kind: WorkerProtocol.Kind, _ payload: [UInt8],
+                      expect: WorkerProtocol.Kind, deadline: ContinuousClock.Instant) throws -> Frame {
+        try connection.send(Frame(kind: kind.rawValue, payload: payload))
+        return try receive(connection, expect: expect, deadline: deadline)
+    }
+
+    private func receive(_ connection: FrameConnection, expect: WorkerProtocol.Kind, deadline: ContinuousClock.Instant) throws -> Frame {
+        let frame: Frame
+        do {
+            frame = try connection.receive(deadline: deadline)
+        } catch let error as ClusterError {
+            throw ClusterError(error.code, "\(name): \(error.message)")
+        }
+        guard frame.kind == expect.rawValue else {
+            throw ClusterError(.protocolViolation, "\(name): expected \(expect), got message kind \(frame.kind)")
+        }
+        return frame
+    }
+}

@@ -1,0 +1,125 @@
+public import ShoalModels
+
+/// The messages between a leader (`shoal serve`, `generate` or `bench` with model parallelism) and a
+/// `shoal worker`, after `LinkAuthentication`'s handshake. Every request gets exactly one reply frame (or an error
+/// frame with a one-line reason); all numbers are little-endian.
+///
+///     load           leader -> worker  model sha256 | path hint | precision | shard
+///     loaded         worker -> leader  layer count | hidden size | vocabulary | logits width | KV bytes per token | weight bytes
+///     allocateCache  leader -> worker  block count | block size
+///     cacheReady     worker -> leader  (empty)
+///     forward        leader -> worker  tokens | positions | sequences (start, count, block table) | logit rows | hidden
+///     forwarded      worker -> leader  compute seconds | hidden (a middle stage) or logits rows (the last stage)
+public enum WorkerProtocol {
+    /// Bumped on any change to the messages; a worker of another version is refused in the handshake.
+    public static let version: UInt32 = 1
+
+    /// Frame kinds of the messages.
+    public enum Kind: UInt16, Sendable {
+        case load = 1
+        case loaded = 2
+        case allocateCache = 3
+        case cacheReady = 4
+        case forward = 5
+        case forwarded = 6
+    }
+
+    /// What the leader asks a worker to hold.
+    public struct LoadRequest: Sendable, Equatable {
+        /// Lowercase hex SHA-256 of the model file: the worker must hold the same bytes.
+        public var modelSHA256: String
+        /// Where the leader's copy is (used when the worker shares the leader's file system).
+        public var pathHint: String
+        public var precision: String
+        public var shard: ModelShard
+
+        public init(modelSHA256: String, pathHint: String, precision: String, shard: ModelShard) {
+            self.modelSHA256 = modelSHA256
+            self.pathHint = pathHint
+            self.precision = precision
+            self.shard = shard
+        }
+
+        func encode() -> [UInt8] {
+            var w = PayloadWriter()
+            w.writeString(modelSHA256)
+            w.writeString(pathHint)
+            w.writeString(precision)
+            w.writeUInt32(UInt32(shard.layers.lowerBound))
+            w.writeUInt32(UInt32(shard.layers.upperBound))
+            w.writeUInt8(shard.holdsEmbedding ? 1 : 0)
+            w.writeUInt8(shard.holdsHead ? 1 : 0)
+            w.writeUInt32(UInt32(shard.tensorRank))
+            w.writeUInt32(UInt32(shard.tensorCount))
+            return w.bytes
+        }
+
+        static func decode(_ payload: [UInt8]) throws -> LoadRequest {
+            var r = PayloadReader(payload)
+            let sha = try r.readString(), path = try r.readString(), precision = try r.readString()
+            let lo = Int(try r.readUInt32()), hi = Int(try r.readUInt32())
+            let embedding = try r.readUInt8() != 0, head = try r.readUInt8() != 0
+            let rank = Int(try r.readUInt32()), ranks = Int(try r.readUInt32())
+            guard lo <= hi else { throw ClusterError(.protocolViolation, "load: layer range \(lo)..<\(hi) is reversed") }
+            return LoadRequest(modelSHA256: sha, pathHint: path, precision: precision,
+                               shard: ModelShard(layers: lo..<hi, holdsEmbedding: embedding, holdsHead: head,
+                                                 tensorRank: rank, tensorCount: ranks))
+        }
+    }
+
+    /// What a worker reports once its shard is bound.
+    public struct LoadReply: Sendable, Equatable {
+        public var layerCount: Int
+        public var hiddenSize: Int
+        public var vocabularySize: Int
+        /// Floats per logits row the worker returns (its share of the vocabulary).
+        public var logitsWidth: Int
+        /// KV-cache bytes per token of this shard.
+        public var cacheBytesPerToken: Int
+        /// Bytes of weights the shard holds.
+        public var weightBytes: Int
+
+        func encode() -> [UInt8] {
+            var w = PayloadWriter()
+            for value in [layerCount, hiddenSize, vocabularySize, logitsWidth, cacheBytesPerToken, weightBytes] {
+                w.writeUInt64(UInt64(value))
+            }
+            return w.bytes
+        }
+
+        static func decode(_ payload: [UInt8]) throws -> LoadReply {
+            var r = PayloadReader(payload)
+            var values: [Int] = []
+            for _ in 0..<6 { values.append(Int(clamping: try r.readUInt64())) }
+            return LoadReply(layerCount: values[0], hiddenSize: values[1], vocabularySize: values[2],
+                             logitsWidth: values[3], cacheBytesPerToken: values[4], weightBytes: values[5])
+        }
+    }
+
+    /// The batch part of a `forward` message (the hidden states follow as a float array).
+    static func encode(_ batch: ForwardBatch, into w: inout PayloadWriter) {
+        w.writeInt32s(batch.tokens)
+        w.writeInt32s(batch.positions)
+        w.writeUInt32(UInt32(batch.sequences.count))
+        for sequence in batch.sequences {
+            w.writeUInt32(UInt32(sequence.start))
+            w.writeUInt32(UInt32(sequence.count))
+            w.writeInt32s(sequence.blockTable)
+        }
+        w.writeInt32s(batch.logitRows.map { Int32($0) })
+    }
+
+    static func decodeBatch(_ r: inout PayloadReader) throws -> ForwardBatch {
+        let tokens = try r.readInt32s()
+        let positions = try r.readInt32s()
+        let count = Int(try r.readUInt32())
+        guard count <= tokens.count else { throw ClusterError(.protocolViolation, "forward: \(count) sequences for \(tokens.count) tokens") }
+        var sequences: [ForwardBatch.Sequence] = []
+        for _ in 0..<count {
+            let start = Int(try r.readUInt32()), length = Int(try r.readUInt32())
+            sequences.append(.init(start: start, count: length, blockTable: try r.readInt32s()))
+        }
+        let rows = try r.readInt32s().map { Int($0) }
+        return ForwardBatch(tokens: tokens, positions: positions, sequences: sequences, logitRows: rows)
+    }
+}

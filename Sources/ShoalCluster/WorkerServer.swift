@@ -1,0 +1,228 @@
+import Foundation
+public import ShoalGGUF
+public import ShoalKernels
+import ShoalModels
+import ShoalStore
+import Synchronization
+
+/// `shoal worker`: holds one share of a model for a leader and computes it on request.
+///
+/// It starts empty. A leader connects, proves the link key, and sends `load` (the model's SHA-256 and the shard);
+/// the worker binds only that shard's tensors from its own copy of the file (the leader's path when it shares the
+/// file system, else a file with the same hash in its model store), then answers `forward` requests until the
+/// leader goes away. One leader at a time: a new one (a restarted leader re-forming its group) replaces the old.
+public final class WorkerServer: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var threads: Int
+        public var key: String
+        /// Folders searched for a model file with the leader's hash when its path is not readable here.
+        public var modelFolders: [String]
+
+        public init(host: String = "127.0.0.1", port: Int = 0, threads: Int = 1, key: String = "", modelFolders: [String] = []) {
+            self.host = host
+            self.port = port
+            self.threads = threads
+            self.key = key
+            self.modelFolders = modelFolders
+        }
+    }
+
+    public let configuration: Configuration
+    private let listener: FrameListener
+    private let pool: ComputePool
+    private let log: @Sendable (String) -> Void
+    private let current = Mutex<FrameConnection?>(nil)
+    /// Hashes of files already checked, by path, size and modification time.
+    private let hashes = Mutex<[String: String]>([:])
+
+    /// The port it listens on (the kernel's pick when configured with 0).
+    public var port: Int { listener.port }
+
+    /// Binds the listening socket.
+    /// - Throws: `ClusterError(.connectionFailed)` when the address cannot be bound.
+    public init(configuration: Configuration, log: @escaping @Sendable (String) -> Void) throws {
+        self.configuration = configuration
+        listener = try FrameListener(host: configuration.host, port: configuration.port)
+        pool = ComputePool(threadCount: configuration.threads)
+        self.log = log
+    }
+
+    /// Accepts leaders until `stop()`; each one is served on a thread of its own.
+    public func run() {
+        while true {
+            let connection: FrameConnection
+            do {
+                connection = try listener.accept()
+            } catch {
+                return
+            }
+            let thread = Thread { [self] in serve(connection) }
+            thread.name = "shoal-worker-link"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+
+    /// Stops accepting and drops the current leader.
+    public func stop() {
+        listener.close()
+        current.withLock { $0?.close() }
+    }
+
+    private func serve(_ connection: FrameConnection) {
+        do {
+            try LinkAuthentication.authenticateAsServer(connection, key: configuration.key, version: WorkerProtocol.version,
+                                                        deadline: .now + .seconds(10))
+        } catch {
+            log("refused \(connection.remoteDescription): \(error)")
+            connection.close()
+            return
+        }
+        let previous = current.withLock { current -> FrameConnection? in
+            defer { current = connection }
+            return current
+        }
+        if let previous {
+            log("a new leader replaces \(previous.remoteDescription)")
+            previous.close()
+        }
+        log("leader \(connection.remoteDescription) connected")
+        var session = Session()
+        do {
+            while true {
+                let frame = try connection.receive(deadline: nil)
+                do {
+                    try handle(frame, session: &session, connection: connection)
+                } catch let error as ClusterError {
+                    throw error
+                } catch {
+                    // A request the worker cannot carry out: say why and keep the link.
+                    connection.sendError("\(error)")
+                }
+            }
+        } catch {
+            log("leader \(connection.remoteDescription) gone: \(error)")
+        }
+        connection.close()
+        current.withLock { if $0 === connection { $0 = nil } }
+    }
+
+    private struct Session {
+        var file: GGUFFile?
+        var model: DecoderModel?
+        var cache: PagedKVCache?
+        var hidden: [Float] = []
+        var output: [Float] = []
+    }
+
+    private func handle(_ frame: Frame, session: inout Session, connection: FrameConnection) throws {
+        guard let kind = WorkerProtocol.Kind(rawValue: frame.kind) else {
+            throw ClusterError(.protocolViolation, "unknown message kind \(frame.kind)")
+        }
+        switch kind {
+        case .load:
+            let request = try WorkerProtocol.LoadRequest.decode(frame.payload)
+            session = Session()
+            let path = try locate(request)
+            let file = try GGUFFile(path: path, residency: .mapped)
+            guard let precision = MatmulPrecision(rawValue: request.precision) else {
+                throw ClusterError(.protocolViolation, "unknown precision '\(request.precision)'")
+            }
+            let model = try ModelRegistry.load(file, pool: pool, precision: precision, shard: request.shard)
+            session.file = file
+            session.model = model
+            let reply = WorkerProtocol.LoadReply(
+                layerCount: model.config.layerCount, hiddenSize: model.config.hiddenSize,
+                vocabularySize: model.config.vocabularySize, logitsWidth: model.logitsWidth,
+                cacheBytesPerToken: PagedKVCache.bytesPerToken(layerCount: request.shard.layers.count, kvWidth: model.cacheKVWidth),
+                weightBytes: model.weightBytes)
+            log("holding \(request.shard) of \(path) (\(model.weightBytes / 1_000_000) MB of weights)")
+            try connection.send(Frame(kind: WorkerProtocol.Kind.loaded.rawValue, payload: reply.encode()))
+        case .allocateCache:
+            guard let model = session.model else { throw ClusterError(.protocolViolation, "allocateCache before load") }
+            var r = PayloadReader(frame.payload)
+            let blocks = Int(try r.readUInt32()), blockSize = Int(try r.readUInt32())
+            session.cache = nil
+            session.cache = try PagedKVCache(layers: model.shard.layers, kvWidth: model.cacheKVWidth,
+                                             blockCount: blocks, blockSize: blockSize)
+            try connection.send(Frame(kind: WorkerProtocol.Kind.cacheReady.rawValue))
+        case .forward:
+            guard let model = session.model, let cache = session.cache else {
+                throw ClusterError(.protocolViolation, "forward before load and allocateCache")
+            }
+            var r = PayloadReader(frame.payload)
+            let batch = try WorkerProtocol.decodeBatch(&r)
+            session.hidden = try r.readFloats()
+            let h = model.config.hiddenSize
+            try model.validate(batch, cache: cache)
+            guard session.hidden.count == batch.tokens.count * h else {
+                throw ModelError(.invalidBatch, "forward: \(session.hidden.count) hidden floats for \(batch.tokens.count) tokens of \(h)")
+            }
+            let clock = ContinuousClock()
+            let start = clock.now
+            let width = model.shard.holdsHead ? batch.logitRows.count * model.logitsWidth : batch.tokens.count * h
+            if session.output.count < width { session.output = [Float](repeating: 0, count: width) }
+            try session.hidden.withUnsafeMutableBufferPointer { hidden in
+                try model.forward(batch, layers: model.shard.layers, hidden: hidden.baseAddress!, cache: cache, reducer: nil)
+                if model.shard.holdsHead {
+                    session.output.withUnsafeMutableBufferPointer { model.head(batch, hidden: hidden.baseAddress!, logits: $0.baseAddress!) }
+                }
+            }
+            let seconds = (clock.now - start).seconds
+            var w = PayloadWriter()
+            w.writeDouble(seconds)
+            w.writeUInt32(UInt32(width))
+            if model.shard.holdsHead {
+                try session.output.withUnsafeBytes { bytes in
+                    try w.bytes.withUnsafeBytes { header in
+                        try connection.send(kind: WorkerProtocol.Kind.forwarded.rawValue,
+                                            [header, UnsafeRawBufferPointer(rebasing: bytes[0..<(width * 4)])])
+                    }
+                }
+            } else {
+                try session.hidden.withUnsafeBytes { bytes in
+                    try w.bytes.withUnsafeBytes { header in
+                        try connection.send(kind: WorkerProtocol.Kind.forwarded.rawValue, [header, bytes])
+                    }
+                }
+            }
+        case .loaded, .cacheReady, .forwarded:
+            throw ClusterError(.protocolViolation, "unexpected \(kind) from the leader")
+        }
+    }
+
+    /// A readable file with the leader's hash: its own path, else one in the model folders.
+    private func locate(_ request: WorkerProtocol.LoadRequest) throws -> String {
+        var candidates = [request.pathHint]
+        for folder in configuration.modelFolders {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            candidates += names.filter { $0.hasSuffix(".gguf") }.sorted().map { folder + "/" + $0 }
+        }
+        var seen: [String] = []
+        for path in candidates where FileManager.default.isReadableFile(atPath: path) {
+            let hash = try sha256(path)
+            if hash == request.modelSHA256 { return path }
+            seen.append("\(path) (sha256 \(hash.prefix(12))…)")
+        }
+        throw ClusterError(.protocolViolation,
+            "this worker has no model file with sha256 \(request.modelSHA256)" + (seen.isEmpty ? "" : "; it has \(seen.joined(separator: ", "))"))
+    }
+
+    private func sha256(_ path: String) throws -> String {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        let key = "\(path)|\(attributes[.size] ?? 0)|\((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)"
+        if let known = hashes.withLock({ $0[key] }) { return known }
+        let hash = try ModelStore().sha256(ofFile: path)
+        hashes.withLock { $0[key] = hash }
+        return hash
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) * 1e-18
+    }
+}

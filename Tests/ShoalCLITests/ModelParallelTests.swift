@@ -1,0 +1,160 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+import ShoalTestSupport
+
+/// Model parallelism through the CLI, on a 4-layer tiny model: pipeline stages in worker processes compute
+/// exactly what one process computes, links prove their key, and a stopped or killed worker fails its requests
+/// quickly, turns `/health` to 503, and the group re-forms when the worker is back.
+@Suite struct ModelParallelTests {
+    static let tinyPath: String = {
+        var tiny = TinyModel()
+        tiny.layers = 4
+        return (try? tiny.writeTemporary()) ?? "/nonexistent"
+    }()
+
+    func generate(_ extra: [String], precision: String = "exact") throws -> ShoalProcess.Output {
+        try ShoalProcess.run([
+            "generate", "--model", Self.tinyPath, "--prompt", "hello world", "--max-tokens", "12", "--temperature", "0",
+            "--ignore-eos", "--logprobs", "3", "--json", "--threads", "2", "--precision", precision,
+        ] + extra)
+    }
+
+    @Test(arguments: ["exact", "fast"], [2, 3])
+    func pipelineStagesGenerateExactlyWhatOneProcessDoes(precision: String, stages: Int) throws {
+        let alone = try generate([], precision: precision)
+        #expect(alone.status == 0, "\(alone.stderr)")
+        let split = try generate(["--pipeline-parallel", "\(stages)"], precision: precision)
+        #expect(split.status == 0, "\(split.stderr)")
+        // Same ids, same text and the same log-probabilities to the last digit.
+        #expect(split.stdout == alone.stdout)
+        #expect(split.stderr.contains("pipeline stages: "))
+    }
+
+    @Test func aWorkerRefusesALeaderWithoutItsKey() throws {
+        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-worker-\(UUID()).port").path
+        defer { try? FileManager.default.removeItem(atPath: portFile) }
+        let worker = Process()
+        worker.executableURL = URL(fileURLWithPath: ShoalProcess.binary)
+        worker.arguments = ["worker", "--listen", "127.0.0.1:0", "--port-file", portFile, "--threads", "1", "--api-key", "right-key"]
+        worker.standardInput = FileHandle.nullDevice
+        worker.standardOutput = FileHandle.nullDevice
+        worker.standardError = FileHandle.nullDevice
+        try worker.run()
+        defer { kill(worker.processIdentifier, SIGKILL) }
+        var port: Int?
+        let deadline = ContinuousClock.now + .seconds(30)
+        while port == nil, ContinuousClock.now < deadline {
+            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if port == nil { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        let endpoint = "127.0.0.1:\(try #require(port))"
+
+        let wrong = try generate(["--pipeline-parallel", "2", "--workers", endpoint, "--worker-key", "wrong-key"])
+        #expect(wrong.status != 0)
+        #expect(wrong.stdout.isEmpty)
+        #expect(wrong.stderr.contains("wrong link key"), "\(wrong.stderr)")
+
+        let alone = try generate([])
+        let right = try generate(["--pipeline-parallel", "2", "--workers", endpoint, "--worker-key", "right-key"])
+        #expect(right.status == 0, "\(right.stderr)")
+        #expect(right.stdout == alone.stdout)
+
+        let count = try generate(["--pipeline-parallel", "3", "--workers", endpoint])
+        #expect(count.status != 0)
+        #expect(count.stderr.contains("--pipeline-parallel 3 needs 2"), "\(count.stderr)")
+    }
+
+    @Test func aStoppedOrKilledWorkerFailsItsRequestsAndTheGroupReforms() async throws {
+        let reference = try generate([], precision: "fast")
+        let expected = try #require(try JSONSerialization.jsonObject(with: Data(reference.stdout.utf8)) as? [String: Any])["text"] as? String
+
+        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-pp-\(UUID()).port")
+        defer { try? FileManager.default.removeItem(at: portFile) }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-pp-\(UUID()).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let logHandle = try FileHandle(forWritingTo: log)
+        defer { try? FileManager.default.removeItem(at: log) }
+        func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: ShoalProcess.binary)
+        server.arguments = [
+            "serve", "--model", Self.tinyPath, "--port", "0", "--port-file", portFile.path, "--threads", "2",
+            "--pipeline-parallel", "2", "--step-timeout", "2", "--kv-cache-memory", "8MiB", "--shutdown-timeout", "5",
+        ]
+        server.standardInput = FileHandle.nullDevice
+        server.standardOutput = logHandle
+        server.standardError = logHandle
+        try server.run()
+        var workers = Set<pid_t>()
+        defer {
+            if server.isRunning { kill(server.processIdentifier, SIGKILL) }
+            for pid in workers where LocalClusterTests.isAlive(pid) { kill(pid, SIGCONT); kill(pid, SIGKILL) }
+        }
+        var port: Int?
+        let listening = await LocalClusterTests.waitUntil(seconds: 60) {
+            port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            return port != nil
+        }
+        try #require(listening, "no port file:\n\(logText())")
+        let base = "http://127.0.0.1:\(try #require(port))"
+        func health() async -> Int { (try? await LocalClusterTests.request(base + "/health", timeout: 5))?.status ?? 0 }
+        func complete() async throws -> LocalClusterTests.HTTPAnswer {
+            try await LocalClusterTests.request(base + "/v1/completions", method: "POST", body: [
+                "prompt": "hello world", "max_tokens": 12, "temperature": 0, "ignore_eos": true,
+            ], timeout: 30)
+        }
+        func text(_ answer: LocalClusterTests.HTTPAnswer) throws -> String? {
+            try (answer.json()["choices"] as? [[String: Any]])?.first?["text"] as? String
+        }
+        let up = await LocalClusterTests.waitUntil(seconds: 60) { await health() == 200 }
+        try #require(up, "never healthy:\n\(logText())")
+        workers = LocalClusterTests.children(of: server.processIdentifier)
+        let worker = try #require(workers.first, "no worker process")
+        #expect(workers.count == 1)
+        #expect(try text(try await complete()) == expected)
+
+        // Stopped: the step times out (2 s), the request fails with an error body, and /health says 503.
+        #expect(kill(worker, SIGSTOP) == 0)
+        let started = ContinuousClock.now
+        let failed = try await complete()
+        #expect(failed.status >= 500, "\(String(decoding: failed.body, as: UTF8.self))")
+        #expect(try failed.json()["error"] != nil)
+        #expect(ContinuousClock.now - started < .seconds(15))
+        #expect(await health() == 503)
+        // Back: the group re-forms without restarting the leader, and answers as before.
+        #expect(kill(worker, SIGCONT) == 0)
+        let reformed = await LocalClusterTests.waitUntil(seconds: 60) { await health() == 200 }
+        try #require(reformed, "the group did not re-form:\n\(logText())")
+        #expect(try text(try await complete()) == expected)
+
+        // Killed: its requests fail, the local supervisor restarts it, and the group re-forms.
+        #expect(kill(worker, SIGKILL) == 0)
+        let afterKill = try await complete()
+        if afterKill.status == 200 {
+            #expect(try text(afterKill) == expected)
+        } else {
+            #expect(try afterKill.json()["error"] != nil)
+        }
+        let restarted = await LocalClusterTests.waitUntil(seconds: 60) {
+            let now = LocalClusterTests.children(of: server.processIdentifier)
+            guard !now.isEmpty, !now.contains(worker) else { return false }
+            return await health() == 200
+        }
+        try #require(restarted, "the killed worker was not restarted and re-joined:\n\(logText())")
+        workers.formUnion(LocalClusterTests.children(of: server.processIdentifier))
+        #expect(try text(try await complete()) == expected)
+        #expect(logText().contains("restarting"))
+
+        // SIGTERM: the leader exits 0 and takes its workers with it.
+        #expect(kill(server.processIdentifier, SIGTERM) == 0)
+        let exited = await LocalClusterTests.waitUntil(seconds: 60) { !server.isRunning }
+        try #require(exited, "serve did not exit:\n\(logText())")
+        #expect(server.terminationStatus == 0, "\(logText())")
+        let gone = await LocalClusterTests.waitUntil(seconds: 10) { workers.allSatisfy { !LocalClusterTests.isAlive($0) } }
+        #expect(gone)
+    }
+}
