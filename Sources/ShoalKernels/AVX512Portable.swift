@@ -17,11 +17,20 @@ import _Builtin_intrinsics.intel
 @inline(__always) private func m(_ v: SIMD32<Int16>) -> __m512i { unsafeBitCast(v, to: __m512i.self) }
 @inline(__always) private func m(_ v: SIMD32<UInt16>) -> __m512i { unsafeBitCast(v, to: __m512i.self) }
 @inline(__always) private func m(_ v: SIMD64<Int8>) -> __m512i { unsafeBitCast(v, to: __m512i.self) }
-@inline(__always) private func lanes(_ k: __mmask16) -> SIMDMask<SIMD16<Int32>> {
-    let bits = SIMD16<Int32>(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
-    return (SIMD16<Int32>(repeating: Int32(k)) & bits) .!= 0
+/// A 16-bit lane mask spread to all-ones or all-zero 32-bit lanes, as two 256-bit halves.
+@inline(__always) private func lanes(_ k: __mmask16) -> (__m256i, __m256i) {
+    let broadcast = _mm256_set1_epi32(Int32(k))
+    let low = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128)
+    let high = _mm256_setr_epi32(256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+    return (_mm256_cmpeq_epi32(_mm256_and_si256(broadcast, low), low), _mm256_cmpeq_epi32(_mm256_and_si256(broadcast, high), high))
 }
-@inline(__always) private func floatLanes(_ k: __mmask16) -> SIMDMask<SIMD16<Float.SIMDMaskScalar>> { lanes(k) }
+@inline(__always) private func halves(_ v: __m512) -> (__m256, __m256) { unsafeBitCast(v, to: (__m256, __m256).self) }
+@inline(__always) private func whole(_ a: __m256, _ b: __m256) -> __m512 { unsafeBitCast((a, b), to: __m512.self) }
+/// `b` where the mask is set, else `a`.
+@inline(__always) private func select(_ k: __mmask16, _ a: __m512, _ b: __m512) -> __m512 {
+    let (m0, m1) = lanes(k), (a0, a1) = halves(a), (b0, b1) = halves(b)
+    return whole(_mm256_blendv_ps(a0, b0, _mm256_castsi256_ps(m0)), _mm256_blendv_ps(a1, b1, _mm256_castsi256_ps(m1)))
+}
 
 // MARK: Floats
 @inline(__always) func _mm512_setzero_ps() -> __m512 { __m512() }
@@ -32,8 +41,14 @@ import _Builtin_intrinsics.intel
 @inline(__always) func _mm512_div_ps(_ a: __m512, _ b: __m512) -> __m512 { a / b }
 @inline(__always) func _mm512_fmadd_ps(_ a: __m512, _ b: __m512, _ c: __m512) -> __m512 { c.addingProduct(a, b) }
 @inline(__always) func _mm512_fnmadd_ps(_ a: __m512, _ b: __m512, _ c: __m512) -> __m512 { c.addingProduct(-a, b) }
-@inline(__always) func _mm512_max_ps(_ a: __m512, _ b: __m512) -> __m512 { a.replacing(with: b, where: .!(a .> b)) }
-@inline(__always) func _mm512_min_ps(_ a: __m512, _ b: __m512) -> __m512 { a.replacing(with: b, where: .!(a .< b)) }
+@inline(__always) func _mm512_max_ps(_ a: __m512, _ b: __m512) -> __m512 {
+    let (a0, a1) = halves(a), (b0, b1) = halves(b)
+    return whole(_mm256_max_ps(a0, b0), _mm256_max_ps(a1, b1))
+}
+@inline(__always) func _mm512_min_ps(_ a: __m512, _ b: __m512) -> __m512 {
+    let (a0, a1) = halves(a), (b0, b1) = halves(b)
+    return whole(_mm256_min_ps(a0, b0), _mm256_min_ps(a1, b1))
+}
 @inline(__always) func _mm512_abs_ps(_ a: __m512) -> __m512 {
     unsafeBitCast(unsafeBitCast(a, to: SIMD16<UInt32>.self) & 0x7fff_ffff, to: __m512.self)
 }
@@ -45,21 +60,29 @@ import _Builtin_intrinsics.intel
     return h2[0] + h2[1]
 }
 @inline(__always) func _mm512_reduce_max_ps(_ a: __m512) -> Float {
-    let h8 = _max8(a.lowHalf, a.highHalf)
-    let h4 = h8.lowHalf.replacing(with: h8.highHalf, where: .!(h8.lowHalf .> h8.highHalf))
-    let h2 = h4.lowHalf.replacing(with: h4.highHalf, where: .!(h4.lowHalf .> h4.highHalf))
-    return h2[0] > h2[1] ? h2[0] : h2[1]
+    let (a0, a1) = halves(a)
+    let h8 = _mm256_max_ps(a0, a1)
+    var best = h8[0]
+    for i in 1..<8 where h8[i] > best { best = h8[i] }
+    return best
 }
-@inline(__always) private func _max8(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: .!(a .> b)) }
 /// `a * 2^floor(b)`, as two exact power-of-two factors built from exponent bits (so |floor(b)| up to 252 stays
 /// in range; beyond it the result is 0 or infinity anyway).
 @inline(__always) func _mm512_scalef_ps(_ a: __m512, _ b: __m512) -> __m512 {
-    let clamped = b.rounded(.down).replacing(with: 252, where: b .> 252).replacing(with: -252, where: b .< -252)
-    let n = SIMD16<Int32>(clamped.replacing(with: 0, where: b .!= b))
+    // floor, clamp (max/min return the second operand for NaN, so NaN exponents become 0 here), convert.
+    let (b0, b1) = halves(b)
+    func exponent(_ e: __m256) -> __m256i {
+        let clamped = _mm256_min_ps(_mm256_set1_ps(252), _mm256_max_ps(_mm256_set1_ps(-252), e))
+        // Truncate, then subtract 1 where that rounded up (a negative non-integer): floor.
+        let truncated = _mm256_cvttps_epi32(clamped)
+        let above = _mm256_srai_epi32(_mm256_castps_si256(_mm256_sub_ps(clamped, _mm256_cvtepi32_ps(truncated))), 31)
+        return _mm256_add_epi32(truncated, above)
+    }
+    let n = unsafeBitCast((exponent(b0), exponent(b1)), to: SIMD16<Int32>.self)
     let half = n &>> 1, rest = n &- half
     let s1 = unsafeBitCast((half &+ 127) &<< 23, to: __m512.self)
     let s2 = unsafeBitCast((rest &+ 127) &<< 23, to: __m512.self)
-    return (a * s1 * s2).replacing(with: .nan, where: b .!= b)
+    return a * s1 * s2
 }
 @inline(__always) func _mm512_maskz_loadu_ps(_ k: __mmask16, _ p: UnsafeRawPointer?) -> __m512 {
     var out = __m512()
@@ -72,13 +95,13 @@ import _Builtin_intrinsics.intel
     for i in 0..<16 where k & (1 << i) != 0 { f[i] = a[i] }
 }
 @inline(__always) func _mm512_mask_blend_ps(_ k: __mmask16, _ a: __m512, _ b: __m512) -> __m512 {
-    a.replacing(with: b, where: floatLanes(k))
+    select(k, a, b)
 }
 @inline(__always) func _mm512_maskz_mov_ps(_ k: __mmask16, _ a: __m512) -> __m512 {
-    __m512().replacing(with: a, where: floatLanes(k))
+    select(k, __m512(), a)
 }
 @inline(__always) func _mm512_mask_max_ps(_ src: __m512, _ k: __mmask16, _ a: __m512, _ b: __m512) -> __m512 {
-    src.replacing(with: _mm512_max_ps(a, b), where: floatLanes(k))
+    select(k, src, _mm512_max_ps(a, b))
 }
 @inline(__always) func _mm512_permutexvar_ps(_ idx: __m512i, _ a: __m512) -> __m512 {
     // Two 8-lane permutes (vpermps use the low 3 bits), blended on bit 3 of each index.
@@ -177,14 +200,23 @@ import _Builtin_intrinsics.intel
 }
 @inline(__always) func _mm512_reduce_add_epi32(_ a: __m512i) -> Int32 { i32(a).wrappedSum() }
 @inline(__always) func _mm512_test_epi32_mask(_ a: __m512i, _ b: __m512i) -> __mmask16 {
-    let nonzero = unsafeBitCast((i32(a) & i32(b)) .!= 0, to: (__m256, __m256).self)
-    return UInt16(truncatingIfNeeded: _mm256_movemask_ps(nonzero.0)) | UInt16(truncatingIfNeeded: _mm256_movemask_ps(nonzero.1)) << 8
+    let (a0, a1) = split(a), (b0, b1) = split(b)
+    let zero = _mm256_setzero_si256()
+    // movemask of (a & b) == 0, inverted.
+    let z0 = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(a0, b0), zero)))
+    let z1 = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(a1, b1), zero)))
+    return ~(UInt16(truncatingIfNeeded: z0) | UInt16(truncatingIfNeeded: z1) << 8)
+}
+/// `value` where the mask is set, else `src`.
+@inline(__always) private func maskedInt32(_ k: __mmask16, _ src: __m512i, _ value: __m512i) -> __m512i {
+    let (m0, m1) = lanes(k), (s0, s1) = split(src), (v0, v1) = split(value)
+    return join(_mm256_blendv_epi8(s0, v0, m0), _mm256_blendv_epi8(s1, v1, m1))
 }
 @inline(__always) func _mm512_mask_add_epi32(_ src: __m512i, _ k: __mmask16, _ a: __m512i, _ b: __m512i) -> __m512i {
-    m(i32(src).replacing(with: i32(a) &+ i32(b), where: lanes(k)))
+    maskedInt32(k, src, _mm512_add_epi32(a, b))
 }
 @inline(__always) func _mm512_mask_sub_epi32(_ src: __m512i, _ k: __mmask16, _ a: __m512i, _ b: __m512i) -> __m512i {
-    m(i32(src).replacing(with: i32(a) &- i32(b), where: lanes(k)))
+    maskedInt32(k, src, _mm512_sub_epi32(a, b))
 }
 @inline(__always) func _mm512_movepi8_mask(_ a: __m512i) -> __mmask64 {
     let halves = unsafeBitCast(a, to: (__m256i, __m256i).self)
