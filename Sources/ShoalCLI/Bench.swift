@@ -51,6 +51,7 @@ struct BenchEngine: ParsableCommand {
         var prefill_tokens_per_second: ThroughputSummary?
         var decode_tokens_per_second: ThroughputSummary?
         var pipeline_parallel: Int
+        var tensor_parallel: Int
         /// Seconds per step of each process, over all runs: compute, network wait, straggler wait.
         var profile: [ProfilePart]
     }
@@ -73,7 +74,7 @@ struct BenchEngine: ParsableCommand {
         var report = Report(model: modelOptions.model, threads: modelOptions.threadCount,
                             precision: precisionOption.precision.rawValue, prompt_tokens: promptTokens,
                             gen_tokens: genTokens, repetitions: repetitions,
-                            pipeline_parallel: parallel.pipelineParallel, profile: [])
+                            pipeline_parallel: parallel.pipelineParallel, tensor_parallel: parallel.tensorParallel, profile: [])
         if promptTokens > 0 {
             _ = try bench.prefill(tokens: promptTokens)
             let rates = try (0..<repetitions).map { _ in Double(promptTokens) / (try bench.prefill(tokens: promptTokens)) }

@@ -9,10 +9,14 @@ import ShoalStore
 import ShoalTokenizers
 import Synchronization
 
-/// `--pipeline-parallel`, `--workers` and the link options, shared by `serve`, `generate` and `bench`.
+/// `--pipeline-parallel`, `--tensor-parallel`, `--workers` and the link options, shared by `serve`, `generate`
+/// and `bench`.
 struct ParallelOptions: ParsableArguments {
     @Option(name: .customLong("pipeline-parallel"), help: "Split the model's layers into N pipeline stages: this process and N-1 workers.")
     var pipelineParallel: Int = 1
+
+    @Option(name: .customLong("tensor-parallel"), help: "Split every layer across N ranks: this process and N-1 workers.")
+    var tensorParallel: Int = 1
 
     @Option(help: "Workers for the stages after the first, as host:port,... (default: start them here as child processes).")
     var workers: String?
@@ -25,14 +29,22 @@ struct ParallelOptions: ParsableArguments {
 
     func validate() throws {
         guard (1...64).contains(pipelineParallel) else { throw ValidationError("--pipeline-parallel must be 1...64") }
+        guard (1...64).contains(tensorParallel) else { throw ValidationError("--tensor-parallel must be 1...64") }
+        guard pipelineParallel == 1 || tensorParallel == 1 else {
+            throw ValidationError("--tensor-parallel with --pipeline-parallel is not supported yet: use one of them")
+        }
         guard stepTimeout > 0 else { throw ValidationError("--step-timeout must be positive") }
         if let workers {
             let list = try Self.endpoints(workers)
-            guard list.count == pipelineParallel - 1 else {
-                throw ValidationError("--workers names \(list.count) workers; --pipeline-parallel \(pipelineParallel) needs \(pipelineParallel - 1)")
+            guard list.count == processes - 1 else {
+                let flag = tensorParallel > 1 ? "--tensor-parallel \(tensorParallel)" : "--pipeline-parallel \(pipelineParallel)"
+                throw ValidationError("--workers names \(list.count) workers; \(flag) needs \(processes - 1)")
             }
         }
     }
+
+    /// Processes in the group: the leader and its workers.
+    var processes: Int { pipelineParallel * tensorParallel }
 
     static func endpoints(_ text: String) throws -> [(host: String, port: Int)] {
         try text.split(separator: ",").map { try Worker.parse(listen: String($0).trimmingCharacters(in: .whitespaces)) }
@@ -52,7 +64,7 @@ struct ModelGroup {
     /// Opens `reference` and builds the executor `options` ask for, on `threads` threads in all.
     static func open(_ reference: String, threads: Int, precision: MatmulPrecision, options: ParallelOptions,
                      progress: @escaping (String) -> Void) throws -> ModelGroup {
-        if options.pipelineParallel == 1 {
+        if options.processes == 1 {
             let loaded = try LoadedModel.open(reference, threads: threads, precision: precision, progress: progress)
             return ModelGroup(file: loaded.file, tokenizer: loaded.tokenizer, executor: LocalExecutor(model: loaded.model), workers: nil)
         }
@@ -61,18 +73,29 @@ struct ModelGroup {
         let file = try GGUFFile(path: path, residency: .mapped)
         let tokenizer = try loadTokenizer(from: file)
         let description = try ModelRegistry.describe(file)
-        let stages = ModelShard.balancedStages(
+        let layerCount = description.config.layerCount
+        let stages = options.tensorParallel > 1 ? [0..<layerCount] : ModelShard.balancedStages(
             layerCosts: (0..<description.config.layerCount).map { layer in
                 Double(file.tensors.filter { $0.name.hasPrefix("blk.\(layer).") }.reduce(0) { $0 + $1.byteCount })
             },
             headCost: Double((file.tensor(named: "output.weight") ?? file.tensor(named: "token_embd.weight"))?.byteCount ?? 0),
             stages: options.pipelineParallel)
-        guard stages.count == options.pipelineParallel else {
-            throw ValidationError("the model has \(description.config.layerCount) layers: too few for \(options.pipelineParallel) stages")
+        guard stages.count == options.pipelineParallel || options.tensorParallel > 1 else {
+            throw ValidationError("the model has \(layerCount) layers: too few for \(options.pipelineParallel) stages")
         }
-        progress("pipeline stages: " + stages.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", "))
+        let ranks = options.tensorParallel
+        /// The shard of process `index` (0 is this one).
+        func shard(_ index: Int) -> ModelShard {
+            ranks > 1 ? ModelShard(layers: 0..<layerCount, holdsEmbedding: true, holdsHead: true, tensorRank: index, tensorCount: ranks)
+                      : .stage(index, of: stages)
+        }
+        if ranks > 1 {
+            progress("tensor-parallel ranks: \(ranks)")
+        } else {
+            progress("pipeline stages: " + stages.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", "))
+        }
         let sha = try ModelStore().sha256(ofFile: path)
-        let perProcess = max(1, threads / options.pipelineParallel)
+        let perProcess = max(1, threads / options.processes)
         var key = options.workerKey ?? ProcessInfo.processInfo.environment["SHOAL_WORKER_KEY"] ?? ""
         var localWorkers: LocalWorkers?
         var endpoints: [@Sendable () -> (host: String, port: Int)?] = []
@@ -80,21 +103,23 @@ struct ModelGroup {
             for endpoint in try ParallelOptions.endpoints(list) { endpoints.append({ endpoint }) }
         } else {
             if options.workerKey == nil { key = LocalWorkers.freshKey() }
-            let started = try LocalWorkers(count: options.pipelineParallel - 1, threads: perProcess, key: key)
+            let started = try LocalWorkers(count: options.processes - 1, threads: perProcess, key: key)
             endpoints = (0..<started.count).map { index in { started.endpoint(index) } }
             localWorkers = started
         }
         do {
             let local = try ModelRegistry.load(file, pool: ComputePool(threadCount: perProcess), precision: precision,
-                                               shard: .stage(0, of: stages))
+                                               shard: shard(0))
             let timeout = Duration.milliseconds(Int64(options.stepTimeout * 1000))
             let links = endpoints.enumerated().map { index, endpoint in
                 let request = WorkerProtocol.LoadRequest(modelSHA256: sha, pathHint: path, precision: precision.rawValue,
-                                                         shard: .stage(index + 1, of: stages))
+                                                         shard: shard(index + 1))
                 return WorkerLink(endpoint: endpoint, key: key, request: request, timeout: timeout)
             }
             try localWorkers?.waitUntilListening(timeout: .seconds(60))
-            let executor = try PipelineExecutor(local: local, links: links)
+            let executor: any ModelExecutor = ranks > 1
+                ? try TensorParallelExecutor(local: local, links: links)
+                : try PipelineExecutor(local: local, links: links)
             return ModelGroup(file: file, tokenizer: tokenizer, executor: executor, workers: localWorkers)
         } catch {
             localWorkers?.stop()

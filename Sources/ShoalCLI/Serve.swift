@@ -99,9 +99,9 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--alias and --policy are router options: use them with --replicas 2 or more")
         }
         if let policy { _ = try CommandSupport.policy(policy) }
-        if parallel.pipelineParallel > 1 {
-            guard replicas == 1 else { throw ValidationError("--replicas with --pipeline-parallel is not supported yet: run `shoal route` over pipeline groups") }
-            guard model.count <= 1 else { throw ValidationError("--pipeline-parallel serves one --model") }
+        if parallel.processes > 1 {
+            guard replicas == 1 else { throw ValidationError("--replicas with model parallelism is not supported yet: run `shoal route` over model-parallel groups") }
+            guard model.count <= 1 else { throw ValidationError("--pipeline-parallel and --tensor-parallel serve one --model") }
         }
         var aliasCheck = RouterConfiguration()
         try CommandSupport.apply(aliases: alias, to: &aliasCheck)
@@ -223,7 +223,7 @@ struct EngineService: Service {
             state.setEngine(engine)
             logger.info("model ready", metadata: [
                 "model": "\(name)", "source": "\(reference)", "threads": "\(threads)", "precision": "\(precision)",
-                "pipeline_parallel": "\(parallel.pipelineParallel)",
+                "pipeline_parallel": "\(parallel.pipelineParallel)", "tensor_parallel": "\(parallel.tensorParallel)",
                 "kv_cache_tokens": "\(engine.cacheTokenCapacity)", "context": "\(engine.contextLength)",
             ])
         }

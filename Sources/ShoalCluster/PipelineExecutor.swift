@@ -1,7 +1,5 @@
-import Foundation
 public import ShoalEngine
 public import ShoalModels
-import Synchronization
 
 /// Runs a model split into pipeline stages: contiguous layer ranges, the first in this process (with the
 /// embedding), the others in `shoal worker` processes on this or other hosts, the last with the output head.
@@ -15,21 +13,10 @@ public final class PipelineExecutor: ModelExecutor, @unchecked Sendable {  // ex
     public let config: ModelConfig
     /// The first stage, in this process.
     public let local: DecoderModel
-    /// The other stages, in order.
-    public let links: [WorkerLink]
+    private let group: LinkGroup
     private var cache: PagedKVCache?
     private var hidden: [Float] = []
     private var spare: [Float] = []
-    private let status = Mutex(Status())
-    private let reforming = Mutex(false)
-
-    private struct Status {
-        var failure: String?
-        var steps = 0
-        var compute: [Double] = []
-        var network: [Double] = []
-        var stopped = false
-    }
 
     /// Connects every worker and has it load its stage.
     /// - Throws: the first worker's failure to connect or load.
@@ -37,13 +24,11 @@ public final class PipelineExecutor: ModelExecutor, @unchecked Sendable {  // ex
         precondition(local.shard.holdsEmbedding && !links.isEmpty, "a pipeline needs the first stage here and at least one worker")
         config = local.config
         self.local = local
-        self.links = links
-        status.withLock {
-            $0.compute = Array(repeating: 0, count: links.count + 1)
-            $0.network = Array(repeating: 0, count: links.count + 1)
-        }
-        for link in links { try link.connect() }
+        group = LinkGroup(links: links)
+        try group.connectAll()
     }
+
+    public var links: [WorkerLink] { group.links }
 
     public var cacheBytesPerToken: Int {
         let localBytes = PagedKVCache.bytesPerToken(layerCount: local.shard.layers.count, kvWidth: local.cacheKVWidth)
@@ -55,13 +40,11 @@ public final class PipelineExecutor: ModelExecutor, @unchecked Sendable {  // ex
         for link in links { try link.allocateCache(blockCount: blockCount, blockSize: blockSize) }
     }
 
-    public var failure: String? { status.withLock { $0.failure } }
+    public var failure: String? { group.failure }
 
     public func execute(_ batch: ForwardBatch, logits: UnsafeMutablePointer<Float>) throws {
         guard let cache else { throw ModelError(.invalidBatch, "the KV cache has not been allocated") }
-        if let failure = status.withLock({ $0.failure }) {
-            throw ModelError(.invalidBatch, "the model-parallel group is not formed: \(failure)")
-        }
+        try group.checkFormed()
         try local.validate(batch, cache: cache)
         if batch.tokens.isEmpty { return }
         let h = config.hiddenSize, n = batch.tokens.count
@@ -70,7 +53,7 @@ public final class PipelineExecutor: ModelExecutor, @unchecked Sendable {  // ex
         let clock = ContinuousClock()
         var start = clock.now
         var compute = [Double](repeating: 0, count: links.count + 1)
-        var network = [Double](repeating: 0, count: links.count + 1)
+        var network = compute
         do {
             try hidden.withUnsafeMutableBufferPointer { x in
                 local.embed(batch, into: x.baseAddress!)
@@ -80,85 +63,30 @@ public final class PipelineExecutor: ModelExecutor, @unchecked Sendable {  // ex
             for (index, link) in links.enumerated() {
                 start = clock.now
                 let isLast = index == links.count - 1
+                let expected = isLast ? batch.logitRows.count * config.vocabularySize : n * h
                 try hidden.withUnsafeBufferPointer { input in
-                    let x = UnsafeBufferPointer(rebasing: input[0..<(n * h)])
-                    if isLast {
-                        let width = batch.logitRows.count * config.vocabularySize
-                        let written = try link.forward(batch, hidden: x, output: logits, capacity: width)
-                        guard written == width else {
-                            throw ModelError(.invalidBatch, "\(link.name) returned \(written) logits, expected \(width)")
-                        }
-                    } else {
-                        try spare.withUnsafeMutableBufferPointer { out in
-                            let written = try link.forward(batch, hidden: x, output: out.baseAddress!, capacity: n * h)
-                            guard written == n * h else {
-                                throw ModelError(.invalidBatch, "\(link.name) returned \(written) hidden floats, expected \(n * h)")
-                            }
-                        }
-                    }
+                    try link.sendForward(batch, hidden: UnsafeBufferPointer(rebasing: input[0..<(n * h)]))
+                }
+                let written = try spare.withUnsafeMutableBufferPointer { out in
+                    try link.receiveForwarded(into: isLast ? logits : out.baseAddress!, capacity: expected)
+                }
+                guard written == expected else {
+                    throw ClusterError(.protocolViolation, "\(link.name) returned \(written) floats, expected \(expected)")
                 }
                 if !isLast { swap(&hidden, &spare) }
-                let elapsed = (clock.now - start).seconds
                 compute[index + 1] = link.lastComputeSeconds
-                network[index + 1] = max(0, elapsed - link.lastComputeSeconds)
+                network[index + 1] = max(0, (clock.now - start).seconds - link.lastComputeSeconds)
             }
         } catch {
-            fail(error)
+            group.fail(error)
             throw error
         }
-        status.withLock { status in
-            status.steps += 1
-            for i in compute.indices {
-                status.compute[i] += compute[i]
-                status.network[i] += network[i]
-            }
-        }
+        group.record(compute: compute, network: network, straggler: Array(repeating: 0, count: compute.count))
     }
 
     public func profile() -> ExecutorProfile {
-        status.withLock { status in
-            var parts = [ExecutorProfile.Part(name: "stage 0 (\(local.shard), local)", computeSeconds: status.compute[0])]
-            for (i, link) in links.enumerated() {
-                parts.append(.init(name: "stage \(i + 1) (\(link.name))", computeSeconds: status.compute[i + 1],
-                                   networkSeconds: status.network[i + 1]))
-            }
-            return ExecutorProfile(steps: status.steps, parts: parts)
-        }
+        group.profile(leaderName: "stage 0 (\(local.shard), here)") { index, link in "stage \(index + 1) (\(link.name))" }
     }
 
-    public func shutdown() {
-        status.withLock { $0.stopped = true }
-        for link in links { link.close() }
-    }
-
-    /// Marks the group broken and re-forms it on a thread of its own, retrying until every worker is back.
-    private func fail(_ error: any Error) {
-        status.withLock { $0.failure = "\(error)" }
-        for link in links { link.close() }
-        let alreadyReforming = reforming.withLock { running -> Bool in
-            defer { running = true }
-            return running
-        }
-        if alreadyReforming { return }
-        let thread = Thread { [self] in reform() }
-        thread.name = "shoal-pipeline-reform"
-        thread.start()
-    }
-
-    private func reform() {
-        var delay = Duration.milliseconds(100)
-        while !status.withLock({ $0.stopped }) {
-            do {
-                for link in links where !link.isConnected { try link.connect() }
-                status.withLock { $0.failure = nil }
-                reforming.withLock { $0 = false }
-                return
-            } catch {
-                status.withLock { $0.failure = "\(error)" }
-                Thread.sleep(forTimeInterval: delay.seconds)
-                delay = min(delay * 2, .seconds(2))
-            }
-        }
-        reforming.withLock { $0 = false }
-    }
+    public func shutdown() { group.shutdown() }
 }

@@ -67,43 +67,50 @@ public final class WorkerLink: @unchecked Sendable {  // used by one executor th
         _ = try call(connection, .allocateCache, w.bytes, expect: .cacheReady, deadline: .now + timeout)
     }
 
-    /// Sends `batch` with `hidden` (tokens x hidden floats); the reply's floats (hidden states, or logits rows for
-    /// the last stage) are written to `output`, at most `capacity` of them. Returns how many were written.
-    public func forward(_ batch: ForwardBatch, hidden: UnsafeBufferPointer<Float>, output: UnsafeMutablePointer<Float>,
-                        capacity: Int) throws -> Int {
-        guard let connection else { throw ClusterError(.closed, "\(name): not connected") }
-        do {
-            try send(connection, batch, hidden: hidden)
-            let frame = try receive(connection, expect: .forwarded, deadline: .now + timeout)
-            var r = PayloadReader(frame)
-            lastComputeSeconds = try r.readDouble()
-            let count = Int(try r.readUInt32())
-            guard count <= capacity, r.remaining == count * 4 else {
-                throw ClusterError(.protocolViolation, "\(name): a reply of \(r.remaining) bytes for \(count) floats (room for \(capacity))")
-            }
-            frame.payload.withUnsafeBytes { bytes in
-                UnsafeMutableRawPointer(output).copyMemory(from: bytes.baseAddress! + r.offset, byteCount: count * 4)
-            }
-            return count
-        } catch {
-            close()
-            throw error
+    /// Sends a `forward` of `batch` with `hidden` (tokens x hidden floats; empty for a rank that embeds itself).
+    public func sendForward(_ batch: ForwardBatch, hidden: UnsafeBufferPointer<Float>) throws {
+        var w = PayloadWriter()
+        WorkerProtocol.encode(batch, into: &w)
+        w.writeUInt32(UInt32(hidden.count))
+        try w.bytes.withUnsafeBytes { header in
+            try connected().send(kind: WorkerProtocol.Kind.forward.rawValue, [header, UnsafeRawBufferPointer(hidden)])
         }
+    }
+
+    /// Receives the `forwarded` reply: its floats (hidden states, or logits rows of the worker's vocabulary share)
+    /// into `output`, at most `capacity`. - Returns: how many.
+    public func receiveForwarded(into output: UnsafeMutablePointer<Float>, capacity: Int) throws -> Int {
+        try receiveFloats(.forwarded, into: output, capacity: capacity, computeSeconds: true)
+    }
+
+    /// Receives a tensor-parallel rank's partial sums into `output` (exactly `count` floats).
+    public func receivePartialSum(into output: UnsafeMutablePointer<Float>, count: Int) throws {
+        let got = try receiveFloats(.partialSum, into: output, capacity: count, computeSeconds: false)
+        guard got == count else { throw ClusterError(.protocolViolation, "\(name): \(got) partial sums, expected \(count)") }
+    }
+
+    /// Sends the all-reduced sums back to a tensor-parallel rank.
+    public func sendReducedSum(_ values: UnsafeBufferPointer<Float>) throws {
+        try WorkerProtocol.sendFloats(values, kind: .reducedSum, on: connected())
+    }
+
+    private func connected() throws -> FrameConnection {
+        guard let connection else { throw ClusterError(.closed, "\(name): not connected") }
+        return connection
+    }
+
+    private func receiveFloats(_ kind: WorkerProtocol.Kind, into output: UnsafeMutablePointer<Float>, capacity: Int,
+                               computeSeconds: Bool) throws -> Int {
+        let frame = try receive(try connected(), expect: kind, deadline: .now + timeout)
+        var r = PayloadReader(frame)
+        if computeSeconds { lastComputeSeconds = try r.readDouble() }
+        return try WorkerProtocol.readFloats(&r, into: output, capacity: capacity, from: name)
     }
 
     /// Drops the connection (the worker then drops the shard).
     public func close() {
         connection?.close()
         connection = nil
-    }
-
-    private func send(_ connection: FrameConnection, _ batch: ForwardBatch, hidden: UnsafeBufferPointer<Float>) throws {
-        var w = PayloadWriter()
-        WorkerProtocol.encode(batch, into: &w)
-        w.writeUInt32(UInt32(hidden.count))
-        try w.bytes.withUnsafeBytes { header in
-            try connection.send(kind: WorkerProtocol.Kind.forward.rawValue, [header, UnsafeRawBufferPointer(hidden)])
-        }
     }
 
     private func call(_ connection: FrameConnection, _ kind: WorkerProtocol.Kind, _ payload: [UInt8],

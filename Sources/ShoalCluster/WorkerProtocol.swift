@@ -10,6 +10,8 @@ public import ShoalModels
 ///     cacheReady     worker -> leader  (empty)
 ///     forward        leader -> worker  tokens | positions | sequences (start, count, block table) | logit rows | hidden
 ///     forwarded      worker -> leader  compute seconds | hidden (a middle stage) or logits rows (the last stage)
+///     partialSum     worker -> leader  a tensor-parallel rank's partial sums (after attention output, after down)
+///     reducedSum     leader -> worker  the sums over all ranks, added in rank order
 public enum WorkerProtocol {
     /// Bumped on any change to the messages; a worker of another version is refused in the handshake.
     public static let version: UInt32 = 1
@@ -22,6 +24,28 @@ public enum WorkerProtocol {
         case cacheReady = 4
         case forward = 5
         case forwarded = 6
+        case partialSum = 7
+        case reducedSum = 8
+    }
+
+    /// Sends `values` as a u32 count and raw little-endian floats, in one frame of `kind`.
+    static func sendFloats(_ values: UnsafeBufferPointer<Float>, kind: Kind, on connection: FrameConnection) throws {
+        var count = UInt32(values.count).littleEndian
+        try withUnsafeBytes(of: &count) { header in
+            try connection.send(kind: kind.rawValue, [header, UnsafeRawBufferPointer(values)])
+        }
+    }
+
+    /// Reads a u32 count and that many floats straight into `output` (no intermediate array).
+    static func readFloats(_ r: inout PayloadReader, into output: UnsafeMutablePointer<Float>, capacity: Int, from peer: String) throws -> Int {
+        let count = Int(try r.readUInt32())
+        guard count <= capacity, r.remaining == count * 4 else {
+            throw ClusterError(.protocolViolation, "\(peer): a reply of \(r.remaining) bytes for \(count) floats (room for \(capacity))")
+        }
+        r.bytes.withUnsafeBytes { bytes in
+            UnsafeMutableRawPointer(output).copyMemory(from: bytes.baseAddress! + r.offset, byteCount: count * 4)
+        }
+        return count
     }
 
     /// What the leader asks a worker to hold.

@@ -1,6 +1,6 @@
 import Foundation
-public import ShoalGGUF
-public import ShoalKernels
+import ShoalGGUF
+import ShoalKernels
 import ShoalModels
 import ShoalStore
 import Synchronization
@@ -157,6 +157,8 @@ public final class WorkerServer: @unchecked Sendable {
             session.hidden = try r.readFloats()
             let h = model.config.hiddenSize
             try model.validate(batch, cache: cache)
+            let embedsItself = session.hidden.isEmpty && model.shard.holdsEmbedding
+            if embedsItself { session.hidden = [Float](repeating: 0, count: batch.tokens.count * h) }
             guard session.hidden.count == batch.tokens.count * h else {
                 throw ModelError(.invalidBatch, "forward: \(session.hidden.count) hidden floats for \(batch.tokens.count) tokens of \(h)")
             }
@@ -164,31 +166,28 @@ public final class WorkerServer: @unchecked Sendable {
             let start = clock.now
             let width = model.shard.holdsHead ? batch.logitRows.count * model.logitsWidth : batch.tokens.count * h
             if session.output.count < width { session.output = [Float](repeating: 0, count: width) }
+            // A tensor-parallel rank sums its partial results with the other ranks' through the leader.
+            let reducer = model.shard.tensorCount > 1 ? LeaderLinkReducer(connection: connection) : nil
             try session.hidden.withUnsafeMutableBufferPointer { hidden in
-                try model.forward(batch, layers: model.shard.layers, hidden: hidden.baseAddress!, cache: cache, reducer: nil)
+                if embedsItself { model.embed(batch, into: hidden.baseAddress!) }
+                try model.forward(batch, layers: model.shard.layers, hidden: hidden.baseAddress!, cache: cache, reducer: reducer)
                 if model.shard.holdsHead {
                     session.output.withUnsafeMutableBufferPointer { model.head(batch, hidden: hidden.baseAddress!, logits: $0.baseAddress!) }
                 }
             }
-            let seconds = (clock.now - start).seconds
+            // Compute time excludes the waits for the other ranks' sums.
+            let seconds = (clock.now - start).seconds - (reducer?.waitedSeconds ?? 0)
             var w = PayloadWriter()
             w.writeDouble(seconds)
             w.writeUInt32(UInt32(width))
-            if model.shard.holdsHead {
-                try session.output.withUnsafeBytes { bytes in
-                    try w.bytes.withUnsafeBytes { header in
-                        try connection.send(kind: WorkerProtocol.Kind.forwarded.rawValue,
-                                            [header, UnsafeRawBufferPointer(rebasing: bytes[0..<(width * 4)])])
-                    }
-                }
-            } else {
-                try session.hidden.withUnsafeBytes { bytes in
-                    try w.bytes.withUnsafeBytes { header in
-                        try connection.send(kind: WorkerProtocol.Kind.forwarded.rawValue, [header, bytes])
-                    }
+            let body = model.shard.holdsHead ? session.output : session.hidden
+            try body.withUnsafeBytes { bytes in
+                try w.bytes.withUnsafeBytes { header in
+                    try connection.send(kind: WorkerProtocol.Kind.forwarded.rawValue,
+                                        [header, UnsafeRawBufferPointer(rebasing: bytes[0..<(width * 4)])])
                 }
             }
-        case .loaded, .cacheReady, .forwarded:
+        case .loaded, .cacheReady, .forwarded, .partialSum, .reducedSum:
             throw ClusterError(.protocolViolation, "unexpected \(kind) from the leader")
         }
     }
@@ -224,5 +223,32 @@ extension Duration {
     var seconds: Double {
         let (s, attoseconds) = components
         return Double(s) + Double(attoseconds) * 1e-18
+    }
+}
+
+/// A tensor-parallel worker's all-reduce: its partial sums go to the leader, which answers with the sums over all
+/// ranks (added in rank order there, so every rank gets the same numbers).
+final class LeaderLinkReducer: PartialSumReducer {
+    let connection: FrameConnection
+    /// Seconds spent waiting for the leader's sums (the other ranks' compute and the network).
+    private(set) var waitedSeconds = 0.0
+
+    init(connection: FrameConnection) {
+        self.connection = connection
+    }
+
+    func allReduce(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        try WorkerProtocol.sendFloats(UnsafeBufferPointer(start: values, count: count), kind: .partialSum, on: connection)
+        // The leader's own step deadline bounds this wait: when it gives up it drops the link, which ends it.
+        let frame = try connection.receive(deadline: .now + .seconds(600))
+        guard frame.kind == WorkerProtocol.Kind.reducedSum.rawValue else {
+            throw ClusterError(.protocolViolation, "expected reduced sums, got message kind \(frame.kind)")
+        }
+        var r = PayloadReader(frame)
+        let got = try WorkerProtocol.readFloats(&r, into: values, capacity: count, from: "the leader")
+        guard got == count else { throw ClusterError(.protocolViolation, "\(got) reduced sums, expected \(count)") }
+        waitedSeconds += (clock.now - start).seconds
     }
 }

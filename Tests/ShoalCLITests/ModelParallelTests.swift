@@ -6,7 +6,7 @@ import Testing
 import ShoalTestSupport
 
 /// Model parallelism through the CLI, on a 4-layer tiny model: pipeline stages in worker processes compute
-/// exactly what one process computes, links prove their key, and a stopped or killed worker fails its requests
+/// exactly what one process computes, tensor-parallel ranks the same to float rounding, links prove their key, and a stopped or killed worker fails its requests
 /// quickly, turns `/health` to 503, and the group re-forms when the worker is back.
 @Suite struct ModelParallelTests {
     static let tinyPath: String = {
@@ -31,6 +31,28 @@ import ShoalTestSupport
         // Same ids, same text and the same log-probabilities to the last digit.
         #expect(split.stdout == alone.stdout)
         #expect(split.stderr.contains("pipeline stages: "))
+    }
+
+    @Test(arguments: ["exact", "fast"])
+    func tensorParallelRanksGenerateWhatOneProcessDoes(precision: String) throws {
+        let alone = try generate([], precision: precision)
+        #expect(alone.status == 0, "\(alone.stderr)")
+        let split = try generate(["--tensor-parallel", "2"], precision: precision)
+        #expect(split.status == 0, "\(split.stderr)")
+        #expect(split.stderr.contains("tensor-parallel ranks: 2"))
+        // The row-parallel sums are added in another order than in one process: the same ids, and
+        // log-probabilities equal to float rounding.
+        func tokens(_ output: ShoalProcess.Output) throws -> [[String: Any]] {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any])
+            return try #require(object["tokens"] as? [[String: Any]])
+        }
+        let a = try tokens(alone), b = try tokens(split)
+        #expect(a.count == 12 && b.count == 12)
+        for (x, y) in zip(a, b) {
+            #expect(x["id"] as? Int == y["id"] as? Int)
+            let lx = try #require(x["logprob"] as? Double), ly = try #require(y["logprob"] as? Double)
+            #expect(abs(lx - ly) < 1e-3)
+        }
     }
 
     @Test func aWorkerRefusesALeaderWithoutItsKey() throws {
@@ -67,7 +89,8 @@ import ShoalTestSupport
         #expect(count.stderr.contains("--pipeline-parallel 3 needs 2"), "\(count.stderr)")
     }
 
-    @Test func aStoppedOrKilledWorkerFailsItsRequestsAndTheGroupReforms() async throws {
+    @Test(arguments: ["--pipeline-parallel", "--tensor-parallel"])
+    func aStoppedOrKilledWorkerFailsItsRequestsAndTheGroupReforms(mode: String) async throws {
         let reference = try generate([], precision: "fast")
         let expected = try #require(try JSONSerialization.jsonObject(with: Data(reference.stdout.utf8)) as? [String: Any])["text"] as? String
 
@@ -83,7 +106,7 @@ import ShoalTestSupport
         server.executableURL = URL(fileURLWithPath: ShoalProcess.binary)
         server.arguments = [
             "serve", "--model", Self.tinyPath, "--port", "0", "--port-file", portFile.path, "--threads", "2",
-            "--pipeline-parallel", "2", "--step-timeout", "2", "--kv-cache-memory", "8MiB", "--shutdown-timeout", "5",
+            mode, "2", "--step-timeout", "2", "--kv-cache-memory", "8MiB", "--shutdown-timeout", "5",
         ]
         server.standardInput = FileHandle.nullDevice
         server.standardOutput = logHandle

@@ -1,0 +1,110 @@
+import Foundation
+import ShoalEngine
+import Synchronization
+
+/// The workers of one model-parallel group, as the leader's executors use them: the group's health (why it
+/// cannot run steps), its re-forming after a failure, and the per-part time split of its steps.
+///
+/// A failure closes every link and starts a thread that reconnects them (each worker reloads its shard and
+/// allocates its cache again) with growing pauses until all are back or the group is shut down.
+final class LinkGroup: @unchecked Sendable {
+    let links: [WorkerLink]
+    private let status = Mutex(Status())
+
+    private struct Status {
+        var failure: String?
+        var reforming = false
+        var stopped = false
+        var steps = 0
+        /// Per part (the leader first, then each link): compute, network and straggler seconds.
+        var compute: [Double] = []
+        var network: [Double] = []
+        var straggler: [Double] = []
+    }
+
+    init(links: [WorkerLink]) {
+        self.links = links
+        status.withLock {
+            $0.compute = Array(repeating: 0, count: links.count + 1)
+            $0.network = $0.compute
+            $0.straggler = $0.compute
+        }
+    }
+
+    /// Connects every worker (it loads its shard).
+    func connectAll() throws {
+        for link in links { try link.connect() }
+    }
+
+    var failure: String? { status.withLock { $0.failure } }
+
+    /// Throws the group's failure, if it has one.
+    func checkFormed() throws {
+        if let failure = status.withLock({ $0.failure }) {
+            throw ClusterError(.closed, "the model-parallel group is not formed: \(failure)")
+        }
+    }
+
+    /// Adds one step's time split (arrays indexed like the parts: the leader, then the links).
+    func record(compute: [Double], network: [Double], straggler: [Double]) {
+        status.withLock { status in
+            status.steps += 1
+            for i in compute.indices {
+                status.compute[i] += compute[i]
+                status.network[i] += network[i]
+                status.straggler[i] += straggler[i]
+            }
+        }
+    }
+
+    func profile(leaderName: String, linkNames: (Int, WorkerLink) -> String) -> ExecutorProfile {
+        status.withLock { status in
+            var parts = [ExecutorProfile.Part(name: leaderName, computeSeconds: status.compute[0],
+                                              networkSeconds: status.network[0], stragglerSeconds: status.straggler[0])]
+            for (i, link) in links.enumerated() {
+                parts.append(.init(name: linkNames(i, link), computeSeconds: status.compute[i + 1],
+                                   networkSeconds: status.network[i + 1], stragglerSeconds: status.straggler[i + 1]))
+            }
+            return ExecutorProfile(steps: status.steps, parts: parts)
+        }
+    }
+
+    func shutdown() {
+        status.withLock { $0.stopped = true }
+        for link in links { link.close() }
+    }
+
+    /// Marks the group broken and re-forms it on a thread of its own.
+    func fail(_ error: any Error) {
+        for link in links { link.close() }
+        let start = status.withLock { status -> Bool in
+            status.failure = "\(error)"
+            defer { status.reforming = true }
+            return !status.reforming && !status.stopped
+        }
+        guard start else { return }
+        let thread = Thread { [self] in reform() }
+        thread.name = "shoal-group-reform"
+        thread.start()
+    }
+
+    private func reform() {
+        var pause = 0.1
+        while !status.withLock({ $0.stopped }) {
+            do {
+                for link in links where !link.isConnected { try link.connect() }
+                status.withLock {
+                    $0.failure = nil
+                    $0.reforming = false
+                }
+                return
+            } catch {
+                for link in links { link.close() }
+                status.withLock { $0.failure = "\(error)" }
+                Thread.sleep(forTimeInterval: pause)
+                pause = min(pause * 2, 2)
+            }
+        }
+        status.withLock { $0.reforming = false }
+    }
+}
