@@ -35,14 +35,10 @@ public final class TensorParallelExecutor: ModelExecutor, @unchecked Sendable { 
 
     public var links: [WorkerLink] { group.links }
 
-    public var cacheBytesPerToken: Int {
-        let localBytes = PagedKVCache.bytesPerToken(layerCount: local.shard.layers.count, kvWidth: local.cacheKVWidth)
-        return links.compactMap { $0.reply?.cacheBytesPerToken }.reduce(localBytes, max)
-    }
+    public var cacheBytesPerToken: Int { group.cacheBytesPerToken(local: local) }
 
     public func allocateCache(blockCount: Int, blockSize: Int) throws {
-        cache = try PagedKVCache(layers: local.shard.layers, kvWidth: local.cacheKVWidth, blockCount: blockCount, blockSize: blockSize)
-        for link in links { try link.allocateCache(blockCount: blockCount, blockSize: blockSize) }
+        cache = try group.allocateCaches(local: local, blockCount: blockCount, blockSize: blockSize)
     }
 
     public var failure: String? { group.failure }
