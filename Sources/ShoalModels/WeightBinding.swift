@@ -52,7 +52,12 @@ final class WeightBinding {
     /// A projection matrix as the forward pass uses it (rows `rowRange` of it), repacked for the fast path when
     /// `precision` asks for it.
     func linear(_ name: String, rows: Int, columns: Int, rowRange: Range<Int>? = nil) throws -> LinearWeight {
-        LinearWeight(try matrix(name, rows: rows, columns: columns, rowRange: rowRange ?? 0..<rows), precision: precision)
+        let view = try matrix(name, rows: rows, columns: columns, rowRange: rowRange ?? 0..<rows)
+        let weight = LinearWeight(view, precision: precision)
+        // The fast path computes from its repacked copy: the file's pages it read to make it can go (they come back
+        // from the file if anything reads them again).
+        if weight.isInterleaved { release(UnsafeRawBufferPointer(start: view.base, count: view.rows * view.rowBytes)) }
+        return weight
     }
 
     /// Columns `columnRange` (on block boundaries) of every row of a projection matrix, copied into owned memory.
