@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "ShoalTokenizers", dependencies: ["ShoalGGUF"]),
         .target(name: "ShoalEngine", dependencies: ["ShoalGGUF", "ShoalKernels", "ShoalModels", "ShoalTokenizers"], swiftSettings: cpuFlags),
         .target(name: "ShoalStore"),
-        .target(name: "ShoalCluster", dependencies: ["ShoalStore", "ShoalGGUF", "ShoalKernels", "ShoalModels", "ShoalEngine"]),
+        .target(name: "ShoalCluster", dependencies: ["ShoalStore", "ShoalGGUF", "CShoalKernels", "ShoalKernels", "ShoalModels", "ShoalEngine"]),
         .target(name: "ShoalAPI", dependencies: ["ShoalEngine"]),
         .target(
             name: "ShoalServer",

@@ -24,6 +24,9 @@ struct ParallelOptions: ParsableArguments {
     @Option(name: .customLong("worker-key"), help: "Link key the workers expect (default: $SHOAL_WORKER_KEY; a fresh one for child workers).")
     var workerKey: String?
 
+    @Flag(name: .customLong("no-shared-memory"), help: "Tensor parallelism: exchange partial sums over the links even between ranks on one host.")
+    var noSharedMemory = false
+
     @Option(name: .customLong("step-timeout"), help: "Seconds a worker may take for one step before its requests fail.")
     var stepTimeout: Double = 30
 
@@ -118,7 +121,7 @@ struct ModelGroup {
             }
             try localWorkers?.waitUntilListening(timeout: .seconds(60))
             let executor: any ModelExecutor = ranks > 1
-                ? try TensorParallelExecutor(local: local, links: links)
+                ? try TensorParallelExecutor(local: local, links: links, sharedMemory: !options.noSharedMemory)
                 : try PipelineExecutor(local: local, links: links)
             return ModelGroup(file: file, tokenizer: tokenizer, executor: executor, workers: localWorkers)
         } catch {
@@ -182,9 +185,6 @@ final class LocalWorkers: @unchecked Sendable {
     func endpoint(_ index: Int) -> (host: String, port: Int)? {
         PortFile.read(portFile(index)).map { ("127.0.0.1", $0) }
     }
-
-    /// The process id of worker `index` (for tests and the chaos script).
-    func pid(_ index: Int) -> pid_t? { state.withLock { $0.processes[index]?.pid } }
 
     /// Waits until every worker has written its port file.
     func waitUntilListening(timeout: Duration) throws {

@@ -230,6 +230,15 @@ public final class FrameConnection: @unchecked Sendable {
         }
     }
 
+    /// Whether a frame, or the peer's close, is waiting to be received; never blocks. For the receiving thread.
+    public func hasPendingInput() -> Bool {
+        if readEnd > readStart { return true }
+        guard let fd = socket.acquire() else { return true }
+        defer { socket.release() }
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) > 0
+    }
+
     /// Buffers at least `count` bytes (at most the buffer's capacity), receiving as much as is available.
     private func fill(_ fd: Int32, count: Int, deadline: ContinuousClock.Instant?) throws {
         if readStart > 0 {

@@ -10,6 +10,8 @@ import Synchronization
 /// allocates its cache again) with growing pauses until all are back or the group is shut down.
 final class LinkGroup: @unchecked Sendable {
     let links: [WorkerLink]
+    /// Runs once every link is connected, before the group counts as formed (a throw is a failure to form).
+    var afterForming: (() throws -> Void)?
     private let status = Mutex(Status())
 
     private struct Status {
@@ -35,6 +37,7 @@ final class LinkGroup: @unchecked Sendable {
     /// Connects every worker (it loads its shard).
     func connectAll() throws {
         for link in links { try link.connect() }
+        try afterForming?()
     }
 
     var failure: String? { status.withLock { $0.failure } }
@@ -107,6 +110,7 @@ final class LinkGroup: @unchecked Sendable {
         while !status.withLock({ $0.stopped }) {
             do {
                 for link in links where !link.isConnected { try link.connect() }
+                try afterForming?()
                 status.withLock {
                     $0.failure = nil
                     $0.reforming = false

@@ -28,7 +28,7 @@ public final class PipelineExecutor: ModelExecutor, @unchecked Sendable {  // ex
         try group.connectAll()
     }
 
-    public var links: [WorkerLink] { group.links }
+    private var links: [WorkerLink] { group.links }
 
     public var cacheBytesPerToken: Int { group.cacheBytesPerToken(local: local) }
 

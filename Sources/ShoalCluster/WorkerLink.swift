@@ -94,6 +94,30 @@ public final class WorkerLink: @unchecked Sendable {  // used by one executor th
         try WorkerProtocol.sendFloats(values, kind: .reducedSum, on: connected())
     }
 
+    /// Offers the worker a shared-memory segment for the all-reduce (an empty path withdraws the offer).
+    /// - Returns: nil when the worker attached, else its reason (it then exchanges sums over the link).
+    func offerShared(_ offer: WorkerProtocol.AttachShared) throws -> String? {
+        let frame = try call(try connected(), .attachShared, offer.encode(), expect: .sharedAttached, deadline: .now + timeout)
+        var r = PayloadReader(frame.payload)
+        let attached = try r.readUInt8() != 0
+        let reason = try r.readString()
+        return attached ? nil : reason
+    }
+
+    /// Whether the worker has sent something (an error, a reply, or the link's close); never blocks or consumes it.
+    var hasPendingInput: Bool { connection?.hasPendingInput() ?? true }
+
+    /// The error the worker sent or the link's close, when it has sent something in the middle of a step.
+    func pendingError() -> (any Error)? {
+        guard let connection, connection.hasPendingInput() else { return nil }
+        do {
+            let frame = try receive(connection, expect: .forwarded, deadline: .now + .milliseconds(100))
+            return ClusterError(.protocolViolation, "\(name): an early reply (message kind \(frame.kind)) during an all-reduce")
+        } catch {
+            return error
+        }
+    }
+
     private func connected() throws -> FrameConnection {
         guard let connection else { throw ClusterError(.closed, "\(name): not connected") }
         return connection

@@ -12,9 +12,11 @@ public import ShoalModels
 ///     forwarded      worker -> leader  compute seconds | hidden (a middle stage) or logits rows (the last stage)
 ///     partialSum     worker -> leader  a tensor-parallel rank's partial sums (after attention output, after down)
 ///     reducedSum     leader -> worker  the sums over all ranks, added in rank order
+///     attachShared   leader -> worker  segment path | nonce (16 bytes) | ranks | slot floats
+///     sharedAttached worker -> leader  1 and an empty reason, or 0 and why not (the sums then go over the link)
 public enum WorkerProtocol {
     /// Bumped on any change to the messages; a worker of another version is refused in the handshake.
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
 
     /// Frame kinds of the messages.
     public enum Kind: UInt16, Sendable {
@@ -26,6 +28,37 @@ public enum WorkerProtocol {
         case forwarded = 6
         case partialSum = 7
         case reducedSum = 8
+        case attachShared = 9
+        case sharedAttached = 10
+    }
+
+    /// The leader's offer of a shared-memory segment for the tensor-parallel all-reduce (see `SharedReduction`).
+    struct AttachShared: Equatable {
+        var path: String
+        var nonce: [UInt8]
+        var ranks: Int
+        var slotFloats: Int
+
+        func encode() -> [UInt8] {
+            var w = PayloadWriter()
+            w.writeString(path)
+            for byte in nonce { w.writeUInt8(byte) }
+            w.writeUInt32(UInt32(ranks))
+            w.writeUInt32(UInt32(slotFloats))
+            return w.bytes
+        }
+
+        static func decode(_ payload: [UInt8]) throws -> AttachShared {
+            var r = PayloadReader(payload)
+            let path = try r.readString()
+            var nonce: [UInt8] = []
+            for _ in 0..<16 { nonce.append(try r.readUInt8()) }
+            let ranks = Int(try r.readUInt32()), slotFloats = Int(try r.readUInt32())
+            guard (2...64).contains(ranks), (1...(1 << 24)).contains(slotFloats) else {
+                throw ClusterError(.protocolViolation, "attachShared: \(ranks) ranks of \(slotFloats)-float slots")
+            }
+            return AttachShared(path: path, nonce: nonce, ranks: ranks, slotFloats: slotFloats)
+        }
     }
 
     /// Sends `values` as a u32 count and raw little-endian floats, in one frame of `kind`.

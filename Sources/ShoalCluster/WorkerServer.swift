@@ -1,4 +1,5 @@
 import Foundation
+import ShoalEngine
 import ShoalGGUF
 import ShoalKernels
 import ShoalModels
@@ -115,6 +116,8 @@ public final class WorkerServer: @unchecked Sendable {
         var cache: PagedKVCache?
         var hidden: [Float] = []
         var output: [Float] = []
+        /// The leader's shared-memory segment for the all-reduce, when this worker shares its host.
+        var shared: SharedReduction?
     }
 
     private func handle(_ frame: Frame, session: inout Session, connection: FrameConnection) throws {
@@ -166,8 +169,21 @@ public final class WorkerServer: @unchecked Sendable {
             let start = clock.now
             let width = model.shard.holdsHead ? batch.logitRows.count * model.logitsWidth : batch.tokens.count * h
             if session.output.count < width { session.output = [Float](repeating: 0, count: width) }
-            // A tensor-parallel rank sums its partial results with the other ranks' through the leader.
-            let reducer = model.shard.tensorCount > 1 ? LeaderLinkReducer(connection: connection) : nil
+            // A tensor-parallel rank sums its partial results with the other ranks': through shared memory on the
+            // leader's host (giving up when the leader goes away), else through the leader over the link.
+            var reducer: (any PartialSumReducer)?
+            var waited: () -> Double = { 0 }
+            if model.shard.tensorCount > 1, let shared = session.shared {
+                shared.resetWaited()
+                reducer = SharedSumReducer(segment: shared) {
+                    if connection.hasPendingInput() { throw ClusterError(.closed, "the leader went away during an all-reduce") }
+                }
+                waited = { shared.waitedSeconds }
+            } else if model.shard.tensorCount > 1 {
+                let linkReducer = LeaderLinkReducer(connection: connection)
+                reducer = linkReducer
+                waited = { linkReducer.waitedSeconds }
+            }
             try session.hidden.withUnsafeMutableBufferPointer { hidden in
                 if embedsItself { model.embed(batch, into: hidden.baseAddress!) }
                 try model.forward(batch, layers: model.shard.layers, hidden: hidden.baseAddress!, cache: cache, reducer: reducer)
@@ -176,7 +192,7 @@ public final class WorkerServer: @unchecked Sendable {
                 }
             }
             // Compute time excludes the waits for the other ranks' sums.
-            let seconds = (clock.now - start).seconds - (reducer?.waitedSeconds ?? 0)
+            let seconds = (clock.now - start).seconds - waited()
             var w = PayloadWriter()
             w.writeDouble(seconds)
             w.writeUInt32(UInt32(width))
@@ -187,7 +203,31 @@ public final class WorkerServer: @unchecked Sendable {
                                         [header, UnsafeRawBufferPointer(rebasing: bytes[0..<(width * 4)])])
                 }
             }
-        case .loaded, .cacheReady, .forwarded, .partialSum, .reducedSum:
+        case .attachShared:
+            guard let model = session.model, model.shard.tensorCount > 1 else {
+                throw ClusterError(.protocolViolation, "attachShared before loading a tensor-parallel shard")
+            }
+            let offer = try WorkerProtocol.AttachShared.decode(frame.payload)
+            session.shared = nil
+            var reason = "withdrawn"
+            if !offer.path.isEmpty {
+                do {
+                    guard offer.ranks == model.shard.tensorCount else {
+                        throw ClusterError(.protocolViolation, "a segment for \(offer.ranks) ranks, this shard is one of \(model.shard.tensorCount)")
+                    }
+                    session.shared = try SharedReduction.attach(path: offer.path, nonce: offer.nonce, rank: model.shard.tensorRank,
+                                                                ranks: offer.ranks, slotFloats: offer.slotFloats)
+                    reason = ""
+                    log("all-reduce through shared memory (\(offer.path))")
+                } catch {
+                    reason = "\(error)"
+                }
+            }
+            var w = PayloadWriter()
+            w.writeUInt8(session.shared == nil ? 0 : 1)
+            w.writeString(reason)
+            try connection.send(Frame(kind: WorkerProtocol.Kind.sharedAttached.rawValue, payload: w.bytes))
+        case .loaded, .cacheReady, .forwarded, .partialSum, .reducedSum, .sharedAttached:
             throw ClusterError(.protocolViolation, "unexpected \(kind) from the leader")
         }
     }
@@ -216,13 +256,6 @@ public final class WorkerServer: @unchecked Sendable {
         let hash = try ModelStore().sha256(ofFile: path)
         hashes.withLock { $0[key] = hash }
         return hash
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) * 1e-18
     }
 }
 

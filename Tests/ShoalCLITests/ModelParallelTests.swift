@@ -33,13 +33,15 @@ import ShoalTestSupport
         #expect(split.stderr.contains("pipeline stages: "))
     }
 
-    @Test(arguments: ["exact", "fast"])
-    func tensorParallelRanksGenerateWhatOneProcessDoes(precision: String) throws {
+    @Test(arguments: ["exact", "fast"], [true, false])
+    func tensorParallelRanksGenerateWhatOneProcessDoes(precision: String, sharedMemory: Bool) throws {
         let alone = try generate([], precision: precision)
         #expect(alone.status == 0, "\(alone.stderr)")
-        let split = try generate(["--tensor-parallel", "2"], precision: precision)
+        let split = try generate(["--tensor-parallel", "2"] + (sharedMemory ? [] : ["--no-shared-memory"]), precision: precision)
         #expect(split.status == 0, "\(split.stderr)")
         #expect(split.stderr.contains("tensor-parallel ranks: 2"))
+        // Ranks on one host add their partial sums through shared memory unless told not to.
+        #expect(split.stderr.contains("all-reduce through shared memory") == sharedMemory, "\(split.stderr)")
         // The row-parallel sums are added in another order than in one process: the same ids, and
         // log-probabilities equal to float rounding.
         func tokens(_ output: ShoalProcess.Output) throws -> [[String: Any]] {
@@ -89,8 +91,8 @@ import ShoalTestSupport
         #expect(count.stderr.contains("--pipeline-parallel 3 needs 2"), "\(count.stderr)")
     }
 
-    @Test(arguments: ["--pipeline-parallel", "--tensor-parallel"])
-    func aStoppedOrKilledWorkerFailsItsRequestsAndTheGroupReforms(mode: String) async throws {
+    @Test(arguments: [["--pipeline-parallel", "2"], ["--tensor-parallel", "2"], ["--tensor-parallel", "2", "--no-shared-memory"]])
+    func aStoppedOrKilledWorkerFailsItsRequestsAndTheGroupReforms(mode: [String]) async throws {
         let reference = try generate([], precision: "fast")
         let expected = try #require(try JSONSerialization.jsonObject(with: Data(reference.stdout.utf8)) as? [String: Any])["text"] as? String
 
@@ -106,8 +108,8 @@ import ShoalTestSupport
         server.executableURL = URL(fileURLWithPath: ShoalProcess.binary)
         server.arguments = [
             "serve", "--model", Self.tinyPath, "--port", "0", "--port-file", portFile.path, "--threads", "2",
-            mode, "2", "--step-timeout", "2", "--kv-cache-memory", "8MiB", "--shutdown-timeout", "5",
-        ]
+            "--step-timeout", "2", "--kv-cache-memory", "8MiB", "--shutdown-timeout", "5",
+        ] + mode
         server.standardInput = FileHandle.nullDevice
         server.standardOutput = logHandle
         server.standardError = logHandle
