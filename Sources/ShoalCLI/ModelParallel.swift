@@ -18,7 +18,7 @@ struct ParallelOptions: ParsableArguments {
     @Option(name: .customLong("tensor-parallel"), help: "Split every layer across N ranks: this process and N-1 workers.")
     var tensorParallel: Int = 1
 
-    @Option(help: "Workers for the stages after the first, as host:port,... (default: start them here as child processes).")
+    @Option(help: "The workers, as host:port,...: stage 0's ranks 1..<T, then each later stage's ranks 0..<T (default: start them here as child processes).")
     var workers: String?
 
     @Option(name: .customLong("worker-key"), help: "Link key the workers expect (default: $SHOAL_WORKER_KEY; a fresh one for child workers).")
@@ -33,14 +33,13 @@ struct ParallelOptions: ParsableArguments {
     func validate() throws {
         guard (1...64).contains(pipelineParallel) else { throw ValidationError("--pipeline-parallel must be 1...64") }
         guard (1...64).contains(tensorParallel) else { throw ValidationError("--tensor-parallel must be 1...64") }
-        guard pipelineParallel == 1 || tensorParallel == 1 else {
-            throw ValidationError("--tensor-parallel with --pipeline-parallel is not supported yet: use one of them")
-        }
+        guard processes <= 64 else { throw ValidationError("--tensor-parallel x --pipeline-parallel must be at most 64 processes") }
         guard stepTimeout > 0 else { throw ValidationError("--step-timeout must be positive") }
         if let workers {
             let list = try Self.endpoints(workers)
             guard list.count == processes - 1 else {
-                let flag = tensorParallel > 1 ? "--tensor-parallel \(tensorParallel)" : "--pipeline-parallel \(pipelineParallel)"
+                let flag = [tensorParallel > 1 ? "--tensor-parallel \(tensorParallel)" : nil,
+                            pipelineParallel > 1 ? "--pipeline-parallel \(pipelineParallel)" : nil].compactMap { $0 }.joined(separator: " ")
                 throw ValidationError("--workers names \(list.count) workers; \(flag) needs \(processes - 1)")
             }
         }
@@ -77,24 +76,22 @@ struct ModelGroup {
         let tokenizer = try loadTokenizer(from: file)
         let description = try ModelRegistry.describe(file)
         let layerCount = description.config.layerCount
-        let stages = options.tensorParallel > 1 ? [0..<layerCount] : ModelShard.balancedStages(
+        let stages = ModelShard.balancedStages(
             layerCosts: (0..<description.config.layerCount).map { layer in
                 Double(file.tensors.filter { $0.name.hasPrefix("blk.\(layer).") }.reduce(0) { $0 + $1.byteCount })
             },
             headCost: Double((file.tensor(named: "output.weight") ?? file.tensor(named: "token_embd.weight"))?.byteCount ?? 0),
             stages: options.pipelineParallel)
-        guard stages.count == options.pipelineParallel || options.tensorParallel > 1 else {
+        guard stages.count == options.pipelineParallel else {
             throw ValidationError("the model has \(layerCount) layers: too few for \(options.pipelineParallel) stages")
         }
         let ranks = options.tensorParallel
-        /// The shard of process `index` (0 is this one).
+        /// The shard of process `index` (0 is this one): stage `index / ranks`, rank `index % ranks`.
         func shard(_ index: Int) -> ModelShard {
-            ranks > 1 ? ModelShard(layers: 0..<layerCount, holdsEmbedding: true, holdsHead: true, tensorRank: index, tensorCount: ranks)
-                      : .stage(index, of: stages)
+            .stage(index / ranks, of: stages, tensorRank: index % ranks, tensorCount: ranks)
         }
-        if ranks > 1 {
-            progress("tensor-parallel ranks: \(ranks)")
-        } else {
+        if ranks > 1 { progress("tensor-parallel ranks: \(ranks)") }
+        if stages.count > 1 {
             progress("pipeline stages: " + stages.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", "))
         }
         let sha = try ModelStore().sha256(ofFile: path)
@@ -120,9 +117,11 @@ struct ModelGroup {
                 return WorkerLink(endpoint: endpoint, key: key, request: request, timeout: timeout)
             }
             try localWorkers?.waitUntilListening(timeout: .seconds(60))
-            let executor: any ModelExecutor = ranks > 1
-                ? try TensorParallelExecutor(local: local, links: links, sharedMemory: !options.noSharedMemory)
-                : try PipelineExecutor(local: local, links: links)
+            // Stage 0's workers are ranks 1..<T; each later stage has T.
+            let byStage = (0..<stages.count).map { stage in
+                Array(links[max(0, stage * ranks - 1)..<(stage * ranks + ranks - 1)])
+            }
+            let executor = try ModelParallelExecutor(local: local, stages: byStage, sharedMemory: !options.noSharedMemory)
             return ModelGroup(file: file, tokenizer: tokenizer, executor: executor, workers: localWorkers)
         } catch {
             localWorkers?.stop()

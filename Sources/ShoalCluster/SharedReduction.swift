@@ -15,7 +15,9 @@ import ShoalModels
 ///
 /// The leader creates the segment (`create`), the workers attach to it by path and prove it is the same one by
 /// its nonce (`attach`; a worker on another host cannot, and keeps using the link); the leader removes the file's
-/// name once they have, so nothing is left behind even if every process is killed.
+/// name once they have, so nothing is left behind even if every process is killed. The leader is rank 0 of its
+/// own stage's segment; a later pipeline stage's ranks are all workers (rank 0 included), and the leader's own
+/// mapping of that segment goes unused.
 ///
 ///     0          nonce (16 bytes) | ranks (u32) | slot floats (u32)
 ///     64 * (1+r) rank r's sequence number (u64, its own cache line)
@@ -75,7 +77,7 @@ public final class SharedReduction: @unchecked Sendable {  // each rank's instan
     /// Maps the segment at `path` as `rank`, after checking it holds `nonce` and the expected shape.
     /// - Throws: `ClusterError(.connectionFailed)` naming why (no such file: another host).
     public static func attach(path: String, nonce: [UInt8], rank: Int, ranks: Int, slotFloats: Int) throws -> SharedReduction {
-        guard rank > 0, rank < ranks, slotFloats > 0 else {
+        guard rank >= 0, rank < ranks, slotFloats > 0 else {
             throw ClusterError(.protocolViolation, "rank \(rank) of \(ranks) with \(slotFloats)-float slots")
         }
         let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)

@@ -77,15 +77,40 @@ public final class WorkerLink: @unchecked Sendable {  // used by one executor th
         }
     }
 
-    /// Receives the `forwarded` reply: its floats (hidden states, or logits rows of the worker's vocabulary share)
-    /// into `output`, at most `capacity`. - Returns: how many.
-    public func receiveForwarded(into output: UnsafeMutablePointer<Float>, capacity: Int) throws -> Int {
-        try receiveFloats(.forwarded, into: output, capacity: capacity, computeSeconds: true)
+    /// Receives the next frame, which must be of `kind` (an error frame throws the worker's message).
+    func receiveFrame(expect kind: WorkerProtocol.Kind) throws -> Frame {
+        try receive(try connected(), expect: kind, deadline: .now + timeout)
     }
 
     /// Receives a tensor-parallel rank's partial sums into `output` (exactly `count` floats).
     public func receivePartialSum(into output: UnsafeMutablePointer<Float>, count: Int) throws {
-        let got = try receiveFloats(.partialSum, into: output, capacity: count, computeSeconds: false)
+        let frame = try receive(try connected(), expect: .partialSum, deadline: .now + timeout)
+        var r = PayloadReader(frame)
+        let got = try WorkerProtocol.readFloats(&r, into: output, capacity: count, from: name)
+        guard got == count else { throw ClusterError(.protocolViolation, "\(name): \(got) partial sums, expected \(count)") }
+    }
+
+    /// Receives the next frame, a rank's `partialSum` or its `forwarded` reply, for a leader relaying the
+    /// all-reduce of ranks it is not one of.
+    func receivePartialSumOrForwarded() throws -> Frame {
+        let frame = try receive(try connected(), expect: nil, deadline: .now + timeout)
+        guard frame.kind == WorkerProtocol.Kind.partialSum.rawValue || frame.kind == WorkerProtocol.Kind.forwarded.rawValue else {
+            throw ClusterError(.protocolViolation, "\(name): expected partial sums or a forward reply, got message kind \(frame.kind)")
+        }
+        return frame
+    }
+
+    /// The floats of a `forwarded` frame already received (see `receivePartialSumOrForwarded`), into `output`.
+    func forwardedFloats(_ frame: Frame, into output: UnsafeMutablePointer<Float>, capacity: Int) throws -> Int {
+        var r = PayloadReader(frame)
+        lastComputeSeconds = try r.readDouble()
+        return try WorkerProtocol.readFloats(&r, into: output, capacity: capacity, from: name)
+    }
+
+    /// The floats of a `partialSum` frame already received, into `output` (exactly `count`).
+    func partialSumFloats(_ frame: Frame, into output: UnsafeMutablePointer<Float>, count: Int) throws {
+        var r = PayloadReader(frame)
+        let got = try WorkerProtocol.readFloats(&r, into: output, capacity: count, from: name)
         guard got == count else { throw ClusterError(.protocolViolation, "\(name): \(got) partial sums, expected \(count)") }
     }
 
@@ -123,14 +148,6 @@ public final class WorkerLink: @unchecked Sendable {  // used by one executor th
         return connection
     }
 
-    private func receiveFloats(_ kind: WorkerProtocol.Kind, into output: UnsafeMutablePointer<Float>, capacity: Int,
-                               computeSeconds: Bool) throws -> Int {
-        let frame = try receive(try connected(), expect: kind, deadline: .now + timeout)
-        var r = PayloadReader(frame)
-        if computeSeconds { lastComputeSeconds = try r.readDouble() }
-        return try WorkerProtocol.readFloats(&r, into: output, capacity: capacity, from: name)
-    }
-
     /// Drops the connection (the worker then drops the shard).
     public func close() {
         connection?.close()
@@ -143,14 +160,14 @@ public final class WorkerLink: @unchecked Sendable {  // used by one executor th
         return try receive(connection, expect: expect, deadline: deadline)
     }
 
-    private func receive(_ connection: FrameConnection, expect: WorkerProtocol.Kind, deadline: ContinuousClock.Instant) throws -> Frame {
+    private func receive(_ connection: FrameConnection, expect: WorkerProtocol.Kind?, deadline: ContinuousClock.Instant) throws -> Frame {
         let frame: Frame
         do {
             frame = try connection.receive(deadline: deadline)
         } catch let error as ClusterError {
             throw ClusterError(error.code, "\(name): \(error.message)")
         }
-        guard frame.kind == expect.rawValue else {
+        if let expect, frame.kind != expect.rawValue {
             throw ClusterError(.protocolViolation, "\(name): expected \(expect), got message kind \(frame.kind)")
         }
         return frame

@@ -167,7 +167,10 @@ public final class WorkerServer: @unchecked Sendable {
             }
             let clock = ContinuousClock()
             let start = clock.now
-            let width = model.shard.holdsHead ? batch.logitRows.count * model.logitsWidth : batch.tokens.count * h
+            // The last stage returns its logits share; a middle stage's rank 0 the hidden states (its other ranks
+            // hold the same numbers after the last all-reduce, and return nothing).
+            let width = model.shard.holdsHead ? batch.logitRows.count * model.logitsWidth
+                : model.shard.tensorRank == 0 ? batch.tokens.count * h : 0
             if session.output.count < width { session.output = [Float](repeating: 0, count: width) }
             // A tensor-parallel rank sums its partial results with the other ranks': through shared memory on the
             // leader's host (giving up when the leader goes away), else through the leader over the link.

@@ -6,7 +6,8 @@ import Testing
 import ShoalTestSupport
 
 /// Model parallelism through the CLI, on a 4-layer tiny model: pipeline stages in worker processes compute
-/// exactly what one process computes, tensor-parallel ranks the same to float rounding, links prove their key, and a stopped or killed worker fails its requests
+/// exactly what one process computes, tensor-parallel ranks (alone or in each of two stages, over shared memory or
+/// the links) the same to float rounding, links prove their key, and a stopped or killed worker fails its requests
 /// quickly, turns `/health` to 503, and the group re-forms when the worker is back.
 @Suite struct ModelParallelTests {
     static let tinyPath: String = {
@@ -33,15 +34,18 @@ import ShoalTestSupport
         #expect(split.stderr.contains("pipeline stages: "))
     }
 
-    @Test(arguments: ["exact", "fast"], [true, false])
-    func tensorParallelRanksGenerateWhatOneProcessDoes(precision: String, sharedMemory: Bool) throws {
+    @Test(arguments: ["exact", "fast"], [[], ["--no-shared-memory"], ["--pipeline-parallel", "2"], ["--pipeline-parallel", "2", "--no-shared-memory"]])
+    func tensorParallelRanksGenerateWhatOneProcessDoes(precision: String, extra: [String]) throws {
         let alone = try generate([], precision: precision)
         #expect(alone.status == 0, "\(alone.stderr)")
-        let split = try generate(["--tensor-parallel", "2"] + (sharedMemory ? [] : ["--no-shared-memory"]), precision: precision)
+        let split = try generate(["--tensor-parallel", "2"] + extra, precision: precision)
         #expect(split.status == 0, "\(split.stderr)")
         #expect(split.stderr.contains("tensor-parallel ranks: 2"))
-        // Ranks on one host add their partial sums through shared memory unless told not to.
-        #expect(split.stderr.contains("all-reduce through shared memory") == sharedMemory, "\(split.stderr)")
+        #expect(split.stderr.contains("pipeline stages: 0..<2, 2..<4") == extra.contains("--pipeline-parallel"))
+        // Ranks on one host add their partial sums through shared memory unless told not to (with two stages, each
+        // stage's two workers report it, stage 0's one).
+        let attached = split.stderr.components(separatedBy: "all-reduce through shared memory").count - 1
+        #expect(attached == (extra.contains("--no-shared-memory") ? 0 : extra.contains("--pipeline-parallel") ? 3 : 1), "\(split.stderr)")
         // The row-parallel sums are added in another order than in one process: the same ids, and
         // log-probabilities equal to float rounding.
         func tokens(_ output: ShoalProcess.Output) throws -> [[String: Any]] {

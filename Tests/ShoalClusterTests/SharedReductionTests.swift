@@ -64,7 +64,7 @@ struct SharedReductionTests {
         wrong[0] ^= 1
         #expect(throws: ClusterError.self) { try SharedReduction.attach(path: leader.path, nonce: wrong, rank: 1, ranks: 2, slotFloats: 64) }
         #expect(throws: ClusterError.self) { try SharedReduction.attach(path: leader.path, nonce: nonce, rank: 1, ranks: 3, slotFloats: 64) }
-        #expect(throws: ClusterError.self) { try SharedReduction.attach(path: leader.path, nonce: nonce, rank: 0, ranks: 2, slotFloats: 64) }
+        #expect(throws: ClusterError.self) { try SharedReduction.attach(path: leader.path, nonce: nonce, rank: 2, ranks: 2, slotFloats: 64) }
         #expect(throws: ClusterError.self) { try SharedReduction.attach(path: leader.path + "-gone", nonce: nonce, rank: 1, ranks: 2, slotFloats: 64) }
         _ = try SharedReduction.attach(path: leader.path, nonce: nonce, rank: 1, ranks: 2, slotFloats: 64)
     }
