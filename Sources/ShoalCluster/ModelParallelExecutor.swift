@@ -19,6 +19,10 @@ import Synchronization
 ///   rank order and sends the totals back); a later stage's are relayed here the same way.
 /// Either way the sums are added in rank order, so results do not depend on timing or transport.
 ///
+/// With more than one stage, up to one step per stage is in flight (`submit` runs stage 0 and hands the hidden
+/// states on; `collect` takes them through the later stages), so that under load stage 0 computes the next batch
+/// while the others compute the previous ones.
+///
 /// A worker that fails (killed, stopped, cut off) fails the step within the step timeout; the executor then
 /// reports itself unavailable and re-forms the group in the background (each worker reloads its share, with an
 /// empty cache: the engine drops its sequences on a failure), and serves again once all are back.
@@ -37,6 +41,17 @@ public final class ModelParallelExecutor: ModelExecutor, @unchecked Sendable {  
     private var scratch: [Float] = []
     private var partial: [Float] = []
     private var localLogits: [Float] = []
+    /// Steps submitted and not yet collected, oldest first.
+    private var pending: [Pending] = []
+
+    /// A submitted step: when it started and stage 0's share of its time split.
+    private struct Pending {
+        var tokens: Int
+        var start: ContinuousClock.Instant
+        var compute: [Double] = [0]
+        var network: [Double] = [0]
+        var straggler: [Double] = [0]
+    }
     /// Stage 0's all-reduce over the links.
     private let reducer: GroupReducer
     /// Stage 0's shared segment (rank 0's mapping), when all of its ranks attached. Replaced on the thread that
@@ -123,31 +138,35 @@ public final class ModelParallelExecutor: ModelExecutor, @unchecked Sendable {  
 
     // MARK: Steps
 
+    public var pipelineDepth: Int { stages.count }
+
     public func execute(_ batch: ForwardBatch, logits: UnsafeMutablePointer<Float>) throws {
+        try submit(batch)
+        try collect(batch, logits: logits)
+    }
+
+    /// Runs stage 0 (this process and its ranks) and, with more stages, sends the hidden states to stage 1.
+    public func submit(_ batch: ForwardBatch) throws {
         guard let cache else { throw ModelError(.invalidBatch, "the KV cache has not been allocated") }
         try group.checkFormed()
         try local.validate(batch, cache: cache)
-        if batch.tokens.isEmpty { return }
+        let clock = ContinuousClock()
+        var step = Pending(tokens: batch.tokens.count, start: clock.now)
+        if batch.tokens.isEmpty {
+            pending.append(step)
+            return
+        }
         let h = config.hiddenSize, n = batch.tokens.count
         grow(&hidden, n * h)
         grow(&received, n * h)
-        let clock = ContinuousClock()
-        let start = clock.now
-        let deadline = start + (stages.joined().first?.timeout ?? .seconds(30))
-        // Per part (this process, then the links in stage order): compute, network and straggler seconds.
-        var compute = [0.0], network = [0.0], straggler = [0.0]
+        let deadline = step.start + (stages.joined().first?.timeout ?? .seconds(30))
         do {
-            // Stage 0: this process and its ranks, which embed the batch themselves.
             for link in stages[0] { try link.sendForward(batch, hidden: UnsafeBufferPointer(start: nil, count: 0)) }
             let (stepReducer, waited) = stageZeroReducer(hiddenCount: n * h, deadline: deadline)
             try hidden.withUnsafeMutableBufferPointer { x in
                 local.embed(batch, into: x.baseAddress!)
                 do {
-                    if let stepReducer {
-                        try local.forward(batch, layers: local.shard.layers, hidden: x.baseAddress!, cache: cache, reducer: stepReducer)
-                    } else {
-                        try local.forward(batch, layers: local.shard.layers, hidden: x.baseAddress!, cache: cache, reducer: nil)
-                    }
+                    try local.forward(batch, layers: local.shard.layers, hidden: x.baseAddress!, cache: cache, reducer: stepReducer)
                 } catch let error as ClusterError where leaderSegment != nil && error.code == .closed {
                     // A rank failed mid-step: report what it sent (its error, or its link's close).
                     throw stages[0].lazy.compactMap { $0.pendingError() }.first ?? error
@@ -157,32 +176,62 @@ public final class ModelParallelExecutor: ModelExecutor, @unchecked Sendable {  
                     localLogits.withUnsafeMutableBufferPointer { local.head(batch, hidden: x.baseAddress!, logits: $0.baseAddress!) }
                 }
             }
-            compute[0] = (clock.now - start).seconds - waited()
-            straggler[0] = waited()
-            if local.shard.holdsHead {
-                scatter(localLogits, width: local.logitsWidth, offset: 0, rows: batch.logitRows.count, into: logits)
-            }
-            try finish(stage: 0, batch: batch, replies: stages[0].map { try $0.receiveFrame(expect: .forwarded) }, offset: local.logitsWidth,
-                       logits: logits, compute: &compute, network: &network, straggler: &straggler, since: start)
-
-            // Later stages: the hidden states go to every rank; the last returns logits shares.
-            for index in 1..<stages.count {
-                let stageStart = clock.now
-                let links = stages[index]
-                for link in links {
-                    try hidden.withUnsafeBufferPointer { try link.sendForward(batch, hidden: UnsafeBufferPointer(rebasing: $0[0..<(n * h)])) }
-                }
-                let replies = stageShared[index] || links.count == 1
-                    ? try links.map { try $0.receiveFrame(expect: .forwarded) }
-                    : try relay(links, count: n * h)
-                try finish(stage: index, batch: batch, replies: replies, offset: 0, logits: logits,
-                           compute: &compute, network: &network, straggler: &straggler, since: stageStart)
+            step.compute[0] = (clock.now - step.start).seconds - waited()
+            step.straggler[0] = waited()
+            if stages.count > 1 {
+                // Stage 0's other ranks reply with nothing; the hidden states go on to stage 1.
+                let replies = try stages[0].map { try $0.receiveFrame(expect: .forwarded) }
+                try take(stage: 0, batch: batch, replies: replies, offset: 0, logits: nil, into: &step, since: step.start)
+                try send(batch, toStage: 1)
             }
         } catch {
+            pending.removeAll()
             group.fail(error)
             throw error
         }
-        group.record(compute: compute, network: network, straggler: straggler)
+        pending.append(step)
+    }
+
+    /// Takes the oldest submitted step, `batch`, through the later stages (or gathers stage 0's vocabulary
+    /// shares when there is one stage) into `logits`.
+    public func collect(_ batch: ForwardBatch, logits: UnsafeMutablePointer<Float>) throws {
+        guard !pending.isEmpty else { throw ModelError(.invalidBatch, "collect without a submitted step") }
+        var step = pending.removeFirst()
+        guard step.tokens == batch.tokens.count else {
+            pending.removeAll()
+            throw ModelError(.invalidBatch, "collect of a batch of \(batch.tokens.count) tokens; the oldest submitted has \(step.tokens)")
+        }
+        if batch.tokens.isEmpty { return }
+        let n = batch.tokens.count, h = config.hiddenSize
+        do {
+            if stages.count == 1 {
+                scatter(localLogits, width: local.logitsWidth, offset: 0, rows: batch.logitRows.count, into: logits)
+                let replies = try stages[0].map { try $0.receiveFrame(expect: .forwarded) }
+                try take(stage: 0, batch: batch, replies: replies, offset: local.logitsWidth, logits: logits, into: &step, since: step.start)
+            }
+            for index in stages.indices.dropFirst() {
+                let stageStart = ContinuousClock.now
+                if index > 1 { try send(batch, toStage: index) }
+                let links = stages[index]
+                let replies = stageShared[index] || links.count == 1
+                    ? try links.map { try $0.receiveFrame(expect: .forwarded) }
+                    : try relay(links, count: n * h)
+                try take(stage: index, batch: batch, replies: replies, offset: 0, logits: logits, into: &step, since: stageStart)
+            }
+        } catch {
+            pending.removeAll()
+            group.fail(error)
+            throw error
+        }
+        group.record(compute: step.compute, network: step.network, straggler: step.straggler)
+    }
+
+    /// Sends the hidden states of `batch` to every rank of stage `index`.
+    private func send(_ batch: ForwardBatch, toStage index: Int) throws {
+        let count = batch.tokens.count * config.hiddenSize
+        for link in stages[index] {
+            try hidden.withUnsafeBufferPointer { try link.sendForward(batch, hidden: UnsafeBufferPointer(rebasing: $0[0..<count])) }
+        }
     }
 
     /// Stage 0's reducer for this step (nil with one rank) and how long it has waited so far.
@@ -233,16 +282,16 @@ public final class ModelParallelExecutor: ModelExecutor, @unchecked Sendable {  
     }
 
     /// Takes a stage's `forwarded` replies: the last stage's logits shares into `logits` (after `offset`
-    /// columns already there), a middle stage's hidden states (rank 0's; the other ranks send none) into `hidden`.
-    private func finish(stage index: Int, batch: ForwardBatch, replies: [Frame], offset: Int, logits: UnsafeMutablePointer<Float>,
-                        compute: inout [Double], network: inout [Double], straggler: inout [Double],
-                        since start: ContinuousClock.Instant) throws {
+    /// columns already there), a middle stage's hidden states (rank 0's; the other ranks send none) into `hidden`;
+    /// and the ranks' time split into `step`.
+    private func take(stage index: Int, batch: ForwardBatch, replies: [Frame], offset: Int, logits: UnsafeMutablePointer<Float>?,
+                      into step: inout Pending, since start: ContinuousClock.Instant) throws {
         let links = stages[index], isLast = index == stages.count - 1
         let rows = batch.logitRows.count, n = batch.tokens.count, h = config.hiddenSize
         let elapsed = (ContinuousClock.now - start).seconds
         var offset = offset
         for (rank, (link, frame)) in zip(links, replies).enumerated() {
-            if isLast {
+            if isLast, let logits {
                 let width = link.reply?.logitsWidth ?? 0
                 grow(&received, rows * width)
                 let got = try received.withUnsafeMutableBufferPointer { try link.forwardedFloats(frame, into: $0.baseAddress!, capacity: rows * width) }
@@ -259,10 +308,11 @@ public final class ModelParallelExecutor: ModelExecutor, @unchecked Sendable {  
                 }
                 if expected > 0 { swap(&hidden, &received) }
             }
-            compute.append(link.lastComputeSeconds)
-            // Stage 0's workers overlap with this process; a later stage's time beyond its compute is the wire's.
-            network.append(index == 0 ? 0 : max(0, elapsed - link.lastComputeSeconds))
-            straggler.append(0)
+            step.compute.append(link.lastComputeSeconds)
+            // Stage 0's workers overlap with this process; a later stage's time beyond its compute is the wire's
+            // (and, with batches in flight, the wait behind the batch before).
+            step.network.append(index == 0 ? 0 : max(0, elapsed - link.lastComputeSeconds))
+            step.straggler.append(0)
         }
         if isLast, offset != config.vocabularySize {
             throw ClusterError(.protocolViolation, "the ranks' vocabulary shares cover \(offset) of \(config.vocabularySize)")

@@ -91,11 +91,12 @@ public final class WorkerServer: @unchecked Sendable {
         }
         log("leader \(connection.remoteDescription) connected")
         var session = Session()
+        let inbox = FrameInbox.reading(connection)
         do {
             while true {
-                let frame = try connection.receive(deadline: nil)
+                let frame = try inbox.next(deadline: nil)
                 do {
-                    try handle(frame, session: &session, connection: connection)
+                    try handle(frame, session: &session, connection: connection, inbox: inbox)
                 } catch let error as ClusterError {
                     throw error
                 } catch {
@@ -120,7 +121,7 @@ public final class WorkerServer: @unchecked Sendable {
         var shared: SharedReduction?
     }
 
-    private func handle(_ frame: Frame, session: inout Session, connection: FrameConnection) throws {
+    private func handle(_ frame: Frame, session: inout Session, connection: FrameConnection, inbox: FrameInbox) throws {
         guard let kind = WorkerProtocol.Kind(rawValue: frame.kind) else {
             throw ClusterError(.protocolViolation, "unknown message kind \(frame.kind)")
         }
@@ -179,11 +180,11 @@ public final class WorkerServer: @unchecked Sendable {
             if model.shard.tensorCount > 1, let shared = session.shared {
                 shared.resetWaited()
                 reducer = SharedSumReducer(segment: shared) {
-                    if connection.hasPendingInput() { throw ClusterError(.closed, "the leader went away during an all-reduce") }
+                    if inbox.isClosed { throw ClusterError(.closed, "the leader went away during an all-reduce") }
                 }
                 waited = { shared.waitedSeconds }
             } else if model.shard.tensorCount > 1 {
-                let linkReducer = LeaderLinkReducer(connection: connection)
+                let linkReducer = LeaderLinkReducer(connection: connection, inbox: inbox)
                 reducer = linkReducer
                 waited = { linkReducer.waitedSeconds }
             }
@@ -266,11 +267,13 @@ public final class WorkerServer: @unchecked Sendable {
 /// ranks (added in rank order there, so every rank gets the same numbers).
 final class LeaderLinkReducer: PartialSumReducer {
     let connection: FrameConnection
+    let inbox: FrameInbox
     /// Seconds spent waiting for the leader's sums (the other ranks' compute and the network).
     private(set) var waitedSeconds = 0.0
 
-    init(connection: FrameConnection) {
+    init(connection: FrameConnection, inbox: FrameInbox) {
         self.connection = connection
+        self.inbox = inbox
     }
 
     func allReduce(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
@@ -278,7 +281,8 @@ final class LeaderLinkReducer: PartialSumReducer {
         let start = clock.now
         try WorkerProtocol.sendFloats(UnsafeBufferPointer(start: values, count: count), kind: .partialSum, on: connection)
         // The leader's own step deadline bounds this wait: when it gives up it drops the link, which ends it.
-        let frame = try connection.receive(deadline: .now + .seconds(600))
+        // The leader may already have sent the next step's batch: it waits in the inbox behind these sums.
+        let frame = try inbox.next(kind: WorkerProtocol.Kind.reducedSum.rawValue, deadline: .now + .seconds(600))
         guard frame.kind == WorkerProtocol.Kind.reducedSum.rawValue else {
             throw ClusterError(.protocolViolation, "expected reduced sums, got message kind \(frame.kind)")
         }

@@ -202,31 +202,59 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
 
     // MARK: The loop
 
+    /// Schedules and runs steps until stopped: up to `executor.pipelineDepth` steps in flight (each with a
+    /// share of the sequences, so that a pipeline's stages all have work), collected and sampled oldest first.
     private func loop() {
         var logits: [Float] = []
         let vocab = executor.config.vocabularySize
+        let depth = max(1, executor.pipelineDepth)
+        var inFlight: [SchedulerStep] = []
         while true {
-            let next = state.withLock { state -> SchedulerStep? in
-                if state.stopped { return nil }
-                let step = state.scheduler.schedule()
-                if !step.isEmpty { state.stepStart = .now }
-                return step
+            // Fill the pipeline.
+            var stopped = false
+            while inFlight.count < depth {
+                let next = state.withLock { state -> SchedulerStep? in
+                    if state.stopped { return nil }
+                    // Spread the sequences over the steps in flight.
+                    let sequences = state.scheduler.runningCount + state.scheduler.waitingCount
+                    let limit = depth == 1 ? nil : max(1, (sequences + depth - 1) / depth)
+                    let step = state.scheduler.schedule(sequenceLimit: limit)
+                    if !step.isEmpty, state.stepStart == nil { state.stepStart = .now }
+                    return step
+                }
+                guard let step = next else {
+                    stopped = true
+                    break
+                }
+                if step.isEmpty { break }
+                do {
+                    try executor.submit(step.forwardBatch)
+                } catch {
+                    fail(step, error)
+                    inFlight.removeAll()
+                    break
+                }
+                inFlight.append(step)
             }
-            guard let step = next else { return }
-            if step.isEmpty {
+            if stopped { return }
+            guard !inFlight.isEmpty else {
                 wakeup.wait()
                 continue
             }
+            let step = inFlight.removeFirst()
             let batch = step.forwardBatch
             let rows = batch.logitRows.count
             if logits.count < rows * vocab { logits = [Float](repeating: 0, count: rows * vocab) }
             do {
-                try logits.withUnsafeMutableBufferPointer { try executor.execute(batch, logits: $0.baseAddress!) }
+                try logits.withUnsafeMutableBufferPointer { try executor.collect(batch, logits: $0.baseAddress!) }
             } catch {
                 fail(step, error)
+                inFlight.removeAll()
                 continue
             }
-            let events = logits.withUnsafeMutableBufferPointer { sampleAndComplete(step, logits: $0, vocab: vocab) }
+            let events = logits.withUnsafeMutableBufferPointer {
+                sampleAndComplete(step, logits: $0, vocab: vocab, stillInFlight: !inFlight.isEmpty)
+            }
             for (continuation, event, last) in events {
                 continuation.yield(event)
                 if last { continuation.finish() }
@@ -238,10 +266,11 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
 
     /// Samples every row of the step outside the lock (a 262k-vocabulary sampling step must not hold up `/metrics`
     /// and `/health`), then hands the results to the scheduler under it. Returns the events to emit.
-    private func sampleAndComplete(_ step: SchedulerStep, logits all: UnsafeMutableBufferPointer<Float>, vocab: Int) -> [Emission] {
+    private func sampleAndComplete(_ step: SchedulerStep, logits all: UnsafeMutableBufferPointer<Float>, vocab: Int,
+                                   stillInFlight: Bool) -> [Emission] {
         // Take the rows' outputs out of the shared state.
         var taken = state.withLock { state -> [(row: Int, id: SequenceID, live: Live)] in
-            state.stepStart = nil
+            state.stepStart = stillInFlight ? .now : nil
             state.stats.steps += 1
             var taken: [(row: Int, id: SequenceID, live: Live)] = []
             for (row, id) in step.samplingSequences.enumerated() {

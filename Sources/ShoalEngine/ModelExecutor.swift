@@ -17,12 +17,30 @@ public protocol ModelExecutor: AnyObject, Sendable {
     /// - Throws: `ModelError(.invalidBatch)` for a batch that does not fit (nothing is written), or a failure of a
     ///   remote part (its message names the worker).
     func execute(_ batch: ForwardBatch, logits: UnsafeMutablePointer<Float>) throws
+    /// How many steps may be in flight at once: a pipeline's stage count, so that every stage has work under
+    /// load; 1 for an executor that runs each step to its end.
+    var pipelineDepth: Int { get }
+    /// Starts a step without waiting for its logits (a pipeline runs its first stage and hands the hidden states
+    /// on). Steps are collected in the order they were submitted, with `collect` given the same batch.
+    /// - Throws: as `execute`; the steps in flight are then lost.
+    func submit(_ batch: ForwardBatch) throws
+    /// Finishes the oldest submitted step, `batch`: fills its logits as `execute` does.
+    func collect(_ batch: ForwardBatch, logits: UnsafeMutablePointer<Float>) throws
     /// Why the executor cannot run steps now (a worker lost and not yet back), or nil when it can.
     var failure: String? { get }
     /// Where the last steps' time went (compute, network, stragglers); empty for a local executor.
     func profile() -> ExecutorProfile
     /// Releases workers and threads; `execute` fails afterwards.
     func shutdown()
+}
+
+extension ModelExecutor {
+    /// One step at a time: `submit` does nothing and `collect` runs the whole step.
+    public var pipelineDepth: Int { 1 }
+    public func submit(_ batch: ForwardBatch) throws {}
+    public func collect(_ batch: ForwardBatch, logits: UnsafeMutablePointer<Float>) throws {
+        try execute(batch, logits: logits)
+    }
 }
 
 /// Cumulative time split of an executor's steps, per part (rank or stage), in seconds.

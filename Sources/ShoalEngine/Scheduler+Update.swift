@@ -10,19 +10,20 @@ extension Scheduler {
     ///   - stopped: sequences whose token just sampled ends them (end-of-sequence token or stop string);
     ///     ids that did not sample in this step are ignored (use ``abort(_:)`` for those).
     /// - Returns: the sequences that finished, with `.length` or `.stop` status.
-    /// - Throws: `SchedulerError(.invalidStep)`, changing nothing, if `step` is not the pending step or a
-    ///   sampled token is missing.
+    /// - Throws: `SchedulerError(.invalidStep)`, changing nothing, if `step` is not the oldest step in flight or
+    ///   a sampled token is missing.
     @discardableResult
     public mutating func complete(
         _ step: SchedulerStep, sampled: [SequenceID: Int32], stopped: Set<SequenceID> = []
     ) throws(SchedulerError) -> [SequenceState] {
-        guard pendingStep == step.index else {
-            throw SchedulerError(.invalidStep, "step \(step.index) is not the pending step (\(pendingStep.map { "\($0)" } ?? "none"))")
+        guard pendingSteps.first == step.index || (step.isEmpty && !pendingSteps.contains(step.index)) else {
+            throw SchedulerError(.invalidStep, "step \(step.index) is not the oldest step in flight (\(pendingSteps.first.map { "\($0)" } ?? "none"))")
         }
         for entry in step.entries where entry.samples && isLive(entry) && sampled[entry.id] == nil {
             throw SchedulerError(.invalidStep, "no sampled token for \(entry.id) in step \(step.index)")
         }
-        pendingStep = nil
+        if !step.isEmpty { pendingSteps.removeFirst() }
+        for entry in step.entries where inFlight[entry.id] == step.index { inFlight[entry.id] = nil }
         var finished: [SequenceState] = []
         for entry in step.entries where isLive(entry) {
             let id = entry.id
@@ -56,11 +57,16 @@ extension Scheduler {
         return finish(id, reason: .aborted)
     }
 
-    /// Aborts every waiting and running sequence (shutdown past the drain deadline).
+    /// Aborts every waiting and running sequence (shutdown past the drain deadline, a lost worker) and forgets
+    /// the steps in flight: none of them may be completed afterwards.
     /// - Returns: their final states.
     @discardableResult
     public mutating func abortAll() -> [SequenceState] {
-        (waitingIDs + runningIDs).compactMap { abort($0) }
+        defer {
+            pendingSteps.removeAll()
+            inFlight.removeAll()
+        }
+        return (waitingIDs + runningIDs).compactMap { abort($0) }
     }
 
     private mutating func finish(_ id: SequenceID, reason: SequenceState.FinishReason) -> SequenceState {
@@ -83,6 +89,7 @@ extension Scheduler {
         if !Set(running).isDisjoint(with: waiting) { fail("a sequence is both waiting and running") }
         if running.count + waiting.count != sequences.count { fail("\(sequences.count) sequences but \(running.count) running and \(waiting.count) waiting") }
         if blocks.sequenceCount != running.count { fail("\(blocks.sequenceCount) block tables for \(running.count) running sequences") }
+        for (id, step) in inFlight where !pendingSteps.contains(step) { fail("\(id) is in step \(step), which is not in flight") }
         for (earlier, later) in zip(running, running.dropFirst()) where !(sequences[earlier].map { a in sequences[later].map { a.precedes($0) } ?? false } ?? false) {
             fail("running queue out of order at \(earlier), \(later)")
         }

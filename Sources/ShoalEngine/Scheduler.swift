@@ -15,7 +15,9 @@
 /// deadlocks: whenever a sequence is waiting or running, a step carries at least one token.
 ///
 /// Drive it as `schedule()` → run the step's batch → sample → ``complete(_:sampled:stopped:)``, with
-/// ``add(_:)`` and ``abort(_:)`` in between.
+/// ``add(_:)`` and ``abort(_:)`` in between. A pipeline keeps several steps in flight (vLLM's batch queue): each
+/// `schedule()` then leaves out the sequences of steps not yet completed (they are neither scheduled again nor
+/// preempted), and steps complete in the order they were scheduled.
 public struct Scheduler: Sendable {
     public let configuration: SchedulerConfiguration
     /// The block tables and prefix cache.
@@ -28,8 +30,10 @@ public struct Scheduler: Sendable {
     var running: [SequenceID] = []
     var nextArrival: UInt64 = 0
     var stepCount: UInt64 = 0
-    /// The step handed out and not yet completed.
-    var pendingStep: UInt64?
+    /// Steps handed out and not yet completed, oldest first.
+    var pendingSteps: [UInt64] = []
+    /// Sequences in those steps, by the step's index.
+    var inFlight: [SequenceID: UInt64] = [:]
     /// Preemptions since the start (a counter metric).
     public private(set) var preemptionCount = 0
 
@@ -120,20 +124,21 @@ public struct Scheduler: Sendable {
 
     /// Chooses the next step's tokens, growing block tables and preempting as needed.
     ///
-    /// Hand the returned step to ``complete(_:sampled:stopped:)`` once it has run; a step scheduled before the
-    /// previous one completed replaces it (the earlier one must not be completed then).
-    public mutating func schedule() -> SchedulerStep {
+    /// Hand the returned step to ``complete(_:sampled:stopped:)`` once it has run. Steps scheduled before the
+    /// last ones completed run alongside them (a pipeline's batches in flight): they hold none of their sequences.
+    /// - Parameter sequenceLimit: at most this many sequences in the step (a pipeline spreads its sequences over
+    ///   the batches in flight); nil for no limit beyond the configuration's.
+    public mutating func schedule(sequenceLimit: Int? = nil) -> SchedulerStep {
         stepCount += 1
-        pendingStep = stepCount
-        var plan = StepPlan(budget: configuration.maxBatchedTokens)
+        var plan = StepPlan(budget: configuration.maxBatchedTokens, sequenceLimit: max(1, sequenceLimit ?? .max))
         let chunkLimit = configuration.longPrefillThreshold > 0 ? configuration.longPrefillThreshold : Int.max
 
         // 1. Decodes, then 2. continued prefills, each in (priority, arrival) order.
         for decoding in [true, false] {
             for id in running {
-                guard plan.budget > 0 else { break }
+                guard plan.budget > 0, plan.hasRoom else { break }
                 guard let sequence = sequences[id], sequence.status == .running,
-                      (sequence.uncomputedTokens == 1) == decoding, !plan.contains(id)
+                      (sequence.uncomputedTokens == 1) == decoding, !plan.contains(id), inFlight[id] == nil
                 else { continue }
                 let wanted = min(sequence.uncomputedTokens, plan.budget, chunkLimit)
                 let granted = reserve(id, tokens: wanted, plan: &plan)
@@ -144,7 +149,7 @@ public struct Scheduler: Sendable {
         // 3. Admissions, unless this step had to preempt.
         if plan.preempted.isEmpty {
             let now = clock.now
-            while running.count < configuration.maxSequences, plan.budget > 0, let id = waiting.last,
+            while running.count < configuration.maxSequences, plan.budget > 0, plan.hasRoom, let id = waiting.last,
                   let sequence = sequences[id] {
                 guard let allocation = blocks.allocate(
                     sequence: id, promptTokens: sequence.tokens, maxNewTokens: min(plan.budget, chunkLimit)
@@ -174,13 +179,21 @@ public struct Scheduler: Sendable {
                 samples: start + count == sequence.tokens.count
             ))
         }
+        if !entries.isEmpty {
+            pendingSteps.append(stepCount)
+            for entry in entries { inFlight[entry.id] = stepCount }
+        }
         return SchedulerStep(index: stepCount, entries: entries, preempted: plan.preempted)
     }
 
     /// The step being assembled.
     struct StepPlan {
         var budget: Int
+        var sequenceLimit: Int
         var order: [(SequenceID, Int)] = []
+
+        /// Whether another sequence may join.
+        var hasRoom: Bool { order.count < sequenceLimit }
         var preempted: [SequenceID] = []
 
         func contains(_ id: SequenceID) -> Bool { order.contains { $0.0 == id } }
@@ -204,7 +217,8 @@ public struct Scheduler: Sendable {
         while let computed = sequences[id]?.computedTokens {
             let fit = min(tokens, blocks.reachableLength(of: id) - computed)
             if fit >= 1, blocks.append(sequence: id, newTotalLength: computed + fit) { return fit }
-            guard let victim = running.last else { return 0 }
+            // The last running sequence not in flight (a step in flight writes into its blocks).
+            guard let victim = running.last(where: { inFlight[$0] == nil }) else { return 0 }
             preempt(victim, plan: &plan)
             if victim == id { return 0 }
         }

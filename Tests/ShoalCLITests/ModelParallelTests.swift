@@ -61,6 +61,63 @@ import ShoalTestSupport
         }
     }
 
+    /// Concurrent requests through a two-stage pipeline keep two batches in flight (each with its share of the
+    /// sequences): every answer must still be exactly what one process generates for its prompt. On SmolLM2: the
+    /// tiny model's random weights have near-ties that batching (another summation order) flips.
+    @Test(.enabled(if: RealModel.shouldTest(RealModel.smolLM2)))
+    func batchesInFlightThroughAPipelineAnswerAsOneProcessDoes() async throws {
+        let model = RealModel.path(RealModel.smolLM2)
+        let prompts = ["hello world", "the cat sat on", "one two three", "a b c d e", "quantized weights", "ok"]
+        var expected: [String] = []
+        for prompt in prompts {
+            let alone = try ShoalProcess.run([
+                "generate", "--model", model, "--prompt", prompt, "--max-tokens", "10", "--temperature", "0",
+                "--ignore-eos", "--json", "--threads", "1",
+            ])
+            #expect(alone.status == 0, "\(alone.stderr)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(alone.stdout.utf8)) as? [String: Any])
+            expected.append(try #require(object["text"] as? String))
+        }
+        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-ppq-\(UUID()).port")
+        defer { try? FileManager.default.removeItem(at: portFile) }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: ShoalProcess.binary)
+        server.arguments = ["serve", "--model", model, "--port", "0", "--port-file", portFile.path, "--threads", "2",
+                            "--pipeline-parallel", "2", "--kv-cache-memory", "32MiB", "--precision", "exact"]
+        server.standardInput = FileHandle.nullDevice
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+        var port: Int?
+        let listening = await LocalClusterTests.waitUntil(seconds: 60) {
+            port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            return port != nil
+        }
+        try #require(listening)
+        let base = "http://127.0.0.1:\(try #require(port))"
+        let up = await LocalClusterTests.waitUntil(seconds: 60) {
+            (try? await LocalClusterTests.request(base + "/health", timeout: 5))?.status == 200
+        }
+        try #require(up)
+        for _ in 0..<2 {
+            let texts = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+                for (index, prompt) in prompts.enumerated() {
+                    group.addTask {
+                        let answer = try await LocalClusterTests.request(base + "/v1/completions", method: "POST", body: [
+                            "prompt": prompt, "max_tokens": 10, "temperature": 0, "ignore_eos": true,
+                        ], timeout: 60)
+                        return (index, try (answer.json()["choices"] as? [[String: Any]])?.first?["text"] as? String)
+                    }
+                }
+                var texts = [String?](repeating: nil, count: prompts.count)
+                for try await (index, text) in group { texts[index] = text }
+                return texts
+            }
+            #expect(texts == expected.map { Optional($0) })
+        }
+    }
+
     @Test func aWorkerRefusesALeaderWithoutItsKey() throws {
         let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-worker-\(UUID()).port").path
         defer { try? FileManager.default.removeItem(atPath: portFile) }

@@ -266,11 +266,38 @@ struct SchedulerTests {
         #expect(scheduler.sequence(1)?.computedTokens == 0, "a refused completion changes nothing")
         try scheduler.complete(step, sampled: [1: 5])
         #expect(throws: SchedulerError.self) { try scheduler.complete(step, sampled: [1: 5]) }
-        let replaced = scheduler.schedule()
-        let current = scheduler.schedule()
-        #expect(throws: SchedulerError.self) { try scheduler.complete(replaced, sampled: [1: 6]) }
-        try scheduler.complete(current, sampled: [1: 6])
+        // A sequence in a step in flight is not scheduled again until that step completes.
+        let inFlight = scheduler.schedule()
+        #expect(scheduler.schedule().isEmpty)
+        try scheduler.complete(inFlight, sampled: [1: 6])
         #expect(Array(scheduler.sequence(1)?.outputTokens ?? []) == [5, 6])
+    }
+
+    @Test func stepsInFlightHoldDisjointSequencesAndCompleteInOrder() throws {
+        // 2 blocks of 16: two 16-token prompts fill them; decoding needs a third.
+        var scheduler = try Scheduler(blockCount: 2)
+        #expect(scheduler.tryAdd(1, prompt: prompt(16), maxTokens: 8) == nil)
+        #expect(scheduler.tryAdd(2, prompt: prompt(16), maxTokens: 8) == nil)
+        let a = scheduler.schedule(sequenceLimit: 1)
+        let b = scheduler.schedule(sequenceLimit: 1)
+        #expect(a.entries.map(\.id) == [1] && b.entries.map(\.id) == [2])
+        #expect(scheduler.schedule(sequenceLimit: 1).isEmpty, "both sequences are in flight")
+        #expect(throws: SchedulerError.self) { try scheduler.complete(b, sampled: [2: 7]) }
+        try scheduler.complete(a, sampled: [1: 5])
+        // Sequence 1 needs a block; sequence 2, in flight (its step writes into its blocks), is not the victim.
+        let a2 = scheduler.schedule(sequenceLimit: 1)
+        #expect(a2.isEmpty && a2.preempted == [1])
+        #expect(scheduler.sequence(2)?.status == .running)
+        #expect(scheduler.invariantViolations().isEmpty)
+        try scheduler.complete(b, sampled: [2: 7])
+        #expect(Array(scheduler.sequence(1)?.outputTokens ?? []) == [5])
+        #expect(Array(scheduler.sequence(2)?.outputTokens ?? []) == [7])
+        // A lost step: abortAll forgets the steps in flight.
+        let lost = scheduler.schedule()
+        #expect(!lost.isEmpty)
+        scheduler.abortAll()
+        #expect(throws: SchedulerError.self) { try scheduler.complete(lost, sampled: [1: 1, 2: 1]) }
+        #expect(scheduler.invariantViolations().isEmpty)
     }
 
     @Test func prefixCacheHitsSkipComputedPromptBlocks() throws {
@@ -355,7 +382,8 @@ private struct PropertyFailure: Error, CustomStringConvertible {
 
 /// Random traffic against the scheduler and a fake model that keeps a shadow of the KV arena: every step's
 /// tokens must continue their sequence, everything before them must be in the cache under their block table,
-/// and no step may write into a shared or cached block.
+/// and no step may write into a shared or cached block. With `depth` 2 a step is scheduled while the one before
+/// is still in flight (a pipeline's batch queue): they never share a sequence, and steps complete in order.
 private struct SchedulerSimulation {
     struct Expected {
         var prompt: [Int32]
@@ -384,6 +412,10 @@ private struct SchedulerSimulation {
     var stepNumber = 0
     var aborted = 0
     var stoppedCount = 0
+    /// Steps in flight at most.
+    let depth: Int
+    /// Steps scheduled and not yet completed, oldest first.
+    var pending: [SchedulerStep] = []
 
     init(seed: UInt64) throws {
         self.seed = seed
@@ -401,6 +433,7 @@ private struct SchedulerSimulation {
         )
         self.blockCount = blockCount
         usesPriorities = seed % 2 == 0
+        depth = seed > 6 ? 2 : 1
         bases = (0..<3).map { _ in (0..<48).map { _ in Int32.random(in: 0..<5, using: &rng) } }
         let weakHash = seed % 3 == 0
         scheduler = try Scheduler(configuration: configuration, blockCount: blockCount, clock: clock) { parent, tokens in
@@ -465,11 +498,16 @@ private struct SchedulerSimulation {
         clock.advance(by: .milliseconds(Int64.random(in: 1...20, using: &rng)))
         let hadWork = scheduler.hasUnfinishedSequences
         let runningBefore = Set(scheduler.runningIDs)
-        let step = scheduler.schedule()
+        let sequences = scheduler.runningCount + scheduler.waitingCount
+        let step = scheduler.schedule(sequenceLimit: depth == 1 ? nil : max(1, (sequences + depth - 1) / depth))
         try checkInvariants("after schedule")
         try check(step.tokenCount <= configuration.maxBatchedTokens, "\(step.tokenCount) tokens exceed the budget")
-        try check(!hadWork || !step.isEmpty, "no progress with \(scheduler.waitingCount) waiting and \(scheduler.runningCount) running")
+        try check(!hadWork || !step.isEmpty || !pending.isEmpty,
+                  "no progress with \(scheduler.waitingCount) waiting and \(scheduler.runningCount) running")
         try check(Set(step.entries.map(\.id)).count == step.entries.count, "a sequence appears twice in one step")
+        let inFlight = Set(pending.flatMap { $0.entries.map(\.id) })
+        for entry in step.entries { try check(!inFlight.contains(entry.id), "\(entry.id) is scheduled while in flight") }
+        for id in step.preempted { try check(!inFlight.contains(id), "\(id) was preempted while in flight") }
         if !step.isEmpty {
             do { try step.forwardBatch.validate(vocabularySize: 8, cache: cache, contextLength: arena.count + 32) } catch {
                 try check(false, "the model refuses the batch: \(error)")
@@ -515,17 +553,25 @@ private struct SchedulerSimulation {
             }
             requests[entry.id]?.nextPosition = end
         }
+        if !step.isEmpty { pending.append(step) }
+        if pending.count >= depth || (step.isEmpty && !pending.isEmpty) { try completeOldest() }
+    }
 
+    /// The oldest step in flight has run: sample, maybe lose a client meanwhile, and complete it.
+    mutating func completeOldest() throws {
+        let step = pending.removeFirst()
         // A client may go away while the step runs.
         var abortedDuringStep: Set<SequenceID> = []
-        if Int.random(in: 0..<30, using: &rng) == 0, let victim = step.entries.randomElement(using: &rng)?.id {
+        if Int.random(in: 0..<30, using: &rng) == 0,
+           let victim = step.entries.filter({ scheduler.sequence($0.id) != nil }).randomElement(using: &rng)?.id {
             try abort(victim)
             abortedDuringStep.insert(victim)
         }
 
         var sampled: [SequenceID: Int32] = [:]
         var stopped: Set<SequenceID> = []
-        for entry in step.entries where entry.samples && !abortedDuringStep.contains(entry.id) {
+        // (Sequences aborted while their step was in flight sample nothing.)
+        for entry in step.entries where entry.samples && !abortedDuringStep.contains(entry.id) && scheduler.sequence(entry.id) != nil {
             sampled[entry.id] = Int32.random(in: 0..<5, using: &rng)
             if Int.random(in: 0..<40, using: &rng) == 0 { stopped.insert(entry.id) }
         }
@@ -563,7 +609,7 @@ private struct SchedulerSimulation {
             try step()
         }
         var drainSteps = 0
-        while scheduler.hasUnfinishedSequences {
+        while scheduler.hasUnfinishedSequences || !pending.isEmpty {
             drainSteps += 1
             try check(drainSteps <= 20_000, "still \(scheduler.waitingCount) waiting and \(scheduler.runningCount) running after 20000 steps")
             try step()
