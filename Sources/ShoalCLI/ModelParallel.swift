@@ -76,12 +76,13 @@ struct ModelGroup {
         let tokenizer = try loadTokenizer(from: file)
         let description = try ModelRegistry.describe(file)
         let layerCount = description.config.layerCount
-        let stages = ModelShard.balancedStages(
-            layerCosts: (0..<description.config.layerCount).map { layer in
-                Double(file.tensors.filter { $0.name.hasPrefix("blk.\(layer).") }.reduce(0) { $0 + $1.byteCount })
-            },
-            headCost: Double((file.tensor(named: "output.weight") ?? file.tensor(named: "token_embd.weight"))?.byteCount ?? 0),
-            stages: options.pipelineParallel)
+        let perProcess = max(1, threads / options.processes)
+        var stages = [0..<layerCount]
+        if options.pipelineParallel > 1 {
+            let cost = try StageCost.measure(file, precision: precision, threads: perProcess, tensorCount: options.tensorParallel)
+            stages = ModelShard.balancedStages(layerCosts: cost.layers, headCost: cost.head, stages: options.pipelineParallel)
+            progress(String(format: "stage balance: a layer %.2f ms, the head %.2f ms on a 32-token batch of 8 sequences", cost.layers[0] * 1000, cost.head * 1000))
+        }
         guard stages.count == options.pipelineParallel else {
             throw ValidationError("the model has \(layerCount) layers: too few for \(options.pipelineParallel) stages")
         }
@@ -95,7 +96,6 @@ struct ModelGroup {
             progress("pipeline stages: " + stages.map { "\($0.lowerBound)..<\($0.upperBound)" }.joined(separator: ", "))
         }
         let sha = try ModelStore().sha256(ofFile: path)
-        let perProcess = max(1, threads / options.processes)
         var key = options.workerKey ?? ProcessInfo.processInfo.environment["SHOAL_WORKER_KEY"] ?? ""
         var localWorkers: LocalWorkers?
         var endpoints: [@Sendable () -> (host: String, port: Int)?] = []
@@ -112,7 +112,7 @@ struct ModelGroup {
                                                shard: shard(0))
             let timeout = Duration.milliseconds(Int64(options.stepTimeout * 1000))
             let links = endpoints.enumerated().map { index, endpoint in
-                let request = WorkerProtocol.LoadRequest(modelSHA256: sha, pathHint: path, precision: precision.rawValue,
+                let request = WorkerProtocol.LoadRequest(modelSHA256: sha, modelBytes: file.fileSize, pathHint: path, precision: precision.rawValue,
                                                          shard: shard(index + 1))
                 return WorkerLink(endpoint: endpoint, key: key, request: request, timeout: timeout)
             }
@@ -202,5 +202,46 @@ final class LocalWorkers: @unchecked Sendable {
         for process in processes { process?.terminate() }
         for index in 0..<count { try? FileManager.default.removeItem(atPath: portFile(index)) }
         try? FileManager.default.removeItem(atPath: folder)
+    }
+}
+
+/// What pipeline stages are balanced by: the time one decoder layer and the output head take here, on the real
+/// kernels, for a serving-like step (8 sequences of 4 tokens, 8 sampled rows: prefill-heavy steps make the head,
+/// which sees only the sampled rows, cheaper than its weight bytes suggest). Layer 0 is timed; the others are
+/// scaled by their weight bytes (quantization mixes differ between layers).
+enum StageCost {
+    static func measure(_ file: GGUFFile, precision: MatmulPrecision, threads: Int, tensorCount: Int) throws -> (layers: [Double], head: Double) {
+        let description = try ModelRegistry.describe(file)
+        let layerCount = description.config.layerCount
+        let bytes = (0..<layerCount).map { layer in
+            Double(file.tensors.filter { $0.name.hasPrefix("blk.\(layer).") }.reduce(0) { $0 + $1.byteCount })
+        }
+        // One rank's share when the stages are split tensor-parallel too.
+        let shard = ModelShard(layers: 0..<1, holdsEmbedding: true, holdsHead: true, tensorRank: 0, tensorCount: tensorCount)
+        let model = try ModelRegistry.load(file, pool: ComputePool(threadCount: threads), precision: precision, shard: shard)
+        let sequences = 8, perSequence = 4, blockSize = 16
+        let cache = try PagedKVCache(layers: 0..<1, kvWidth: model.cacheKVWidth, blockCount: sequences, blockSize: blockSize)
+        let tokens = (0..<(sequences * perSequence)).map { Int32(($0 * 7919) % max(1, model.config.vocabularySize)) }
+        let batch = ForwardBatch(
+            tokens: tokens,
+            positions: (0..<tokens.count).map { Int32($0 % perSequence) },
+            sequences: (0..<sequences).map { .init(start: $0 * perSequence, count: perSequence, blockTable: [Int32($0)]) },
+            logitRows: (0..<sequences).map { $0 * perSequence + perSequence - 1 })
+        var hidden = [Float](repeating: 0, count: tokens.count * model.config.hiddenSize)
+        var logits = [Float](repeating: 0, count: sequences * model.logitsWidth)
+        var layer = Double.infinity, head = Double.infinity
+        let clock = ContinuousClock()
+        try hidden.withUnsafeMutableBufferPointer { x in
+            for _ in 0..<3 {
+                model.embed(batch, into: x.baseAddress!)
+                var start = clock.now
+                try model.forward(batch, layers: 0..<1, hidden: x.baseAddress!, cache: cache, reducer: nil)
+                layer = min(layer, (clock.now - start).seconds)
+                start = clock.now
+                logits.withUnsafeMutableBufferPointer { model.head(batch, hidden: x.baseAddress!, logits: $0.baseAddress!) }
+                head = min(head, (clock.now - start).seconds)
+            }
+        }
+        return (bytes.map { layer * $0 / max(bytes[0], 1) }, head)
     }
 }

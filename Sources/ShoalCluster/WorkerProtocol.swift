@@ -4,7 +4,7 @@ public import ShoalModels
 /// `shoal worker`, after `LinkAuthentication`'s handshake. Every request gets exactly one reply frame (or an error
 /// frame with a one-line reason); all numbers are little-endian.
 ///
-///     load           leader -> worker  model sha256 | path hint | precision | shard
+///     load           leader -> worker  model sha256 | model bytes | path hint | precision | shard
 ///     loaded         worker -> leader  layer count | hidden size | vocabulary | logits width | KV bytes per token | weight bytes
 ///     allocateCache  leader -> worker  block count | block size
 ///     cacheReady     worker -> leader  (empty)
@@ -85,13 +85,16 @@ public enum WorkerProtocol {
     public struct LoadRequest: Sendable, Equatable {
         /// Lowercase hex SHA-256 of the model file: the worker must hold the same bytes.
         public var modelSHA256: String
+        /// Size of the model file: candidates of another size are not hashed.
+        public var modelBytes: Int
         /// Where the leader's copy is (used when the worker shares the leader's file system).
         public var pathHint: String
         public var precision: String
         public var shard: ModelShard
 
-        public init(modelSHA256: String, pathHint: String, precision: String, shard: ModelShard) {
+        public init(modelSHA256: String, modelBytes: Int, pathHint: String, precision: String, shard: ModelShard) {
             self.modelSHA256 = modelSHA256
+            self.modelBytes = modelBytes
             self.pathHint = pathHint
             self.precision = precision
             self.shard = shard
@@ -100,6 +103,7 @@ public enum WorkerProtocol {
         func encode() -> [UInt8] {
             var w = PayloadWriter()
             w.writeString(modelSHA256)
+            w.writeUInt64(UInt64(modelBytes))
             w.writeString(pathHint)
             w.writeString(precision)
             w.writeUInt32(UInt32(shard.layers.lowerBound))
@@ -113,12 +117,14 @@ public enum WorkerProtocol {
 
         static func decode(_ payload: [UInt8]) throws -> LoadRequest {
             var r = PayloadReader(payload)
-            let sha = try r.readString(), path = try r.readString(), precision = try r.readString()
+            let sha = try r.readString()
+            let bytes = Int(clamping: try r.readUInt64())
+            let path = try r.readString(), precision = try r.readString()
             let lo = Int(try r.readUInt32()), hi = Int(try r.readUInt32())
             let embedding = try r.readUInt8() != 0, head = try r.readUInt8() != 0
             let rank = Int(try r.readUInt32()), ranks = Int(try r.readUInt32())
             guard lo <= hi else { throw ClusterError(.protocolViolation, "load: layer range \(lo)..<\(hi) is reversed") }
-            return LoadRequest(modelSHA256: sha, pathHint: path, precision: precision,
+            return LoadRequest(modelSHA256: sha, modelBytes: bytes, pathHint: path, precision: precision,
                                shard: ModelShard(layers: lo..<hi, holdsEmbedding: embedding, holdsHead: head,
                                                  tensorRank: rank, tensorCount: ranks))
         }

@@ -245,6 +245,12 @@ public final class WorkerServer: @unchecked Sendable {
         }
         var seen: [String] = []
         for path in candidates where FileManager.default.isReadableFile(atPath: path) {
+            // Only a file of the right size can have the right hash.
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+            guard size == request.modelBytes else {
+                seen.append("\(path) (\(size.map { "\($0)" } ?? "?") bytes, not \(request.modelBytes))")
+                continue
+            }
             let hash = try sha256(path)
             if hash == request.modelSHA256 { return path }
             seen.append("\(path) (sha256 \(hash.prefix(12))…)")
