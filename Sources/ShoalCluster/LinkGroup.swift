@@ -6,8 +6,8 @@ import Synchronization
 /// The workers of one model-parallel group, as the leader's executors use them: the group's health (why it
 /// cannot run steps), its re-forming after a failure, and the per-part time split of its steps.
 ///
-/// A failure closes every link and starts a thread that reconnects them (each worker reloads its shard and
-/// allocates its cache again) with growing pauses until all are back or the group is shut down.
+/// A failure closes every link and starts a thread that reconnects them (each worker loads its shard, unless it
+/// still holds it, and allocates its cache again) with growing pauses until all are back or the group is shut down.
 final class LinkGroup: @unchecked Sendable {
     let links: [WorkerLink]
     /// Runs once every link is connected, before the group counts as formed (a throw is a failure to form).

@@ -148,7 +148,7 @@ public final class WorkerLink: @unchecked Sendable {  // used by one executor th
         return connection
     }
 
-    /// Drops the connection (the worker then drops the shard).
+    /// Drops the connection (the worker then drops its KV cache; it keeps the shard for a reconnect).
     public func close() {
         connection?.close()
         connection = nil

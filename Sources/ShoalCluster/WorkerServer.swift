@@ -12,6 +12,8 @@ import Synchronization
 /// the worker binds only that shard's tensors from its own copy of the file (the leader's path when it shares the
 /// file system, else a file with the same hash in its model store), then answers `forward` requests until the
 /// leader goes away. One leader at a time: a new one (a restarted leader re-forming its group) replaces the old.
+/// The bound share outlives the link (only the KV cache goes): a leader that reconnects asking for the same share
+/// finds it ready.
 public final class WorkerServer: @unchecked Sendable {
     public struct Configuration: Sendable {
         public var host: String
@@ -37,6 +39,16 @@ public final class WorkerServer: @unchecked Sendable {
     private let current = Mutex<FrameConnection?>(nil)
     /// Hashes of files already checked, by path, size and modification time.
     private let hashes = Mutex<[String: String]>([:])
+    /// The share bound for the last leader, kept when its link drops: a group that re-forms (after this or another
+    /// worker's failure, on every retry) finds it bound and does not reload it.
+    private let held = Mutex<Held?>(nil)
+
+    private struct Held: @unchecked Sendable {  // the model is used by one session at a time
+        var request: WorkerProtocol.LoadRequest
+        var path: String
+        var file: GGUFFile
+        var model: DecoderModel
+    }
 
     /// The port it listens on (the kernel's pick when configured with 0).
     public var port: Int { listener.port }
@@ -129,12 +141,22 @@ public final class WorkerServer: @unchecked Sendable {
         case .load:
             let request = try WorkerProtocol.LoadRequest.decode(frame.payload)
             session = Session()
+            // Checks the file again (its hash is remembered while its size and modification time stay the same).
             let path = try locate(request)
-            let file = try GGUFFile(path: path, residency: .mapped)
-            guard let precision = MatmulPrecision(rawValue: request.precision) else {
-                throw ClusterError(.protocolViolation, "unknown precision '\(request.precision)'")
+            let file: GGUFFile, model: DecoderModel
+            if let kept = held.withLock({ $0 }), kept.request == request, kept.path == path {
+                (file, model) = (kept.file, kept.model)
+                log("still holding \(request.shard) of \(path)")
+            } else {
+                held.withLock { $0 = nil }
+                guard let precision = MatmulPrecision(rawValue: request.precision) else {
+                    throw ClusterError(.protocolViolation, "unknown precision '\(request.precision)'")
+                }
+                file = try GGUFFile(path: path, residency: .mapped)
+                model = try ModelRegistry.load(file, pool: pool, precision: precision, shard: request.shard)
+                held.withLock { $0 = Held(request: request, path: path, file: file, model: model) }
+                log("holding \(request.shard) of \(path) (\(model.weightBytes / 1_000_000) MB of weights)")
             }
-            let model = try ModelRegistry.load(file, pool: pool, precision: precision, shard: request.shard)
             session.file = file
             session.model = model
             let reply = WorkerProtocol.LoadReply(
@@ -142,7 +164,6 @@ public final class WorkerServer: @unchecked Sendable {
                 vocabularySize: model.config.vocabularySize, logitsWidth: model.logitsWidth,
                 cacheBytesPerToken: PagedKVCache.bytesPerToken(layerCount: request.shard.layers.count, kvWidth: model.cacheKVWidth),
                 weightBytes: model.weightBytes)
-            log("holding \(request.shard) of \(path) (\(model.weightBytes / 1_000_000) MB of weights)")
             try connection.send(Frame(kind: WorkerProtocol.Kind.loaded.rawValue, payload: reply.encode()))
         case .allocateCache:
             guard let model = session.model else { throw ClusterError(.protocolViolation, "allocateCache before load") }

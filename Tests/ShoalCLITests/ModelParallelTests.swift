@@ -216,6 +216,8 @@ import ShoalTestSupport
         let reformed = await LocalClusterTests.waitUntil(seconds: 60) { await health() == 200 }
         try #require(reformed, "the group did not re-form:\n\(logText())")
         #expect(try text(try await complete()) == expected)
+        // The worker kept its share across the dropped link: the group re-formed without reloading it.
+        #expect(logText().contains("still holding"), "\(logText())")
 
         // Killed: its requests fail, the local supervisor restarts it, and the group re-forms.
         #expect(kill(worker, SIGKILL) == 0)
