@@ -111,10 +111,12 @@ struct ModelGroup {
             let local = try ModelRegistry.load(file, pool: ComputePool(threadCount: perProcess), precision: precision,
                                                shard: shard(0))
             let timeout = Duration.milliseconds(Int64(options.stepTimeout * 1000))
+            // A worker without a copy of the model receives its share from this file.
+            let shards = ShardSource(file: file)
             let links = endpoints.enumerated().map { index, endpoint in
                 let request = WorkerProtocol.LoadRequest(modelSHA256: sha, modelBytes: file.fileSize, pathHint: path, precision: precision.rawValue,
                                                          shard: shard(index + 1))
-                return WorkerLink(endpoint: endpoint, key: key, request: request, timeout: timeout)
+                return WorkerLink(endpoint: endpoint, key: key, request: request, timeout: timeout, shards: shards)
             }
             try localWorkers?.waitUntilListening(timeout: .seconds(60))
             // Stage 0's workers are ranks 1..<T; each later stage has T.
@@ -208,7 +210,8 @@ final class LocalWorkers: @unchecked Sendable {
 /// What pipeline stages are balanced by: the time one decoder layer and the output head take here, on the real
 /// kernels, for a serving-like step (8 sequences of 4 tokens, 8 sampled rows: prefill-heavy steps make the head,
 /// which sees only the sampled rows, cheaper than its weight bytes suggest). Layer 0 is timed; the others are
-/// scaled by their weight bytes (quantization mixes differ between layers).
+/// scaled by their weight bytes (quantization mixes differ between layers); the head counts as a whole number of
+/// layers. Best of 5 runs.
 enum StageCost {
     static func measure(_ file: GGUFFile, precision: MatmulPrecision, threads: Int, tensorCount: Int) throws -> (layers: [Double], head: Double) {
         let description = try ModelRegistry.describe(file)
@@ -232,7 +235,7 @@ enum StageCost {
         var layer = Double.infinity, head = Double.infinity
         let clock = ContinuousClock()
         try hidden.withUnsafeMutableBufferPointer { x in
-            for _ in 0..<3 {
+            for _ in 0..<5 {
                 model.embed(batch, into: x.baseAddress!)
                 var start = clock.now
                 try model.forward(batch, layers: 0..<1, hidden: x.baseAddress!, cache: cache, reducer: nil)
@@ -242,6 +245,8 @@ enum StageCost {
                 head = min(head, (clock.now - start).seconds)
             }
         }
-        return (bytes.map { layer * $0 / max(bytes[0], 1) }, head)
+        // The head in whole layers' worth, so that timing noise rarely moves a cut.
+        let headInLayers = (head / max(layer, 1e-9)).rounded()
+        return (bytes.map { layer * $0 / max(bytes[0], 1) }, headInLayers * layer)
     }
 }

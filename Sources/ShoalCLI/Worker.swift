@@ -8,7 +8,12 @@ import ShoalStore
 /// `--pipeline-parallel`) and computes it on request.
 struct Worker: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve one share of a model (pipeline stage) to a leader over an authenticated TCP link.")
+        abstract: "Serve one share of a model (a pipeline stage, a tensor-parallel rank) to a leader over an authenticated TCP link.",
+        discussion: """
+            The worker binds its share from the leader's file when that path is readable here (a shared file \
+            system), else from a .gguf with the same sha256 in --model-dir, else it asks the leader for just its \
+            share, checks it by size and sha256 and keeps it in --shard-dir for the next time.
+            """)
 
     @Option(help: "Address to listen on, HOST:PORT (port 0 lets the kernel pick). Loopback unless told otherwise.")
     var listen: String = "127.0.0.1:0"
@@ -24,6 +29,12 @@ struct Worker: ParsableCommand {
 
     @Option(name: .customLong("model-dir"), help: "Folder to look in for the leader's model file by its sha256 (repeatable; default: the model store).")
     var modelDirs: [String] = []
+
+    @Option(name: .customLong("shard-dir"), help: "Folder for the shares received from leaders (default: the first --model-dir's shards/).")
+    var shardDir: String?
+
+    @Flag(name: .customLong("ignore-leader-path"), help: "Do not read the leader's model path even when it is readable here: use --model-dir or receive the share.")
+    var ignoreLeaderPath = false
 
     @Flag(name: .customLong("exit-with-parent"), help: .hidden)
     var exitWithParent = false
@@ -53,7 +64,7 @@ struct Worker: ParsableCommand {
         do {
             server = try WorkerServer(
                 configuration: .init(host: host, port: port, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-                                     key: key, modelFolders: folders),
+                                     key: key, modelFolders: folders, shardFolder: shardDir, useLeaderPath: !ignoreLeaderPath),
                 log: { printError("worker: \($0)") })
         } catch {
             throw ValidationError("cannot listen on \(listen): \(error)")

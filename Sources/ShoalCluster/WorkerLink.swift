@@ -11,6 +11,8 @@ public final class WorkerLink: @unchecked Sendable {  // used by one executor th
     public let request: WorkerProtocol.LoadRequest
     /// How long the handshake, load and each step may take.
     public let timeout: Duration
+    /// Where the share comes from for a worker without a copy of the model (nil: such a worker is refused).
+    public let shards: ShardSource?
     private var connection: FrameConnection?
     private var cacheShape: (blocks: Int, blockSize: Int)?
     /// The worker's answer to `load`, once connected.
@@ -19,11 +21,12 @@ public final class WorkerLink: @unchecked Sendable {  // used by one executor th
     public private(set) var lastComputeSeconds = 0.0
 
     public init(endpoint: @escaping @Sendable () -> (host: String, port: Int)?, key: String,
-                request: WorkerProtocol.LoadRequest, timeout: Duration) {
+                request: WorkerProtocol.LoadRequest, timeout: Duration, shards: ShardSource? = nil) {
         self.endpoint = endpoint
         self.key = key
         self.request = request
         self.timeout = timeout
+        self.shards = shards
     }
 
     /// "rank/stage description (host:port)".
@@ -46,7 +49,15 @@ public final class WorkerLink: @unchecked Sendable {  // used by one executor th
         do {
             try LinkAuthentication.authenticateAsClient(connection, key: key, version: WorkerProtocol.version, deadline: deadline)
             // Loading a shard (hashing the file, repacking) may take longer than one step.
-            let loaded = try call(connection, .load, request.encode(), expect: .loaded, deadline: deadline + .seconds(120))
+            try connection.send(Frame(kind: WorkerProtocol.Kind.load.rawValue, payload: request.encode()))
+            var loaded = try receive(connection, expect: nil, deadline: deadline + .seconds(120))
+            if loaded.kind == WorkerProtocol.Kind.needShard.rawValue {
+                try sendShard(on: connection, because: String(decoding: loaded.payload, as: UTF8.self))
+                loaded = try receive(connection, expect: .loaded, deadline: .now + .seconds(120))
+            }
+            guard loaded.kind == WorkerProtocol.Kind.loaded.rawValue else {
+                throw ClusterError(.protocolViolation, "\(name): expected loaded, got message kind \(loaded.kind)")
+            }
             reply = try WorkerProtocol.LoadReply.decode(loaded.payload)
             self.connection = connection
             if let cacheShape { try allocateCache(blockCount: cacheShape.blocks, blockSize: cacheShape.blockSize) }
@@ -55,6 +66,21 @@ public final class WorkerLink: @unchecked Sendable {  // used by one executor th
             self.connection = nil
             throw error
         }
+    }
+
+    /// Streams the worker its share of the model (it has no copy): the package's bytes, then their count and hash.
+    private func sendShard(on connection: FrameConnection, because reason: String) throws {
+        guard let shards else {
+            throw ClusterError(.connectionFailed, "\(name): \(reason), and this leader does not send shares")
+        }
+        let (package, sha) = try shards.package(for: request.shard)
+        try package.forEachPiece { piece in
+            try connection.send(kind: WorkerProtocol.Kind.shardData.rawValue, [piece])
+        }
+        var w = PayloadWriter()
+        w.writeUInt64(UInt64(package.byteCount))
+        w.writeString(sha)
+        try connection.send(Frame(kind: WorkerProtocol.Kind.shardEnd.rawValue, payload: w.bytes))
     }
 
     /// Has the worker allocate `blockCount` blocks (remembered for re-forming).

@@ -14,6 +14,10 @@ public import ShoalModels
 ///     reducedSum     leader -> worker  the sums over all ranks, added in rank order
 ///     attachShared   leader -> worker  segment path | nonce (16 bytes) | ranks | slot floats
 ///     sharedAttached worker -> leader  1 and an empty reason, or 0 and why not (the sums then go over the link)
+///     needShard      worker -> leader  (instead of `loaded`) why it has no copy of the model: send the share
+///     shardData      leader -> worker  the next bytes of the share's GGUF file (`ShardPackage`)
+///     shardEnd       leader -> worker  its byte count | its sha256; the worker checks both, keeps the file, loads
+///                                      it and answers `loaded`
 public enum WorkerProtocol {
     /// Bumped on any change to the messages; a worker of another version is refused in the handshake.
     public static let version: UInt32 = 2
@@ -30,6 +34,9 @@ public enum WorkerProtocol {
         case reducedSum = 8
         case attachShared = 9
         case sharedAttached = 10
+        case needShard = 11
+        case shardData = 12
+        case shardEnd = 13
     }
 
     /// The leader's offer of a shared-memory segment for the tensor-parallel all-reduce (see `SharedReduction`).

@@ -22,14 +22,25 @@ public final class WorkerServer: @unchecked Sendable {
         public var key: String
         /// Folders searched for a model file with the leader's hash when its path is not readable here.
         public var modelFolders: [String]
+        /// Where shares received from leaders are kept (nil: the first model folder's `shards`; without model
+        /// folders this worker asks for no share).
+        public var shardFolder: String?
+        /// Whether to read the leader's path when it is readable here (a shared file system).
+        public var useLeaderPath: Bool
 
-        public init(host: String = "127.0.0.1", port: Int = 0, threads: Int = 1, key: String = "", modelFolders: [String] = []) {
+        public init(host: String = "127.0.0.1", port: Int = 0, threads: Int = 1, key: String = "", modelFolders: [String] = [],
+                    shardFolder: String? = nil, useLeaderPath: Bool = true) {
             self.host = host
             self.port = port
             self.threads = threads
             self.key = key
             self.modelFolders = modelFolders
+            self.shardFolder = shardFolder
+            self.useLeaderPath = useLeaderPath
         }
+
+        /// The folder received shares go to, if any.
+        var shards: String? { shardFolder ?? modelFolders.first.map { $0 + "/shards" } }
     }
 
     public let configuration: Configuration
@@ -141,14 +152,19 @@ public final class WorkerServer: @unchecked Sendable {
         case .load:
             let request = try WorkerProtocol.LoadRequest.decode(frame.payload)
             session = Session()
-            // Checks the file again (its hash is remembered while its size and modification time stay the same).
-            let path = try locate(request)
-            let file: GGUFFile, model: DecoderModel
-            if let kept = held.withLock({ $0 }), kept.request == request, kept.path == path {
-                (file, model) = (kept.file, kept.model)
+            let file: GGUFFile, model: DecoderModel, path: String
+            if let kept = held.withLock({ $0 }), kept.request == request {
+                (file, model, path) = (kept.file, kept.model, kept.path)
                 log("still holding \(request.shard) of \(path)")
             } else {
                 held.withLock { $0 = nil }
+                do {
+                    path = try locate(request)
+                } catch let missing as ClusterError {
+                    // No copy of the model here: use or ask for just this share.
+                    guard let shards = configuration.shards else { throw missing }
+                    path = try receiveShard(request, into: shards, because: missing.message, connection: connection, inbox: inbox)
+                }
                 guard let precision = MatmulPrecision(rawValue: request.precision) else {
                     throw ClusterError(.protocolViolation, "unknown precision '\(request.precision)'")
                 }
@@ -252,14 +268,62 @@ public final class WorkerServer: @unchecked Sendable {
             w.writeUInt8(session.shared == nil ? 0 : 1)
             w.writeString(reason)
             try connection.send(Frame(kind: WorkerProtocol.Kind.sharedAttached.rawValue, payload: w.bytes))
-        case .loaded, .cacheReady, .forwarded, .partialSum, .reducedSum, .sharedAttached:
+        case .loaded, .cacheReady, .forwarded, .partialSum, .reducedSum, .sharedAttached, .needShard, .shardData, .shardEnd:
             throw ClusterError(.protocolViolation, "unexpected \(kind) from the leader")
+        }
+    }
+
+    /// The share's file kept from an earlier leader, else one received now: answers `needShard`, writes the
+    /// `shardData` that follow to a temporary file, and keeps it once its size and SHA-256 match `shardEnd`'s.
+    private func receiveShard(_ request: WorkerProtocol.LoadRequest, into folder: String, because reason: String,
+                              connection: FrameConnection, inbox: FrameInbox) throws -> String {
+        let path = folder + "/" + ShardPackage.fileName(modelSHA256: request.modelSHA256, shard: request.shard)
+        if FileManager.default.fileExists(atPath: path) {
+            log("using the share received earlier: \(path)")
+            return path
+        }
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let partial = path + ".partial-\(getpid())"
+        guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
+            throw ClusterError(.connectionFailed, "cannot create \(partial)")
+        }
+        var kept = false
+        defer {
+            try? handle.close()
+            if !kept { try? FileManager.default.removeItem(atPath: partial) }
+        }
+        log("no copy of the model here (\(reason)); receiving \(request.shard) from the leader")
+        try connection.send(Frame(kind: WorkerProtocol.Kind.needShard.rawValue, payload: Array(reason.utf8.prefix(1000))))
+        var hasher = SHA256()
+        var received = 0
+        while true {
+            let frame = try inbox.next(deadline: .now + .seconds(600))
+            switch WorkerProtocol.Kind(rawValue: frame.kind) {
+            case .shardData:
+                frame.payload.withUnsafeBytes { hasher.update($0) }
+                try handle.write(contentsOf: frame.payload)
+                received += frame.payload.count
+            case .shardEnd:
+                var r = PayloadReader(frame.payload)
+                let total = Int(clamping: try r.readUInt64()), sha = try r.readString()
+                let got = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+                guard received == total, got == sha else {
+                    throw ClusterError(.protocolViolation, "the share arrived as \(received) bytes with sha256 \(got.prefix(12))…, not \(total) with \(sha.prefix(12))…")
+                }
+                try handle.synchronize()
+                try FileManager.default.moveItem(atPath: partial, toPath: path)
+                kept = true
+                log("received \(request.shard): \(received / 1_000_000) MB, kept as \(path)")
+                return path
+            default:
+                throw ClusterError(.protocolViolation, "expected the share's data, got message kind \(frame.kind)")
+            }
         }
     }
 
     /// A readable file with the leader's hash: its own path, else one in the model folders.
     private func locate(_ request: WorkerProtocol.LoadRequest) throws -> String {
-        var candidates = [request.pathHint]
+        var candidates = configuration.useLeaderPath ? [request.pathHint] : []
         for folder in configuration.modelFolders {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
             candidates += names.filter { $0.hasSuffix(".gguf") }.sorted().map { folder + "/" + $0 }

@@ -50,8 +50,27 @@ public struct GGUFWriter: Sendable {
         dataSize = offset + data.count
     }
 
-    /// The complete file.
-    public func serialized() -> [UInt8] {
+    /// Adds a tensor whose data the caller streams itself after `header()` (at `header().count + offset`, zeros
+    /// before it): how a model-parallel leader sends a worker its share of a large file without copying it.
+    /// - Throws: as `addTensor`.
+    public mutating func reserveTensor(name: String, type: GGMLType, dimensions: [Int]) throws {
+        let offset = Self.padded(dataSize, alignment)
+        let info = try GGUFTensorInfo(name: name, dimensions: dimensions, type: type, offset: offset)
+        guard !tensors.contains(where: { $0.info.name == name }) else {
+            throw GGUFError(.duplicate, "tensor name '\(name)' is already used")
+        }
+        tensors.append((info, []))
+        dataSize = offset + info.byteCount
+    }
+
+    /// The tensors so far, with their offsets in the data section.
+    public var tensorLayout: [GGUFTensorInfo] { tensors.map(\.info) }
+
+    /// Bytes of the data section (the last tensor's end).
+    public var dataByteCount: Int { dataSize }
+
+    /// Magic, metadata and tensor table, padded to where the data starts.
+    public func header() -> [UInt8] {
         var out: [UInt8] = []
         out.append(contentsOf: Array("GGUF".utf8))
         Self.append(UInt32(3), to: &out)
@@ -70,13 +89,20 @@ public struct GGUFWriter: Sendable {
             Self.append(info.type.rawValue, to: &out)
             Self.append(UInt64(info.offset), to: &out)
         }
-        let dataStart = Self.padded(out.count, alignment)
+        out.append(contentsOf: repeatElement(0, count: Self.padded(out.count, alignment) - out.count))
+        return out
+    }
+
+    /// The complete file (tensors added with their data; a reserved tensor's data is zeros here).
+    public func serialized() -> [UInt8] {
+        var out = header()
+        let dataStart = out.count
         out.reserveCapacity(dataStart + dataSize)
-        out.append(contentsOf: repeatElement(0, count: dataStart - out.count))
         for (info, data) in tensors {
             out.append(contentsOf: repeatElement(0, count: dataStart + info.offset - out.count))
             out.append(contentsOf: data)
         }
+        out.append(contentsOf: repeatElement(0, count: dataStart + dataSize - out.count))
         return out
     }
 

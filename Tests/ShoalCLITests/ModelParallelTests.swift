@@ -118,6 +118,51 @@ import ShoalTestSupport
         }
     }
 
+    /// A worker without a copy of the model receives only its share from the leader, checks it, keeps it for the
+    /// next leader, and computes exactly what one process does.
+    @Test(arguments: [["--pipeline-parallel", "2"], ["--tensor-parallel", "2"]])
+    func aWorkerWithoutTheFileReceivesOnlyItsShare(mode: [String]) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-share-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let log = folder + "/worker.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let worker = Process()
+        worker.executableURL = URL(fileURLWithPath: ShoalProcess.binary)
+        worker.arguments = ["worker", "--listen", "127.0.0.1:0", "--port-file", folder + "/port", "--threads", "1",
+                            "--model-dir", folder + "/models", "--ignore-leader-path"]
+        worker.standardInput = FileHandle.nullDevice
+        worker.standardOutput = FileHandle.nullDevice
+        worker.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        try worker.run()
+        defer { kill(worker.processIdentifier, SIGKILL) }
+        var port: Int?
+        let listening = await LocalClusterTests.waitUntil(seconds: 30) {
+            port = (try? String(contentsOfFile: folder + "/port", encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            return port != nil
+        }
+        try #require(listening)
+        let workers = ["--workers", "127.0.0.1:\(try #require(port))"]
+        let alone = try generate([])
+        let first = try generate(mode + workers)
+        #expect(first.status == 0, "\(first.stderr)")
+        let second = try generate(mode + workers)
+        #expect(second.status == 0, "\(second.stderr)")
+        if mode.contains("--pipeline-parallel") {
+            #expect(first.stdout == alone.stdout)
+            #expect(second.stdout == alone.stdout)
+        }
+        // One share, smaller than the model, received once and used again.
+        let shares = try FileManager.default.contentsOfDirectory(atPath: folder + "/models/shards").filter { $0.hasSuffix(".gguf") }
+        #expect(shares.count == 1, "\(shares)")
+        let shareBytes = try #require(try FileManager.default.attributesOfItem(atPath: folder + "/models/shards/" + shares[0])[.size] as? Int)
+        let modelBytes = try #require(try FileManager.default.attributesOfItem(atPath: Self.tinyPath)[.size] as? Int)
+        if mode.contains("--pipeline-parallel") { #expect(shareBytes < modelBytes) }
+        let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(text.components(separatedBy: "received layers").count - 1 == 1, "\(text)")
+        #expect(text.contains("using the share received earlier") || text.contains("still holding"), "\(text)")
+    }
+
     @Test func aWorkerRefusesALeaderWithoutItsKey() throws {
         let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-worker-\(UUID()).port").path
         defer { try? FileManager.default.removeItem(atPath: portFile) }

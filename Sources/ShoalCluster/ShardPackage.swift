@@ -1,0 +1,114 @@
+import Foundation
+public import ShoalGGUF
+public import ShoalModels
+import ShoalStore
+import Synchronization
+
+/// One share of a model as a GGUF file of its own: every metadata key of the model, and only the tensors the shard
+/// binds (its layers', the embedding for the first stage, the final norm and output head for the last, and any
+/// global tensor an architecture reads). A leader streams it to a worker that has no copy of the model, straight
+/// from its mapped file; the worker loads it as it would the whole file, with the same shard.
+///
+/// A tensor-parallel rank receives its stage's whole layers (it binds only its slices of them): the transfer is
+/// the stage's share, not the rank's.
+public struct ShardPackage: Sendable {
+    public let shard: ModelShard
+    private let file: GGUFFile
+    private let header: [UInt8]
+    private let layout: [(source: GGUFTensorInfo, offset: Int)]
+    /// Bytes of the whole package.
+    public let byteCount: Int
+
+    /// Lays out the package of `shard` from `file`.
+    /// - Throws: `GGUFError` for metadata the writer cannot carry.
+    public init(file: GGUFFile, shard: ModelShard) throws {
+        var writer = GGUFWriter(alignment: file.alignment)
+        for key in file.metadataKeys where key != "general.alignment" {
+            if let value = file.metadata[key] { writer.set(key, value) }
+        }
+        let tied = file.tensor(named: "output.weight") == nil
+        var chosen: [GGUFTensorInfo] = []
+        for tensor in file.tensors where Self.belongs(tensor.name, to: shard, tiedHead: tied) {
+            try writer.reserveTensor(name: tensor.name, type: tensor.type, dimensions: tensor.dimensions)
+            chosen.append(tensor)
+        }
+        self.shard = shard
+        self.file = file
+        header = writer.header()
+        layout = zip(chosen, writer.tensorLayout).map { ($0, $1.offset) }
+        byteCount = header.count + writer.dataByteCount
+    }
+
+    /// Whether the tensor `name` is read by `shard`: a layer's tensors by that layer's stage, the embedding by the
+    /// first stage (and by the last when the head is tied to it), the final norm and head by the last; anything
+    /// else (a global table an architecture reads) by every stage.
+    static func belongs(_ name: String, to shard: ModelShard, tiedHead: Bool) -> Bool {
+        if name.hasPrefix("blk.") {
+            let index = name.dropFirst(4).prefix { $0.isNumber }
+            return Int(index).map { shard.layers.contains($0) } ?? true
+        }
+        switch name {
+        case "token_embd.weight": return shard.holdsEmbedding || (shard.holdsHead && tiedHead)
+        case "output.weight", "output_norm.weight": return shard.holdsHead
+        default: return true
+        }
+    }
+
+    /// The package's bytes in order, in pieces of at most `chunk` bytes (the tensors' straight from the mapping).
+    public func forEachPiece(chunk: Int = 4 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try header.withUnsafeBytes { try body($0) }
+        var written = header.count
+        let zeros = [UInt8](repeating: 0, count: max(file.alignment, 64))
+        for (source, offset) in layout {
+            var padding = header.count + offset - written
+            while padding > 0 {
+                let n = min(padding, zeros.count)
+                try zeros.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                padding -= n
+                written += n
+            }
+            let data = file.data(for: source)
+            var start = 0
+            while start < data.count {
+                let n = min(chunk, data.count - start)
+                try body(UnsafeRawBufferPointer(rebasing: data[start..<(start + n)]))
+                start += n
+            }
+            written += data.count
+        }
+    }
+
+    /// The SHA-256 of the package, lowercase hex.
+    public func sha256() throws -> String {
+        var hasher = SHA256()
+        try forEachPiece { hasher.update($0) }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The file name a worker keeps the package under: the model's hash and the shard's stage.
+    public static func fileName(modelSHA256: String, shard: ModelShard) -> String {
+        "\(modelSHA256)-layers\(shard.layers.lowerBound)-\(shard.layers.upperBound)"
+            + (shard.holdsEmbedding ? "-embedding" : "") + (shard.holdsHead ? "-head" : "") + ".gguf"
+    }
+}
+
+/// The leader's side of shard transfers: the packages of one mapped model file, each laid out and hashed once.
+public final class ShardSource: @unchecked Sendable {  // guarded by `packages`
+    public let file: GGUFFile
+    private let packages = Mutex<[ModelShard: (ShardPackage, String)]>([:])
+
+    public init(file: GGUFFile) {
+        self.file = file
+    }
+
+    /// The package of `shard` and its SHA-256.
+    func package(for shard: ModelShard) throws -> (ShardPackage, String) {
+        // Ranks of one stage receive the same package.
+        let key = ModelShard(layers: shard.layers, holdsEmbedding: shard.holdsEmbedding, holdsHead: shard.holdsHead)
+        if let known = packages.withLock({ $0[key] }) { return known }
+        let package = try ShardPackage(file: file, shard: key)
+        let made = (package, try package.sha256())
+        packages.withLock { $0[key] = made }
+        return made
+    }
+}
