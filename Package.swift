@@ -23,6 +23,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "shoal", targets: ["ShoalCLI"]),
+        .executable(name: "shoal-synthetic-model", targets: ["SyntheticModel"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -90,6 +91,7 @@ let package = Package(
             ],
             swiftSettings: cpuFlags
         ),
+        .executableTarget(name: "SyntheticModel", dependencies: ["ShoalGGUF", "ShoalTestSupport"], path: "Sources/SyntheticModel"),
         .testTarget(name: "ShoalGGUFTests", dependencies: ["ShoalGGUF", "ShoalTestSupport"]),
         .testTarget(name: "ShoalKernelsTests", dependencies: ["ShoalKernels", "ShoalTestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "ShoalModelsTests", dependencies: ["ShoalModels", "ShoalKernels", "ShoalGGUF", "ShoalTestSupport"]),
