@@ -110,7 +110,7 @@ func dotTile2x4(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ x: Unsaf
 func horizontalSums(_ p: __m256, _ q: __m256, _ r: __m256, _ s: __m256) -> SIMD4<Float> {
     let pq = _mm256_hadd_ps(p, q), rs = _mm256_hadd_ps(r, s)
     let all = _mm256_hadd_ps(pq, rs)  // per 128-bit half: the partial sums of p, q, r, s
-    let halves = unsafeBitCast(all, to: SIMD8<Float>.self)
+    let halves: SIMD8<Float> = all
     return halves.lowHalf + halves.highHalf
 }
 #else
