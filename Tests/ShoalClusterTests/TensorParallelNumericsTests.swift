@@ -104,13 +104,13 @@ struct TensorParallelNumericsTests {
             let w0 = ranks[0].logitsWidth, w1 = ranks[1].logitsWidth
             for row in rows {
                 let split = shares[0][row * w0..<(row + 1) * w0] + shares[1][row * w1..<(row + 1) * w1]
-                let (kl, sameTop) = compare(exactLogits[row * vocab..<(row + 1) * vocab], split[...])
+                let (kl, sameTop) = LogitComparison.compare(exactLogits[row * vocab..<(row + 1) * vocab], split[...])
                 klSum += kl
                 agree += sameTop ? 1 : 0
                 positions += 1
                 if row == ids.count - 1 {
                     let reference = try Fixtures.floats("smollm2/logits/\(name).bin")
-                    lastKLMax = max(lastKLMax, compare(reference[...], split[...]).kl)
+                    lastKLMax = max(lastKLMax, LogitComparison.compare(reference[...], split[...]).kl)
                 }
             }
         }
@@ -138,19 +138,6 @@ struct TensorParallelNumericsTests {
         return try results.map { try $0!.get() }
     }
 
-    /// KL(p || q) in nats between the softmaxes of two logit rows, and whether their argmaxes agree.
-    static func compare(_ p: ArraySlice<Float>, _ q: ArraySlice<Float>) -> (kl: Double, sameTop: Bool) {
-        func logSoftmax(_ row: ArraySlice<Float>) -> [Double] {
-            let maximum = Double(row.max()!)
-            let logSum = log(row.reduce(0.0) { $0 + exp(Double($1) - maximum) }) + maximum
-            return row.map { Double($0) - logSum }
-        }
-        let lp = logSoftmax(p), lq = logSoftmax(q)
-        var kl = 0.0
-        for i in lp.indices { kl += exp(lp[i]) * (lp[i] - lq[i]) }
-        let topP = p.indices.max { p[$0] < p[$1] }!, topQ = q.indices.max { q[$0] < q[$1] }!
-        return (max(0, kl), topP - p.startIndex == topQ - q.startIndex)
-    }
 
     final class Reducer: PartialSumReducer, @unchecked Sendable {
         let segment: SharedReduction

@@ -44,19 +44,6 @@ struct FastPathAccuracyTests {
         return logits
     }
 
-    /// KL(p || q) in nats for the softmaxes of two logit rows, and whether their argmaxes agree.
-    static func compare(_ p: ArraySlice<Float>, _ q: ArraySlice<Float>) -> (kl: Double, sameTop: Bool) {
-        func logSoftmax(_ row: ArraySlice<Float>) -> [Double] {
-            let maximum = Double(row.max()!)
-            let logSum = log(row.reduce(0.0) { $0 + exp(Double($1) - maximum) }) + maximum
-            return row.map { Double($0) - logSum }
-        }
-        let lp = logSoftmax(p), lq = logSoftmax(q)
-        var kl = 0.0
-        for i in lp.indices { kl += exp(lp[i]) * (lp[i] - lq[i]) }
-        let topP = p.indices.max { p[$0] < p[$1] }!, topQ = q.indices.max { q[$0] < q[$1] }!
-        return (max(0, kl), topP - p.startIndex == topQ - q.startIndex)
-    }
 
     @Test(arguments: bars)
     func fastPathIsAsCloseAsLlamaCpp(bar: Bar) async throws {
@@ -90,14 +77,14 @@ struct FastPathAccuracyTests {
                 let exactLogits = try Self.logits(exact, ids, rows: rows), fastLogits = try Self.logits(fast, ids, rows: rows)
                 for row in 0..<rows.count {
                     let range = row * vocab..<(row + 1) * vocab
-                    let (kl, sameTop) = Self.compare(exactLogits[range], fastLogits[range])
+                    let (kl, sameTop) = LogitComparison.compare(exactLogits[range], fastLogits[range])
                     klSum += kl
                     agree += sameTop ? 1 : 0
                     positions += 1
                 }
                 if rows.upperBound == ids.count {
                     let reference = try Fixtures.floats("\(bar.fixtures)/logits/\(name).bin")
-                    let lastKL = Self.compare(reference[...], fastLogits[(rows.count - 1) * vocab..<rows.count * vocab]).kl
+                    let lastKL = LogitComparison.compare(reference[...], fastLogits[(rows.count - 1) * vocab..<rows.count * vocab]).kl
                     lastKLSum += lastKL
                     lastKLMax = max(lastKLMax, lastKL)
                 }
