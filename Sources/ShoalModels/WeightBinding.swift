@@ -52,11 +52,26 @@ final class WeightBinding {
     /// A projection matrix as the forward pass uses it (rows `rowRange` of it), repacked for the fast path when
     /// `precision` asks for it.
     func linear(_ name: String, rows: Int, columns: Int, rowRange: Range<Int>? = nil) throws -> LinearWeight {
-        let view = try matrix(name, rows: rows, columns: columns, rowRange: rowRange ?? 0..<rows)
+        var view = try matrix(name, rows: rows, columns: columns, rowRange: rowRange ?? 0..<rows)
+        var mapped = true
+        if let rowRange, rowRange != 0..<rows, file.isFileMapped {
+            mapped = false
+            // A tensor-parallel rank's rows, copied: computing from the mapping would keep the other ranks' rows
+            // resident too wherever the page cache holds a folio that straddles the cut.
+            let copy = OwnedBytes(count: view.rows * view.rowBytes)
+            copy.base.copyMemory(from: view.base, byteCount: copy.count)
+            ownedCopies.append(copy)
+            release(UnsafeRawBufferPointer(start: view.base, count: copy.count))
+            do {
+                view = try MatrixView(base: UnsafeRawPointer(copy.base), type: view.type, rows: view.rows, columns: view.columns)
+            } catch {
+                throw ModelError(.badTensor, "tensor '\(name)': \(error)")
+            }
+        }
         let weight = LinearWeight(view, precision: precision)
         // The fast path computes from its repacked copy: the file's pages it read to make it can go (they come back
         // from the file if anything reads them again).
-        if weight.isInterleaved { release(UnsafeRawBufferPointer(start: view.base, count: view.rows * view.rowBytes)) }
+        if weight.isInterleaved, mapped { release(UnsafeRawBufferPointer(start: view.base, count: view.rows * view.rowBytes)) }
         return weight
     }
 
