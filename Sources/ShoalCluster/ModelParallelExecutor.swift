@@ -267,15 +267,9 @@ public final class ModelParallelExecutor: ModelExecutor, @unchecked Sendable {  
             let values = Int(try r.readUInt32())
             guard values <= count else { throw ClusterError(.protocolViolation, "\(links[0].name): \(values) partial sums for \(count)") }
             grow(&scratch, values)
-            grow(&partial, values)
             try scratch.withUnsafeMutableBufferPointer { sum in
                 try links[0].partialSumFloats(first, into: sum.baseAddress!, count: values)
-                try partial.withUnsafeMutableBufferPointer { p in
-                    for link in links.dropFirst() {
-                        try link.receivePartialSum(into: p.baseAddress!, count: values)
-                        for i in 0..<values { sum[i] += p[i] }
-                    }
-                }
+                try GroupReducer.addPartialSums(of: links.dropFirst(), to: sum.baseAddress!, count: values, scratch: &partial)
                 for link in links { try link.sendReducedSum(UnsafeBufferPointer(rebasing: sum[0..<values])) }
             }
         }
@@ -369,16 +363,22 @@ final class GroupReducer: PartialSumReducer {
         waitedSeconds = 0
     }
 
-    func allReduce(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
+    /// Receives each link's partial sums in rank order and adds them to `values` (`scratch` holds one at a time).
+    static func addPartialSums(of links: some Sequence<WorkerLink>, to values: UnsafeMutablePointer<Float>, count: Int,
+                               scratch: inout [Float]) throws {
         if scratch.count < count { scratch = [Float](repeating: 0, count: count) }
-        let clock = ContinuousClock()
-        let start = clock.now
         try scratch.withUnsafeMutableBufferPointer { partial in
             for link in links {
                 try link.receivePartialSum(into: partial.baseAddress!, count: count)
                 for i in 0..<count { values[i] += partial[i] }
             }
         }
+    }
+
+    func allReduce(_ values: UnsafeMutablePointer<Float>, count: Int) throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        try Self.addPartialSums(of: links, to: values, count: count, scratch: &scratch)
         waitedSeconds += (clock.now - start).seconds
         for link in links { try link.sendReducedSum(UnsafeBufferPointer(start: values, count: count)) }
     }

@@ -82,7 +82,7 @@ public struct ShardPackage: Sendable {
     public func sha256() throws -> String {
         var hasher = SHA256()
         try forEachPiece { hasher.update($0) }
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return SHA256.hexString(hasher.finalize())
     }
 
     /// The file name a worker keeps the package under: the model's hash and the shard's stage.

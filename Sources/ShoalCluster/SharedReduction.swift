@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import ShoalEngine
 import ShoalModels
+import ShoalStore
 
 /// The tensor-parallel all-reduce between ranks on one host, through a memory segment they all map: no socket,
 /// no system call on the fast path.
@@ -57,7 +58,7 @@ public final class SharedReduction: @unchecked Sendable {  // each rank's instan
         let folder = FileManager.default.isWritableFile(atPath: "/dev/shm") ? "/dev/shm/" : NSTemporaryDirectory()
         var generator = SystemRandomNumberGenerator()
         let nonce = (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let path = folder + "shoal-tp-\(getpid())-" + nonce.prefix(6).map { String(format: "%02x", $0) }.joined()
+        let path = folder + "shoal-tp-\(getpid())-" + SHA256.hexString(Array(nonce.prefix(6)))
         let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw ClusterError(.connectionFailed, "cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { Glibc.close(fd) }

@@ -110,10 +110,7 @@ public final class WorkerLink: @unchecked Sendable {  // used by one executor th
 
     /// Receives a tensor-parallel rank's partial sums into `output` (exactly `count` floats).
     public func receivePartialSum(into output: UnsafeMutablePointer<Float>, count: Int) throws {
-        let frame = try receive(try connected(), expect: .partialSum, deadline: .now + timeout)
-        var r = PayloadReader(frame)
-        let got = try WorkerProtocol.readFloats(&r, into: output, capacity: count, from: name)
-        guard got == count else { throw ClusterError(.protocolViolation, "\(name): \(got) partial sums, expected \(count)") }
+        try partialSumFloats(try receiveFrame(expect: .partialSum), into: output, count: count)
     }
 
     /// Receives the next frame, a rank's `partialSum` or its `forwarded` reply, for a leader relaying the

@@ -306,7 +306,7 @@ public final class WorkerServer: @unchecked Sendable {
             case .shardEnd:
                 var r = PayloadReader(frame.payload)
                 let total = Int(clamping: try r.readUInt64()), sha = try r.readString()
-                let got = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+                let got = SHA256.hexString(hasher.finalize())
                 guard received == total, got == sha else {
                     throw ClusterError(.protocolViolation, "the share arrived as \(received) bytes with sha256 \(got.prefix(12))…, not \(total) with \(sha.prefix(12))…")
                 }
