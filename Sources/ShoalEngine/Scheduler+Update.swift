@@ -23,7 +23,7 @@ extension Scheduler {
             throw SchedulerError(.invalidStep, "no sampled token for \(entry.id) in step \(step.index)")
         }
         if !step.isEmpty { pendingSteps.removeFirst() }
-        for entry in step.entries where inFlight[entry.id] == step.index { inFlight[entry.id] = nil }
+        for entry in step.entries where inFlight[entry.id]?.step == step.index { inFlight[entry.id] = nil }
         var finished: [SequenceState] = []
         for entry in step.entries where isLive(entry) {
             let id = entry.id
@@ -89,7 +89,13 @@ extension Scheduler {
         if !Set(running).isDisjoint(with: waiting) { fail("a sequence is both waiting and running") }
         if running.count + waiting.count != sequences.count { fail("\(sequences.count) sequences but \(running.count) running and \(waiting.count) waiting") }
         if blocks.sequenceCount != running.count { fail("\(blocks.sequenceCount) block tables for \(running.count) running sequences") }
-        for (id, step) in inFlight where !pendingSteps.contains(step) { fail("\(id) is in step \(step), which is not in flight") }
+        for (id, entry) in inFlight where !pendingSteps.contains(entry.step) { fail("\(id) is in step \(entry.step), which is not in flight") }
+        for (id, entry) in inFlight {
+            guard let sequence = sequences[id] else { continue }
+            if entry.end <= sequence.computedTokens || entry.end > sequence.tokens.count {
+                fail("\(id)'s tokens in flight end at \(entry.end) with \(sequence.computedTokens) of \(sequence.tokens.count) computed")
+            }
+        }
         for (earlier, later) in zip(running, running.dropFirst()) where !(sequences[earlier].map { a in sequences[later].map { a.precedes($0) } ?? false } ?? false) {
             fail("running queue out of order at \(earlier), \(later)")
         }

@@ -16,8 +16,10 @@
 ///
 /// Drive it as `schedule()` → run the step's batch → sample → ``complete(_:sampled:stopped:)``, with
 /// ``add(_:)`` and ``abort(_:)`` in between. A pipeline keeps several steps in flight (vLLM's batch queue): each
-/// `schedule()` then leaves out the sequences of steps not yet completed (they are neither scheduled again nor
-/// preempted), and steps complete in the order they were scheduled.
+/// `schedule()` then leaves out the sequences of steps not yet completed (they are never preempted), except
+/// that a prompt's next chunk may follow the chunk in flight at once (its stages run steps in order, so a
+/// chunk's K/V is in every stage's cache before the next chunk reaches that stage), and steps complete in the
+/// order they were scheduled.
 public struct Scheduler: Sendable {
     public let configuration: SchedulerConfiguration
     /// The block tables and prefix cache.
@@ -32,8 +34,16 @@ public struct Scheduler: Sendable {
     var stepCount: UInt64 = 0
     /// Steps handed out and not yet completed, oldest first.
     var pendingSteps: [UInt64] = []
-    /// Sequences in those steps, by the step's index.
-    var inFlight: [SequenceID: UInt64] = [:]
+    /// Sequences in those steps: the latest step each is in, and where its tokens in flight end.
+    var inFlight: [SequenceID: InFlight] = [:]
+
+    /// A sequence's place in the steps in flight.
+    struct InFlight: Sendable, Equatable {
+        /// The latest step holding its tokens.
+        var step: UInt64
+        /// The position after its last token in flight: where a next chunk starts.
+        var end: Int
+    }
     /// Preemptions since the start (a counter metric).
     public private(set) var preemptionCount = 0
 
@@ -138,10 +148,15 @@ public struct Scheduler: Sendable {
             for id in running {
                 guard plan.budget > 0, plan.hasRoom else { break }
                 guard let sequence = sequences[id], sequence.status == .running,
-                      (sequence.uncomputedTokens == 1) == decoding, !plan.contains(id), inFlight[id] == nil
+                      (sequence.uncomputedTokens == 1) == decoding, !plan.contains(id)
                 else { continue }
-                let wanted = min(sequence.uncomputedTokens, plan.budget, chunkLimit)
-                let granted = reserve(id, tokens: wanted, plan: &plan)
+                // In flight: only a prompt whose chunk in flight does not reach its end continues, after that chunk,
+                // and only into free blocks (it never preempts, nor runs in a step that preempted a sequence before it).
+                let continuing = inFlight[id] != nil
+                let start = inFlight[id]?.end ?? sequence.computedTokens
+                guard start < sequence.tokens.count, !continuing || plan.preempted.isEmpty else { continue }
+                let wanted = min(sequence.tokens.count - start, plan.budget, chunkLimit)
+                let granted = reserve(id, tokens: wanted, preempting: !continuing, plan: &plan)
                 if granted > 0 { plan.add(id, tokens: granted) }
             }
         }
@@ -170,7 +185,7 @@ public struct Scheduler: Sendable {
         entries.reserveCapacity(plan.order.count)
         for (id, count) in plan.order {
             guard let sequence = sequences[id], let table = blocks.blockTable(of: id) else { continue }
-            let start = sequence.computedTokens
+            let start = inFlight[id]?.end ?? sequence.computedTokens
             entries.append(SchedulerStep.Entry(
                 id: id,
                 tokens: Array(sequence.tokens[start..<(start + count)]),
@@ -181,7 +196,9 @@ public struct Scheduler: Sendable {
         }
         if !entries.isEmpty {
             pendingSteps.append(stepCount)
-            for entry in entries { inFlight[entry.id] = stepCount }
+            for entry in entries {
+                inFlight[entry.id] = InFlight(step: stepCount, end: entry.startPosition + entry.tokens.count)
+            }
         }
         return SchedulerStep(index: stepCount, entries: entries, preempted: plan.preempted)
     }
@@ -212,11 +229,14 @@ public struct Scheduler: Sendable {
     }
 
     /// Grows `id`'s table for up to `tokens` more tokens (fewer if only fewer fit), preempting the last running
-    /// sequences while not even one fits. Returns the tokens granted: 0 if `id` itself was preempted.
-    private mutating func reserve(_ id: SequenceID, tokens: Int, plan: inout StepPlan) -> Int {
+    /// sequences while not even one fits (if `preempting`). Returns the tokens granted: 0 if `id` itself was
+    /// preempted or nothing fits.
+    private mutating func reserve(_ id: SequenceID, tokens: Int, preempting: Bool, plan: inout StepPlan) -> Int {
         while let computed = sequences[id]?.computedTokens {
-            let fit = min(tokens, blocks.reachableLength(of: id) - computed)
-            if fit >= 1, blocks.append(sequence: id, newTotalLength: computed + fit) { return fit }
+            let start = inFlight[id]?.end ?? computed
+            let fit = min(tokens, blocks.reachableLength(of: id) - start)
+            if fit >= 1, blocks.append(sequence: id, newTotalLength: start + fit) { return fit }
+            guard preempting else { return 0 }
             // The last running sequence not in flight (a step in flight writes into its blocks).
             guard let victim = running.last(where: { inFlight[$0] == nil }) else { return 0 }
             preempt(victim, plan: &plan)

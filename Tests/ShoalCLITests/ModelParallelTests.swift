@@ -62,12 +62,15 @@ import ShoalTestSupport
     }
 
     /// Concurrent requests through a two-stage pipeline keep two batches in flight (each with its share of the
-    /// sequences): every answer must still be exactly what one process generates for its prompt. On SmolLM2: the
+    /// sequences), and a long prompt's chunks of 8 follow each other through the stages: every answer must still be
+    /// exactly what one process generates for its prompt. On SmolLM2: the
     /// tiny model's random weights have near-ties that batching (another summation order) flips.
     @Test(.enabled(if: RealModel.shouldTest(RealModel.smolLM2)))
     func batchesInFlightThroughAPipelineAnswerAsOneProcessDoes() async throws {
         let model = RealModel.path(RealModel.smolLM2)
-        let prompts = ["hello world", "the cat sat on", "one two three", "a b c d e", "quantized weights", "ok"]
+        let long = "The river town grew up around a mill, a bridge and a market square, and every spring the water rose "
+            + "over the lower streets until the people built a wall of stone along the bank, which still stands today and"
+        let prompts = ["hello world", "the cat sat on", "one two three", "a b c d e", "quantized weights", "ok", long]
         var expected: [String] = []
         for prompt in prompts {
             let alone = try ShoalProcess.run([
@@ -83,7 +86,8 @@ import ShoalTestSupport
         let server = Process()
         server.executableURL = URL(fileURLWithPath: ShoalProcess.binary)
         server.arguments = ["serve", "--model", model, "--port", "0", "--port-file", portFile.path, "--threads", "2",
-                            "--pipeline-parallel", "2", "--kv-cache-memory", "32MiB", "--precision", "exact"]
+                            "--pipeline-parallel", "2", "--kv-cache-memory", "32MiB", "--precision", "exact",
+                            "--long-prefill-threshold", "8"]
         server.standardInput = FileHandle.nullDevice
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice

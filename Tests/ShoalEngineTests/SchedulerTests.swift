@@ -300,6 +300,39 @@ struct SchedulerTests {
         #expect(scheduler.invariantViolations().isEmpty)
     }
 
+    @Test func aPromptsNextChunkFollowsTheChunkInFlight() throws {
+        // A 40-token prompt in chunks of 16 through a pipeline of depth 3: every chunk is scheduled at once.
+        var scheduler = try Scheduler(configuration: .init(maxBatchedTokens: 64, longPrefillThreshold: 16), blockCount: 8)
+        #expect(scheduler.tryAdd(1, prompt: prompt(40), maxTokens: 2) == nil)
+        let steps = (0..<3).map { _ in scheduler.schedule(sequenceLimit: 1) }
+        #expect(steps.map { $0.entries.map(\.startPosition) } == [[0], [16], [32]])
+        #expect(steps.map { $0.entries.map(\.tokens.count) } == [[16], [16], [8]])
+        #expect(steps.map { $0.entries.map(\.samples) } == [[false], [false], [true]])
+        #expect(scheduler.schedule(sequenceLimit: 1).isEmpty, "the last chunk samples: nothing follows it until then")
+        #expect(scheduler.invariantViolations().isEmpty)
+        // Chunks complete in order; a sequence aborted while its chunks are in flight (below) completes as no-ops.
+        #expect(scheduler.tryAdd(2, prompt: prompt(40, from: 100), maxTokens: 2) == nil)
+        try scheduler.complete(steps[0], sampled: [:])
+        #expect(scheduler.sequence(1)?.computedTokens == 16)
+        #expect(scheduler.invariantViolations().isEmpty)
+        try scheduler.complete(steps[1], sampled: [:])
+        try scheduler.complete(steps[2], sampled: [1: 9])
+        #expect(scheduler.sequence(1)?.computedTokens == 40)
+        #expect(Array(scheduler.sequence(1)?.outputTokens ?? []) == [9])
+        let next = scheduler.schedule(sequenceLimit: 1)
+        let early = scheduler.schedule(sequenceLimit: 1)
+        #expect(next.entries.map(\.id) == [1] && early.entries.map(\.id) == [2])
+        let late = scheduler.schedule(sequenceLimit: 1)
+        #expect(late.entries.map(\.id) == [2] && late.entries.map(\.startPosition) == [16])
+        scheduler.abort(2)
+        #expect(scheduler.invariantViolations().isEmpty)
+        try scheduler.complete(next, sampled: [1: 4])
+        try scheduler.complete(early, sampled: [:])
+        try scheduler.complete(late, sampled: [:])
+        #expect(scheduler.sequence(2) == nil && scheduler.usedBlockCount == 0)
+        #expect(scheduler.invariantViolations().isEmpty)
+    }
+
     @Test func prefixCacheHitsSkipComputedPromptBlocks() throws {
         var scheduler = try Scheduler(configuration: .init(maxBatchedTokens: 256), blockCount: 32)
         let shared = prompt(40)
@@ -383,7 +416,8 @@ private struct PropertyFailure: Error, CustomStringConvertible {
 /// Random traffic against the scheduler and a fake model that keeps a shadow of the KV arena: every step's
 /// tokens must continue their sequence, everything before them must be in the cache under their block table,
 /// and no step may write into a shared or cached block. With `depth` 2 a step is scheduled while the one before
-/// is still in flight (a pipeline's batch queue): they never share a sequence, and steps complete in order.
+/// is still in flight (a pipeline's batch queue): they share a sequence only where a prompt's next chunk follows
+/// the one in flight, and steps complete in order.
 private struct SchedulerSimulation {
     struct Expected {
         var prompt: [Int32]
@@ -416,6 +450,8 @@ private struct SchedulerSimulation {
     let depth: Int
     /// Steps scheduled and not yet completed, oldest first.
     var pending: [SchedulerStep] = []
+    /// Prompt chunks scheduled while the chunk before them was in flight.
+    var chunksBackToBack = 0
 
     init(seed: UInt64) throws {
         self.seed = seed
@@ -506,7 +542,12 @@ private struct SchedulerSimulation {
                   "no progress with \(scheduler.waitingCount) waiting and \(scheduler.runningCount) running")
         try check(Set(step.entries.map(\.id)).count == step.entries.count, "a sequence appears twice in one step")
         let inFlight = Set(pending.flatMap { $0.entries.map(\.id) })
-        for entry in step.entries { try check(!inFlight.contains(entry.id), "\(entry.id) is scheduled while in flight") }
+        let sampling = Set(pending.flatMap { $0.entries.filter(\.samples).map(\.id) })
+        for entry in step.entries {
+            // Only a prompt's next chunk may follow its chunk in flight (checked to start where that one ends below).
+            try check(!sampling.contains(entry.id), "\(entry.id) is scheduled while its sampled step is in flight")
+            if inFlight.contains(entry.id) { chunksBackToBack += 1 }
+        }
         for id in step.preempted { try check(!inFlight.contains(id), "\(id) was preempted while in flight") }
         if !step.isEmpty {
             do { try step.forwardBatch.validate(vocabularySize: 8, cache: cache, contextLength: arena.count + 32) } catch {
@@ -636,6 +677,9 @@ struct SchedulerPropertyTests {
         do {
             let preemptions = try simulation.run(arrivalSteps: 2500)
             #expect(preemptions > 0, "seed \(seed): the small cache should force preemption")
+            if simulation.depth > 1, simulation.configuration.longPrefillThreshold > 0 {
+                #expect(simulation.chunksBackToBack > 0, "seed \(seed): no prompt chunk followed one in flight")
+            }
         } catch let failure as PropertyFailure {
             Issue.record("\(failure)")
         }
