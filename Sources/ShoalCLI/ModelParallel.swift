@@ -81,7 +81,9 @@ struct ModelGroup {
         if options.pipelineParallel > 1 {
             let cost = try StageCost.measure(file, precision: precision, threads: perProcess, tensorCount: options.tensorParallel)
             stages = ModelShard.balancedStages(layerCosts: cost.layers, headCost: cost.head, stages: options.pipelineParallel)
-            progress(String(format: "stage balance: a layer %.2f ms, the head %.2f ms on a 32-token batch of 8 sequences", cost.layers[0] * 1000, cost.head * 1000))
+            // Timing touched layer 0, the embedding and the head: hand those pages back (this stage binds its own below).
+            file.releasePages(file.bytes)
+            progress(String(format: "stage balance: a layer %.2f ms, the head %.2f ms on a step of 8 sequences x 2 tokens", cost.layers[0] * 1000, cost.head * 1000))
         }
         guard stages.count == options.pipelineParallel else {
             throw ValidationError("the model has \(layerCount) layers: too few for \(options.pipelineParallel) stages")
@@ -208,10 +210,12 @@ final class LocalWorkers: @unchecked Sendable {
 }
 
 /// What pipeline stages are balanced by: the time one decoder layer and the output head take here, on the real
-/// kernels, for a serving-like step (8 sequences of 4 tokens, 8 sampled rows: prefill-heavy steps make the head,
-/// which sees only the sampled rows, cheaper than its weight bytes suggest). Layer 0 is timed; the others are
-/// scaled by their weight bytes (quantization mixes differ between layers); the head counts as a whole number of
-/// layers. Best of 5 runs.
+/// kernels, for a serving-like step of 8 sequences with 2 tokens each and every sequence sampled. The head's weight
+/// against a layer's depends on the step: it sees one row per sequence while the layers see every token, so on
+/// SmolLM2 it costs ~17 layers in a pure decode step and ~5 in a 4-token-per-sequence step; measured under c=8
+/// load (100-token prompts, 64 output tokens; `shoal:model_parallel_compute_seconds_total`) it cost ~9, which
+/// this step reproduces. Layer 0 is timed; the others are scaled by their weight bytes (quantization mixes differ
+/// between layers); the head counts as a whole number of layers. Best of 5 runs.
 enum StageCost {
     static func measure(_ file: GGUFFile, precision: MatmulPrecision, threads: Int, tensorCount: Int) throws -> (layers: [Double], head: Double) {
         let description = try ModelRegistry.describe(file)
@@ -222,7 +226,7 @@ enum StageCost {
         // One rank's share when the stages are split tensor-parallel too.
         let shard = ModelShard(layers: 0..<1, holdsEmbedding: true, holdsHead: true, tensorRank: 0, tensorCount: tensorCount)
         let model = try ModelRegistry.load(file, pool: ComputePool(threadCount: threads), precision: precision, shard: shard)
-        let sequences = 8, perSequence = 4, blockSize = 16
+        let sequences = 8, perSequence = 2, blockSize = 16
         let cache = try PagedKVCache(layers: 0..<1, kvWidth: model.cacheKVWidth, blockCount: sequences, blockSize: blockSize)
         let tokens = (0..<(sequences * perSequence)).map { Int32(($0 * 7919) % max(1, model.config.vocabularySize)) }
         let batch = ForwardBatch(

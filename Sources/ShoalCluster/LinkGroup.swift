@@ -74,12 +74,13 @@ final class LinkGroup: @unchecked Sendable {
         }
     }
 
-    func profile(leaderName: String, linkNames: (Int, WorkerLink) -> String) -> ExecutorProfile {
+    func profile(leader: (name: String, role: String), links linkNames: (Int, WorkerLink) -> (name: String, role: String)) -> ExecutorProfile {
         status.withLock { status in
-            var parts = [ExecutorProfile.Part(name: leaderName, computeSeconds: status.compute[0],
+            var parts = [ExecutorProfile.Part(name: leader.name, role: leader.role, computeSeconds: status.compute[0],
                                               networkSeconds: status.network[0], stragglerSeconds: status.straggler[0])]
             for (i, link) in links.enumerated() {
-                parts.append(.init(name: linkNames(i, link), computeSeconds: status.compute[i + 1],
+                let names = linkNames(i, link)
+                parts.append(.init(name: names.name, role: names.role, computeSeconds: status.compute[i + 1],
                                    networkSeconds: status.network[i + 1], stragglerSeconds: status.straggler[i + 1]))
             }
             return ExecutorProfile(steps: status.steps, parts: parts)

@@ -329,18 +329,19 @@ public final class ModelParallelExecutor: ModelExecutor, @unchecked Sendable {  
     public func profile() -> ExecutorProfile {
         let transport = transport.withLock { $0 }
         let split = ranks > 1 ? ", all-reduce over \(transport[0]); straggler = waiting for the other ranks' sums" : ""
-        var names: [String] = []
+        func role(stage: Int, rank: Int) -> String {
+            [stages.count > 1 ? "stage \(stage)" : nil, ranks > 1 ? "rank \(rank)" : nil].compactMap { $0 }.joined(separator: " ")
+        }
+        var names: [(name: String, role: String)] = []
         for (index, links) in stages.enumerated() {
             for (position, link) in links.enumerated() {
-                let rank = index == 0 ? position + 1 : position
-                var name = stages.count > 1 ? "stage \(index)" : ""
-                if ranks > 1 { name += (name.isEmpty ? "" : " ") + "rank \(rank)" }
-                if index > 0, ranks > 1, position == 0 { name += " (all-reduce over \(transport[index]))" }
-                names.append("\(name) (\(link.name))")
+                let part = role(stage: index, rank: index == 0 ? position + 1 : position)
+                let reduce = index > 0 && ranks > 1 && position == 0 ? " (all-reduce over \(transport[index]))" : ""
+                names.append(("\(part)\(reduce) (\(link.name))", part))
             }
         }
-        let leader = (stages.count > 1 ? "stage 0" : "") + (ranks > 1 ? (stages.count > 1 ? " rank 0" : "rank 0") : "")
-        return group.profile(leaderName: "\(leader) (\(local.shard), here\(split))") { index, _ in names[index] }
+        let leader = role(stage: 0, rank: 0)
+        return group.profile(leader: ("\(leader) (\(local.shard), here\(split))", leader)) { index, _ in names[index] }
     }
 
     public func shutdown() { group.shutdown() }

@@ -128,7 +128,8 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
     }
 
     public func stats() -> EngineStats {
-        state.withLock { state in
+        let profile = executor.profile()
+        return state.withLock { state in
             var stats = state.stats
             stats.running = state.scheduler.runningCount
             stats.waiting = state.scheduler.waitingCount
@@ -140,6 +141,7 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
             stats.isDraining = state.draining
             stats.currentStepSeconds = state.stepStart.map { (ContinuousClock.now - $0).seconds }
             stats.unavailableReason = executor.failure
+            stats.profile = profile
             return stats
         }
     }

@@ -89,6 +89,8 @@ public struct EngineStats: Sendable, Equatable {
     public var isDraining = false
     /// Why the engine cannot compute now (a model-parallel worker is lost), or nil.
     public var unavailableReason: String?
+    /// Where a split model's step time went, per process (empty for one process).
+    public var profile = ExecutorProfile()
 
     public init() {}
 }

@@ -48,6 +48,8 @@ public struct ExecutorProfile: Sendable, Equatable {
     public struct Part: Sendable, Equatable {
         /// Who: "rank 1 (127.0.0.1:7001)", "stage 0 (local)".
         public var name: String
+        /// A short, stable label for the part ("stage 1 rank 0"), as metrics name it; the name when empty.
+        public var role: String
         /// Seconds spent computing.
         public var computeSeconds: Double
         /// Seconds spent waiting on the network (sending, receiving, the peer's compute excluded where known).
@@ -55,8 +57,9 @@ public struct ExecutorProfile: Sendable, Equatable {
         /// Seconds this part waited for slower parts.
         public var stragglerSeconds: Double
 
-        public init(name: String, computeSeconds: Double = 0, networkSeconds: Double = 0, stragglerSeconds: Double = 0) {
+        public init(name: String, role: String = "", computeSeconds: Double = 0, networkSeconds: Double = 0, stragglerSeconds: Double = 0) {
             self.name = name
+            self.role = role.isEmpty ? name : role
             self.computeSeconds = computeSeconds
             self.networkSeconds = networkSeconds
             self.stragglerSeconds = stragglerSeconds

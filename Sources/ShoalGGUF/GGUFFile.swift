@@ -97,6 +97,18 @@ public final class GGUFFile: @unchecked Sendable {
     /// handed back to the kernel (`madvise(MADV_DONTNEED)`), since they are read from the file again if touched.
     public var isFileMapped: Bool { storage.isFileMapping }
 
+    /// Drops the whole pages inside `bytes` (a range of this file's bytes) from this process's resident memory,
+    /// where the file is mapped: a private read-only mapping reads them back from the file if they are touched
+    /// again. A copy in memory is left alone.
+    public func releasePages(_ bytes: UnsafeRawBufferPointer) {
+        guard isFileMapped, let base = bytes.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: base) + page - 1) / page * page
+        let end = (Int(bitPattern: base) + bytes.count) / page * page
+        guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
+        _ = madvise(pointer, end - start, MADV_DONTNEED)
+    }
+
     /// `general.architecture`, when present and a string.
     public var architecture: String? {
         metadata["general.architecture"]?.stringValue

@@ -61,7 +61,7 @@ final class WeightBinding {
             let copy = OwnedBytes(count: view.rows * view.rowBytes)
             copy.base.copyMemory(from: view.base, byteCount: copy.count)
             ownedCopies.append(copy)
-            release(UnsafeRawBufferPointer(start: view.base, count: copy.count))
+            file.releasePages(UnsafeRawBufferPointer(start: view.base, count: copy.count))
             do {
                 view = try MatrixView(base: UnsafeRawPointer(copy.base), type: view.type, rows: view.rows, columns: view.columns)
             } catch {
@@ -71,7 +71,7 @@ final class WeightBinding {
         let weight = LinearWeight(view, precision: precision)
         // The fast path computes from its repacked copy: the file's pages it read to make it can go (they come back
         // from the file if anything reads them again).
-        if weight.isInterleaved, mapped { release(UnsafeRawBufferPointer(start: view.base, count: view.rows * view.rowBytes)) }
+        if weight.isInterleaved, mapped { file.releasePages(UnsafeRawBufferPointer(start: view.base, count: view.rows * view.rowBytes)) }
         return weight
     }
 
@@ -93,7 +93,7 @@ final class WeightBinding {
         }
         ownedCopies.append(copy)
         boundBytes += copy.count
-        release(source)
+        file.releasePages(source)
         do {
             let view = try MatrixView(base: UnsafeRawPointer(copy.base), type: type, rows: rows, columns: columnRange.count)
             return LinearWeight(view, precision: precision)
@@ -130,16 +130,6 @@ final class WeightBinding {
         return info
     }
 
-    /// Drops the whole pages of `bytes` from this process's resident memory (a private read-only mapping reads
-    /// them back from the file if they are ever touched again; a copy in memory is left alone).
-    private func release(_ bytes: UnsafeRawBufferPointer) {
-        guard file.isFileMapped else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = (Int(bitPattern: bytes.baseAddress!) + page - 1) / page * page
-        let end = (Int(bitPattern: bytes.baseAddress!) + bytes.count) / page * page
-        guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return }
-        _ = madvise(pointer, end - start, MADV_DONTNEED)
-    }
 }
 
 /// Memory a model owns (a copied weight slice), 64-byte aligned.

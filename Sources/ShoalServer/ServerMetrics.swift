@@ -33,6 +33,10 @@ final class ServerMetrics: Sendable {
         static let tpot = "vllm:time_per_output_token"
         static let e2e = "vllm:e2e_request_latency"
         static let queue = "vllm:request_queue_time"
+        static let parallelSteps = "shoal:model_parallel_steps"
+        static let parallelCompute = "shoal:model_parallel_compute_seconds"
+        static let parallelNetwork = "shoal:model_parallel_network_seconds"
+        static let parallelStraggler = "shoal:model_parallel_straggler_seconds"
     }
 
     // vLLM's buckets.
@@ -104,6 +108,28 @@ final class ServerMetrics: Sendable {
         advance(Name.promptTokens, Help.promptTokens, stats.promptTokens, previous.promptTokens)
         advance(Name.generationTokens, Help.generationTokens, stats.generationTokens, previous.generationTokens)
         advance(Name.preemptions, Help.preemptions, stats.preemptions, previous.preemptions)
+        updateProfile(model: model, now: stats.profile, before: previous.profile)
+    }
+
+    /// Advances the per-process time split of a split model's steps (nothing for one process).
+    private func updateProfile(model: String, now: ExecutorProfile, before: ExecutorProfile) {
+        guard !now.parts.isEmpty else { return }
+        let steps = now.steps >= before.steps ? now.steps - before.steps : now.steps
+        let stepCounter = counter(Name.parallelSteps, Help.parallelSteps, labels: [("model_name", model)])
+        if steps > 0 { stepCounter.increment(by: Int64(steps)) }
+        for part in now.parts {
+            let labels = [("model_name", model), ("part", part.role)]
+            let previous = before.parts.first { $0.role == part.role }
+            for (name, help, value, old) in [
+                (Name.parallelCompute, Help.parallelCompute, part.computeSeconds, previous?.computeSeconds ?? 0),
+                (Name.parallelNetwork, Help.parallelNetwork, part.networkSeconds, previous?.networkSeconds ?? 0),
+                (Name.parallelStraggler, Help.parallelStraggler, part.stragglerSeconds, previous?.stragglerSeconds ?? 0),
+            ] {
+                let series = counter(name, help, labels: labels)
+                let delta = value >= old ? value - old : value
+                if delta > 0 { series.increment(by: delta) }
+            }
+        }
     }
 
     /// Records one finished (or aborted) engine request.
@@ -147,6 +173,10 @@ final class ServerMetrics: Sendable {
         static let tpot = "Histogram of time per output token in seconds."
         static let e2e = "Histogram of end to end request latency in seconds."
         static let queue = "Histogram of time spent in the WAITING phase for request."
+        static let parallelSteps = "Steps a split model (tensor or pipeline parallel) has run."
+        static let parallelCompute = "Seconds each process of a split model spent computing its share of the steps."
+        static let parallelNetwork = "Seconds each process of a split model spent on the network (sending, receiving)."
+        static let parallelStraggler = "Seconds each process of a split model waited for slower processes (their sums)."
     }
 }
 

@@ -120,6 +120,17 @@ import ShoalTestSupport
             }
             #expect(texts == expected.map { Optional($0) })
         }
+        // /metrics splits the steps' time per process.
+        let metrics = String(decoding: try await LocalClusterTests.request(base + "/metrics").body, as: UTF8.self)
+        func value(_ series: String, part: String? = nil) -> Double? {
+            metrics.split(separator: "\n")
+                .first { line in line.hasPrefix(series + "{") && (part.map { line.contains("part=\"\($0)\"") } ?? true) }
+                .flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+        }
+        #expect((value("shoal:model_parallel_steps_total") ?? 0) > 0, "\(metrics)")
+        #expect((value("shoal:model_parallel_compute_seconds_total", part: "stage 1") ?? 0) > 0, "the worker's stage computed")
+        #expect((value("shoal:model_parallel_compute_seconds_total", part: "stage 0") ?? 0) > 0, "the leader's stage computed")
+        #expect(value("shoal:model_parallel_network_seconds_total", part: "stage 1") != nil)
     }
 
     /// A worker without a copy of the model receives only its share from the leader, checks it, keeps it for the
