@@ -21,12 +21,16 @@ struct BenchEngine: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var precisionOption: PrecisionOption
     @OptionGroup var parallel: ParallelOptions
+    @OptionGroup var kvCache: KVCacheOption
 
     @Option(name: .customLong("prompt-tokens"), help: "Tokens in the prefill test (0 skips it).")
     var promptTokens: Int = 512
 
     @Option(name: .customLong("gen-tokens"), help: "Tokens in the decode test (0 skips it).")
     var genTokens: Int = 128
+
+    @Option(help: "Tokens of context already in the cache when each test starts (llama-bench's -d).")
+    var depth: Int = 0
 
     @Option(help: "Measured runs of each test (after one warm-up run).")
     var repetitions: Int = 5
@@ -39,12 +43,15 @@ struct BenchEngine: ParsableCommand {
             throw ValidationError("--prompt-tokens and --gen-tokens must be >= 0 and not both 0")
         }
         guard (1...1000).contains(repetitions) else { throw ValidationError("--repetitions must be 1...1000") }
+        guard depth >= 0 else { throw ValidationError("--depth must be >= 0") }
     }
 
     struct Report: Encodable {
         var model: String
         var threads: Int
         var precision: String
+        var kv_cache_dtype: String
+        var depth: Int
         var prompt_tokens: Int
         var gen_tokens: Int
         var repetitions: Int
@@ -65,24 +72,27 @@ struct BenchEngine: ParsableCommand {
 
     func run() throws {
         let group = try ModelGroup.open(try modelOptions.path(), threads: modelOptions.threadCount,
-                                        precision: precisionOption.precision, options: parallel) { printError($0) }
+                                        precision: precisionOption.precision,
+                                        cacheType: kvCache.type(for: precisionOption.precision), options: parallel) { printError($0) }
         defer { group.shutdown() }
-        guard max(promptTokens, genTokens) <= group.config.contextLength else {
-            throw ValidationError("tests longer than the model's context of \(group.config.contextLength) tokens")
+        guard depth + max(promptTokens, genTokens) <= group.config.contextLength else {
+            throw ValidationError("--depth plus the longest test exceeds the model's context of \(group.config.contextLength) tokens")
         }
-        var bench = try ForwardBenchmark(executor: group.executor, maxTokens: max(promptTokens, genTokens))
+        var bench = try ForwardBenchmark(executor: group.executor, maxTokens: depth + max(promptTokens, genTokens))
+        try bench.fill(depth: depth)
         var report = Report(model: modelOptions.model, threads: modelOptions.threadCount,
-                            precision: precisionOption.precision.rawValue, prompt_tokens: promptTokens,
+                            precision: precisionOption.precision.rawValue, kv_cache_dtype: group.executor.cacheType.rawValue,
+                            depth: depth, prompt_tokens: promptTokens,
                             gen_tokens: genTokens, repetitions: repetitions,
                             pipeline_parallel: parallel.pipelineParallel, tensor_parallel: parallel.tensorParallel, profile: [])
         if promptTokens > 0 {
-            _ = try bench.prefill(tokens: promptTokens)
-            let rates = try (0..<repetitions).map { _ in Double(promptTokens) / (try bench.prefill(tokens: promptTokens)) }
+            _ = try bench.prefill(tokens: promptTokens, depth: depth)
+            let rates = try (0..<repetitions).map { _ in Double(promptTokens) / (try bench.prefill(tokens: promptTokens, depth: depth)) }
             report.prefill_tokens_per_second = ThroughputSummary(samples: rates)
         }
         if genTokens > 0 {
-            _ = try bench.decode(tokens: min(genTokens, 16))
-            let rates = try (0..<repetitions).map { _ in Double(genTokens) / (try bench.decode(tokens: genTokens)) }
+            _ = try bench.decode(tokens: min(genTokens, 16), depth: depth)
+            let rates = try (0..<repetitions).map { _ in Double(genTokens) / (try bench.decode(tokens: genTokens, depth: depth)) }
             report.decode_tokens_per_second = ThroughputSummary(samples: rates)
         }
         let profile = group.executor.profile()

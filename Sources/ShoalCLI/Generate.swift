@@ -13,6 +13,7 @@ struct Generate: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var precisionOption: PrecisionOption
     @OptionGroup var parallel: ParallelOptions
+    @OptionGroup var kvCache: KVCacheOption
 
     @Option(help: "Raw prompt text (special tokens written in it are recognised).")
     var prompt: String?
@@ -63,7 +64,8 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let group = try ModelGroup.open(try modelOptions.path(), threads: modelOptions.threadCount,
-                                        precision: precisionOption.precision, options: parallel) { printError($0) }
+                                        precision: precisionOption.precision,
+                                        cacheType: kvCache.type(for: precisionOption.precision), options: parallel) { printError($0) }
         defer { group.shutdown() }
         let loaded = (file: group.file, tokenizer: group.tokenizer)
         let ids = try promptTokens(loaded)

@@ -48,6 +48,24 @@ struct PrecisionOption: ParsableArguments {
     var precision: MatmulPrecision = .exact
 }
 
+/// `--kv-cache-dtype` for the commands that run the model (`serve`, `generate`, `bench`).
+struct KVCacheOption: ParsableArguments {
+    @Option(name: .customLong("kv-cache-dtype"),
+            help: "How the KV cache stores keys and values: auto (f32 with --precision exact, f16 with fast), f32, f16, bf16 or q8_0 (llama.cpp's 8-bit blocks).")
+    var kvCacheDtype: String = "auto"
+
+    func validate() throws {
+        guard kvCacheDtype.lowercased() == "auto" || KVCacheType(name: kvCacheDtype) != nil else {
+            throw ValidationError("--kv-cache-dtype must be auto, f32, f16, bf16 or q8_0, got '\(kvCacheDtype)'")
+        }
+    }
+
+    /// The type for `precision`: exact stays exact (f32) unless asked otherwise.
+    func type(for precision: MatmulPrecision) -> KVCacheType {
+        KVCacheType(name: kvCacheDtype) ?? (precision == .exact ? .f32 : .f16)
+    }
+}
+
 extension LoadedModel {
     /// Resolves `reference` (catalogue name, pulled if missing, or .gguf path), then opens the file, its
     /// tokenizer and the model bound to it on a pool of `threads` threads, its matrix products in `precision`.

@@ -64,11 +64,12 @@ struct ModelGroup {
     var config: ModelConfig { executor.config }
 
     /// Opens `reference` and builds the executor `options` ask for, on `threads` threads in all.
-    static func open(_ reference: String, threads: Int, precision: MatmulPrecision, options: ParallelOptions,
-                     progress: @escaping (String) -> Void) throws -> ModelGroup {
+    static func open(_ reference: String, threads: Int, precision: MatmulPrecision, cacheType: KVCacheType = .f32,
+                     options: ParallelOptions, progress: @escaping (String) -> Void) throws -> ModelGroup {
         if options.processes == 1 {
             let loaded = try LoadedModel.open(reference, threads: threads, precision: precision, progress: progress)
-            return ModelGroup(file: loaded.file, tokenizer: loaded.tokenizer, executor: LocalExecutor(model: loaded.model), workers: nil)
+            return ModelGroup(file: loaded.file, tokenizer: loaded.tokenizer,
+                              executor: try LocalExecutor(model: loaded.model, cacheType: cacheType), workers: nil)
         }
         let path = try ModelStore().resolve(reference, pull: true, progress: progress)
         // Each stage maps the file and touches only its own tensors' pages.
@@ -117,7 +118,7 @@ struct ModelGroup {
             let shards = ShardSource(file: file)
             let links = endpoints.enumerated().map { index, endpoint in
                 let request = WorkerProtocol.LoadRequest(modelSHA256: sha, modelBytes: file.fileSize, pathHint: path, precision: precision.rawValue,
-                                                         shard: shard(index + 1))
+                                                         shard: shard(index + 1), cacheType: cacheType.rawValue)
                 return WorkerLink(endpoint: endpoint, key: key, request: request, timeout: timeout, shards: shards)
             }
             try localWorkers?.waitUntilListening(timeout: .seconds(60))
@@ -125,7 +126,8 @@ struct ModelGroup {
             let byStage = (0..<stages.count).map { stage in
                 Array(links[max(0, stage * ranks - 1)..<(stage * ranks + ranks - 1)])
             }
-            let executor = try ModelParallelExecutor(local: local, stages: byStage, sharedMemory: !options.noSharedMemory)
+            let executor = try ModelParallelExecutor(local: local, stages: byStage, sharedMemory: !options.noSharedMemory,
+                                                     cacheType: cacheType)
             return ModelGroup(file: file, tokenizer: tokenizer, executor: executor, workers: localWorkers)
         } catch {
             localWorkers?.stop()

@@ -77,6 +77,7 @@ struct Serve: AsyncParsableCommand {
     var replicas: Int = 1
 
     @OptionGroup var parallel: ParallelOptions
+    @OptionGroup var kvCache: KVCacheOption
 
     @Option(name: .long, help: "With --replicas: a model alias and its routing rules, NAME=RULE;RULE... (see `shoal route --help`).")
     var alias: [String] = []
@@ -138,7 +139,8 @@ struct Serve: AsyncParsableCommand {
         let state = ServerState(isLoading: true)
         let engines = EngineService(
             models: models, names: servedModelName, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-            precision: precision, parallel: parallel, configuration: engineConfiguration, state: state, logger: logger)
+            precision: precision, cacheType: kvCache.type(for: precision), parallel: parallel, configuration: engineConfiguration,
+            state: state, logger: logger)
         let server = ShoalHTTPServer(state: state, configuration: serverConfiguration, registry: registry, logger: logger,
                                      onListening: PortFile.writer(portFile, logger: logger))
         let group = ServiceGroup(configuration: .init(
@@ -160,7 +162,7 @@ extension Serve {
             "--max-batched-tokens", "\(maxBatchedTokens)", "--max-num-seqs", "\(maxNumSeqs)",
             "--max-waiting", "\(maxWaiting)", "--long-prefill-threshold", "\(longPrefillThreshold)",
             "--shutdown-timeout", "\(shutdownTimeout)", "--max-body-bytes", "\(maxBodyBytes)", "--log-level", logLevel,
-            "--precision", precision.rawValue,
+            "--precision", precision.rawValue, "--kv-cache-dtype", kvCache.kvCacheDtype,
         ]
         if let maxModelLen { shared += ["--max-model-len", "\(maxModelLen)"] }
         if noPrefixCaching { shared.append("--no-prefix-caching") }
@@ -199,6 +201,7 @@ struct EngineService: Service {
     let names: [String]
     let threads: Int
     let precision: MatmulPrecision
+    let cacheType: KVCacheType
     let parallel: ParallelOptions
     let configuration: EngineConfiguration
     let state: ServerState
@@ -212,7 +215,8 @@ struct EngineService: Service {
             for group in groups { group.shutdown() }
         }
         for (index, reference) in models.enumerated() {
-            let group = try ModelGroup.open(reference, threads: threads, precision: precision, options: parallel) { logger.info("\($0)") }
+            let group = try ModelGroup.open(reference, threads: threads, precision: precision, cacheType: cacheType,
+                                            options: parallel) { logger.info("\($0)") }
             groups.append(group)
             let name = index < names.count ? names[index] : Self.defaultName(reference)
             let engine = try EngineCore(
@@ -224,7 +228,8 @@ struct EngineService: Service {
             logger.info("model ready", metadata: [
                 "model": "\(name)", "source": "\(reference)", "threads": "\(threads)", "precision": "\(precision)",
                 "pipeline_parallel": "\(parallel.pipelineParallel)", "tensor_parallel": "\(parallel.tensorParallel)",
-                "kv_cache_tokens": "\(engine.cacheTokenCapacity)", "context": "\(engine.contextLength)",
+                "kv_cache_tokens": "\(engine.cacheTokenCapacity)", "kv_cache_dtype": "\(cacheType.rawValue)",
+                "kv_cache_bytes_per_token": "\(group.executor.cacheBytesPerToken)", "context": "\(engine.contextLength)",
             ])
         }
         state.setLoading(false)

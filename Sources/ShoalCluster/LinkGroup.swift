@@ -1,5 +1,6 @@
 import Foundation
 import ShoalEngine
+import ShoalKernels
 import ShoalModels
 import Synchronization
 
@@ -43,14 +44,15 @@ final class LinkGroup: @unchecked Sendable {
     var failure: String? { status.withLock { $0.failure } }
 
     /// KV-cache bytes per token of the process that holds the most: `local`'s or a worker's.
-    func cacheBytesPerToken(local: DecoderModel) -> Int {
-        let localBytes = PagedKVCache.bytesPerToken(layerCount: local.shard.layers.count, kvWidth: local.cacheKVWidth)
+    func cacheBytesPerToken(local: DecoderModel, type: KVCacheType) -> Int {
+        let localBytes = PagedKVCache.bytesPerToken(layerCount: local.shard.layers.count, kvWidth: local.cacheKVWidth, type: type)
         return links.compactMap { $0.reply?.cacheBytesPerToken }.reduce(localBytes, max)
     }
 
     /// Has every worker allocate `blockCount` blocks, and returns `local`'s cache of as many.
-    func allocateCaches(local: DecoderModel, blockCount: Int, blockSize: Int) throws -> PagedKVCache {
-        let cache = try PagedKVCache(layers: local.shard.layers, kvWidth: local.cacheKVWidth, blockCount: blockCount, blockSize: blockSize)
+    func allocateCaches(local: DecoderModel, type: KVCacheType, blockCount: Int, blockSize: Int) throws -> PagedKVCache {
+        let cache = try PagedKVCache(layers: local.shard.layers, kvWidth: local.cacheKVWidth, blockCount: blockCount,
+                                     blockSize: blockSize, type: type)
         for link in links { try link.allocateCache(blockCount: blockCount, blockSize: blockSize) }
         return cache
     }

@@ -1,3 +1,4 @@
+public import ShoalKernels
 public import ShoalEngine
 public import ShoalModels
 import Synchronization
@@ -61,6 +62,8 @@ public final class ModelParallelExecutor: ModelExecutor, @unchecked Sendable {  
     private var stageShared: [Bool]
     /// How each stage's all-reduce runs, for the profile (read from other threads).
     private let transport: Mutex<[String]>
+    /// How this process's KV cache stores keys and values.
+    public let cacheType: KVCacheType
 
     /// Connects every worker and has it load its share.
     /// - Parameters:
@@ -68,8 +71,13 @@ public final class ModelParallelExecutor: ModelExecutor, @unchecked Sendable {  
     ///   - stages: per stage, its workers in rank order; stage 0's lack rank 0. With one rank per stage and one
     ///     stage after the first this is a two-stage pipeline; with one stage, plain tensor parallelism.
     ///   - sharedMemory: offer each stage's ranks a shared-memory all-reduce (ranks on other hosts decline).
-    /// - Throws: the first worker's failure to connect or load.
-    public init(local: DecoderModel, stages: [[WorkerLink]], sharedMemory: Bool = true) throws {
+    ///   - cacheType: how this process's KV cache stores keys and values (the workers are told in their load requests).
+    /// - Throws: the first worker's failure to connect or load; `ModelError` when `cacheType` cannot hold the heads.
+    public init(local: DecoderModel, stages: [[WorkerLink]], sharedMemory: Bool = true, cacheType: KVCacheType = .f32) throws {
+        if let reason = PagedKVCache.unsupportedReason(type: cacheType, headDim: local.config.headDim) {
+            throw ModelError(.invalidBatch, reason)
+        }
+        self.cacheType = cacheType
         let ranks = local.shard.tensorCount
         precondition(local.shard.tensorRank == 0 && local.shard.holdsEmbedding && !stages.isEmpty
                      && stages[0].count == ranks - 1 && stages.dropFirst().allSatisfy { $0.count == ranks }
@@ -91,10 +99,10 @@ public final class ModelParallelExecutor: ModelExecutor, @unchecked Sendable {  
     /// Per stage, whether its all-reduce runs through shared memory (every rank attached to the segment).
     public var sharedMemoryStages: [Bool] { transport.withLock { $0.map { $0 == "shared memory" } } }
 
-    public var cacheBytesPerToken: Int { group.cacheBytesPerToken(local: local) }
+    public var cacheBytesPerToken: Int { group.cacheBytesPerToken(local: local, type: cacheType) }
 
     public func allocateCache(blockCount: Int, blockSize: Int) throws {
-        cache = try group.allocateCaches(local: local, blockCount: blockCount, blockSize: blockSize)
+        cache = try group.allocateCaches(local: local, type: cacheType, blockCount: blockCount, blockSize: blockSize)
     }
 
     public var failure: String? { group.failure }

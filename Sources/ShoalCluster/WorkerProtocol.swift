@@ -1,3 +1,4 @@
+public import ShoalKernels
 public import ShoalModels
 
 /// The messages between a leader (`shoal serve`, `generate` or `bench` with model parallelism) and a
@@ -20,7 +21,7 @@ public import ShoalModels
 ///                                      it and answers `loaded`
 public enum WorkerProtocol {
     /// Bumped on any change to the messages; a worker of another version is refused in the handshake.
-    public static let version: UInt32 = 2
+    public static let version: UInt32 = 3
 
     /// Frame kinds of the messages.
     public enum Kind: UInt16, Sendable {
@@ -98,13 +99,17 @@ public enum WorkerProtocol {
         public var pathHint: String
         public var precision: String
         public var shard: ModelShard
+        /// How the worker's KV cache stores keys and values (a ``KVCacheType`` raw value).
+        public var cacheType: String
 
-        public init(modelSHA256: String, modelBytes: Int, pathHint: String, precision: String, shard: ModelShard) {
+        public init(modelSHA256: String, modelBytes: Int, pathHint: String, precision: String, shard: ModelShard,
+                    cacheType: String = KVCacheType.f32.rawValue) {
             self.modelSHA256 = modelSHA256
             self.modelBytes = modelBytes
             self.pathHint = pathHint
             self.precision = precision
             self.shard = shard
+            self.cacheType = cacheType
         }
 
         func encode() -> [UInt8] {
@@ -119,6 +124,7 @@ public enum WorkerProtocol {
             w.writeUInt8(shard.holdsHead ? 1 : 0)
             w.writeUInt32(UInt32(shard.tensorRank))
             w.writeUInt32(UInt32(shard.tensorCount))
+            w.writeString(cacheType)
             return w.bytes
         }
 
@@ -130,10 +136,12 @@ public enum WorkerProtocol {
             let lo = Int(try r.readUInt32()), hi = Int(try r.readUInt32())
             let embedding = try r.readUInt8() != 0, head = try r.readUInt8() != 0
             let rank = Int(try r.readUInt32()), ranks = Int(try r.readUInt32())
+            let cacheType = try r.readString()
             guard lo <= hi else { throw ClusterError(.protocolViolation, "load: layer range \(lo)..<\(hi) is reversed") }
             return LoadRequest(modelSHA256: sha, modelBytes: bytes, pathHint: path, precision: precision,
                                shard: ModelShard(layers: lo..<hi, holdsEmbedding: embedding, holdsHead: head,
-                                                 tensorRank: rank, tensorCount: ranks))
+                                                 tensorRank: rank, tensorCount: ranks),
+                               cacheType: cacheType)
         }
     }
 

@@ -138,6 +138,7 @@ public final class WorkerServer: @unchecked Sendable {
         var file: GGUFFile?
         var model: DecoderModel?
         var cache: PagedKVCache?
+        var cacheType = KVCacheType.f32
         var hidden: [Float] = []
         var output: [Float] = []
         /// The leader's shared-memory segment for the all-reduce, when this worker shares its host.
@@ -152,6 +153,10 @@ public final class WorkerServer: @unchecked Sendable {
         case .load:
             let request = try WorkerProtocol.LoadRequest.decode(frame.payload)
             session = Session()
+            guard let cacheType = KVCacheType(rawValue: request.cacheType) else {
+                throw ClusterError(.protocolViolation, "unknown KV cache type '\(request.cacheType)'")
+            }
+            session.cacheType = cacheType
             let file: GGUFFile, model: DecoderModel, path: String
             if let kept = held.withLock({ $0 }), kept.request == request {
                 (file, model, path) = (kept.file, kept.model, kept.path)
@@ -178,7 +183,8 @@ public final class WorkerServer: @unchecked Sendable {
             let reply = WorkerProtocol.LoadReply(
                 layerCount: model.config.layerCount, hiddenSize: model.config.hiddenSize,
                 vocabularySize: model.config.vocabularySize, logitsWidth: model.logitsWidth,
-                cacheBytesPerToken: PagedKVCache.bytesPerToken(layerCount: request.shard.layers.count, kvWidth: model.cacheKVWidth),
+                cacheBytesPerToken: PagedKVCache.bytesPerToken(layerCount: request.shard.layers.count, kvWidth: model.cacheKVWidth,
+                                                               type: cacheType),
                 weightBytes: model.weightBytes)
             try connection.send(Frame(kind: WorkerProtocol.Kind.loaded.rawValue, payload: reply.encode()))
         case .allocateCache:
@@ -187,7 +193,7 @@ public final class WorkerServer: @unchecked Sendable {
             let blocks = Int(try r.readUInt32()), blockSize = Int(try r.readUInt32())
             session.cache = nil
             session.cache = try PagedKVCache(layers: model.shard.layers, kvWidth: model.cacheKVWidth,
-                                             blockCount: blocks, blockSize: blockSize)
+                                             blockCount: blocks, blockSize: blockSize, type: session.cacheType)
             try connection.send(Frame(kind: WorkerProtocol.Kind.cacheReady.rawValue))
         case .forward:
             guard let model = session.model, let cache = session.cache else {

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import ShoalKernels
 public import ShoalModels
 public import ShoalTokenizers
 import Synchronization
@@ -97,6 +98,8 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
         cacheTokenCapacity = blocks * blockSize
         var initial = State(scheduler: scheduler)
         initial.stats.kvBlocksTotal = blocks
+        initial.stats.kvBlockSize = blockSize
+        initial.stats.kvCacheType = executor.cacheType.rawValue
         state = Mutex(initial)
     }
 

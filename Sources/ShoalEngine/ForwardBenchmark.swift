@@ -1,7 +1,8 @@
 public import ShoalModels
 
 /// llama-bench style throughput runs straight on an executor: prefill of N random tokens in one batch (pp),
-/// and N single-token decode steps from an empty context (tg), each including the output head.
+/// and N single-token decode steps (tg), each including the output head, from an empty context or after a
+/// context of `depth` tokens already in the cache (llama-bench's `-d`).
 public struct ForwardBenchmark {
     public let executor: any ModelExecutor
     private let blockCount: Int
@@ -30,25 +31,38 @@ public struct ForwardBenchmark {
         return (0..<n).map { _ in Int32.random(in: 0..<vocab, using: &rng) }
     }
 
-    /// Seconds to run `tokens` random tokens through the model as one batch.
-    public mutating func prefill(tokens: Int) throws -> Double {
+    /// Puts `depth` random tokens in the cache at positions 0..<depth (in chunks of 512), for runs that start there.
+    public mutating func fill(depth: Int) throws {
+        var start = 0
+        while start < depth {
+            let count = min(512, depth - start)
+            var batch = ForwardBatch()
+            batch.append(tokens: randomTokens(count), startingAt: start, blockTable: fullTable)
+            try logits.withUnsafeMutableBufferPointer { try executor.execute(batch, logits: $0.baseAddress!) }
+            start += count
+        }
+    }
+
+    /// Seconds to run `tokens` random tokens through the model as one batch, at positions from `depth` on (the
+    /// context before them filled by ``fill(depth:)``).
+    public mutating func prefill(tokens: Int, depth: Int = 0) throws -> Double {
         var batch = ForwardBatch()
-        batch.append(tokens: randomTokens(tokens), startingAt: 0, blockTable: fullTable)
+        batch.append(tokens: randomTokens(tokens), startingAt: depth, blockTable: fullTable)
         let clock = ContinuousClock()
         let start = clock.now
         try logits.withUnsafeMutableBufferPointer { try executor.execute(batch, logits: $0.baseAddress!) }
         return (clock.now - start).seconds
     }
 
-    /// Seconds to run `tokens` decode steps of one token each, positions 0..<tokens.
-    public mutating func decode(tokens: Int) throws -> Double {
+    /// Seconds to run `tokens` decode steps of one token each, positions `depth ..< depth + tokens`.
+    public mutating func decode(tokens: Int, depth: Int = 0) throws -> Double {
         let ids = randomTokens(tokens)
         let table = fullTable
         let clock = ContinuousClock()
         let start = clock.now
-        for (position, id) in ids.enumerated() {
+        for (index, id) in ids.enumerated() {
             var batch = ForwardBatch()
-            batch.append(tokens: [id], startingAt: position, blockTable: table)
+            batch.append(tokens: [id], startingAt: depth + index, blockTable: table)
             try logits.withUnsafeMutableBufferPointer { try executor.execute(batch, logits: $0.baseAddress!) }
         }
         return (clock.now - start).seconds

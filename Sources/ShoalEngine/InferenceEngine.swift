@@ -76,6 +76,9 @@ public struct EngineStats: Sendable, Equatable {
     public var kvCacheUsage: Double = 0
     public var kvBlocksUsed = 0
     public var kvBlocksTotal = 0
+    /// Tokens per KV block, and how the cache stores them (`f32`, `f16`, `bf16`, `q8_0`).
+    public var kvBlockSize = 0
+    public var kvCacheType = "f32"
     /// Prefix-cache lookups and hits, in tokens.
     public var prefixCacheQueries = 0
     public var prefixCacheHits = 0

@@ -1,3 +1,4 @@
+public import ShoalKernels
 public import ShoalModels
 
 /// Runs the model for the engine (vLLM's executor): it owns the model, or its shards in other processes, their
@@ -10,6 +11,8 @@ public protocol ModelExecutor: AnyObject, Sendable {
     var config: ModelConfig { get }
     /// KV-cache bytes one token takes in the process that holds the most of it (what `--kv-cache-memory` sizes).
     var cacheBytesPerToken: Int { get }
+    /// How the KV cache stores keys and values.
+    var cacheType: KVCacheType { get }
     /// Allocates the KV caches, `blockCount` blocks of `blockSize` tokens in every process, before any `execute`.
     /// - Throws: when the memory cannot be had or a worker refuses.
     func allocateCache(blockCount: Int, blockSize: Int) throws
@@ -78,20 +81,27 @@ public struct ExecutorProfile: Sendable, Equatable {
 /// Runs the whole model in this process.
 public final class LocalExecutor: ModelExecutor, @unchecked Sendable {  // the cache is set once, before use
     public let model: any LanguageModel
+    /// How the KV cache stores keys and values.
+    public let cacheType: KVCacheType
     private var cache: PagedKVCache?
 
-    public init(model: any LanguageModel) {
+    /// - Throws: `ModelError` when `cacheType` cannot hold this model's heads (q8_0 needs multiples of 32).
+    public init(model: any LanguageModel, cacheType: KVCacheType = .f32) throws {
+        if let reason = PagedKVCache.unsupportedReason(type: cacheType, headDim: model.config.headDim) {
+            throw ModelError(.invalidBatch, reason)
+        }
         self.model = model
+        self.cacheType = cacheType
     }
 
     public var config: ModelConfig { model.config }
 
     public var cacheBytesPerToken: Int {
-        PagedKVCache.bytesPerToken(layerCount: model.config.layerCount, kvWidth: model.config.kvWidth)
+        PagedKVCache.bytesPerToken(layerCount: model.config.layerCount, kvWidth: model.config.kvWidth, type: cacheType)
     }
 
     public func allocateCache(blockCount: Int, blockSize: Int) throws {
-        cache = try PagedKVCache(config: model.config, blockCount: blockCount, blockSize: blockSize)
+        cache = try PagedKVCache(config: model.config, blockCount: blockCount, blockSize: blockSize, type: cacheType)
     }
 
     public func execute(_ batch: ForwardBatch, logits: UnsafeMutablePointer<Float>) throws {

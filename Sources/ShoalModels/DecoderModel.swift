@@ -292,8 +292,7 @@ public final class DecoderModel: LanguageModel {
                 let position = Int(batch.positions[t])
                 let block = Int(tables[views[t].sequence][position / cache.blockSize])
                 let slot = position % cache.blockSize
-                cache.storeKeys(k + t * kw, layer: l, block: block, slot: slot)
-                cache.values(layer: l, block: block, slot: slot).update(from: v + t * kw, count: kw)
+                cache.store(keys: k + t * kw, values: v + t * kw, layer: l, block: block, slot: slot)
             }
             attention.run(layer: l, tokens: layerViews, blockTables: tables, cache: cache, queries: q, output: att,
                           scores: ws.scores, scoreStride: ws.scoreStride, pool: pool)

@@ -1,10 +1,10 @@
-import ShoalKernels
+package import ShoalKernels
 
 /// Causal grouped-query attention that reads keys and values through block tables.
 ///
 /// Work is split into (token, KV head) units across the pool; each unit handles the query heads
 /// that share that KV head, so every cached key and value row is loaded once per unit.
-struct PagedAttention {
+package struct PagedAttention {
     let headCount: Int
     let kvHeadCount: Int
     let headDim: Int
@@ -14,7 +14,7 @@ struct PagedAttention {
     /// The KV heads those query heads read; the cache holds exactly these, in order.
     var kvHeads: Range<Int>
 
-    init(headCount: Int, kvHeadCount: Int, headDim: Int, scale: Float,
+    package init(headCount: Int, kvHeadCount: Int, headDim: Int, scale: Float,
          queryHeads: Range<Int>? = nil, kvHeads: Range<Int>? = nil) {
         self.headCount = headCount
         self.kvHeadCount = kvHeadCount
@@ -25,11 +25,17 @@ struct PagedAttention {
     }
 
     /// Per-token facts the attention needs: where the token's sequence keeps its blocks and how far it may look.
-    struct TokenView {
-        var position: Int
+    package struct TokenView {
+        package var position: Int
         /// First position it may attend to (0 for full attention; later for a sliding window).
-        var firstVisible: Int
-        var sequence: Int
+        package var firstVisible: Int
+        package var sequence: Int
+
+        package init(position: Int, firstVisible: Int, sequence: Int) {
+            self.position = position
+            self.firstVisible = firstVisible
+            self.sequence = sequence
+        }
     }
 
     /// - Parameters:
@@ -37,7 +43,7 @@ struct PagedAttention {
     ///   - output: same shape as `queries`.
     ///   - scores: per-thread scratch, `threadCount * scoreStride * (headCount / kvHeadCount)` floats,
     ///     `scoreStride` >= the longest context.
-    func run(
+    package func run(
         layer: Int, tokens: [TokenView], blockTables: [[Int32]], cache: PagedKVCache,
         queries: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
         scores: UnsafeMutablePointer<Float>, scoreStride: Int, pool: ComputePool
@@ -76,6 +82,11 @@ struct PagedAttention {
         queries: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
         scores: UnsafeMutablePointer<Float>, scoreStride: Int
     ) {
+        if cache.type != .f32 {
+            attendUnitConverting(layer: layer, view: view, table: table, kvHead: kvHead, group: group, cache: cache,
+                                 queries: queries, output: output, scores: scores, scoreStride: scoreStride)
+            return
+        }
         let blockSize = cache.blockSize
         let first = view.firstVisible
         let count = view.position - first + 1
@@ -151,6 +162,101 @@ struct PagedAttention {
             let value = UnsafePointer(cache.values(layer: layer, block: block, slot: slot) + kvOffset)
             for h in 0..<group {
                 axpyInline(scores[h * scoreStride + (p - first)], value, output + h * headDim, headDim)
+            }
+            p += 1
+        }
+    }
+}
+
+extension PagedAttention {
+    /// ``attendUnit`` for a cache of f16, bf16 or q8_0: the kernels convert each key tile row and value row as
+    /// they load it (no float copy of the cache is made).
+    private func attendUnitConverting(
+        layer: Int, view: TokenView, table: [Int32], kvHead: Int, group: Int, cache: PagedKVCache,
+        queries: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        scores: UnsafeMutablePointer<Float>, scoreStride: Int
+    ) {
+        let type = cache.type
+        let blockSize = cache.blockSize
+        let first = view.firstVisible
+        let count = view.position - first + 1
+        let kvOffset = kvHead * headDim
+        let quantized = type.isQuantized
+        let tileOffset = kvOffset * blockSize * type.elementBytes
+        let scaleOffset = cache.keyScaleOffset + kvOffset / KVCacheType.quantBlock * blockSize * 2
+        var blockIndex = first / blockSize
+        while blockIndex * blockSize <= view.position {
+            let base = UnsafeRawPointer(cache.block(layer: layer, block: Int(table[blockIndex])))
+            let lo = max(first, blockIndex * blockSize)
+            let hi = min(view.position, blockIndex * blockSize + blockSize - 1)
+            if blockSize == 16 {
+                var h0 = 0
+                while h0 < group {
+                    let heads = min(4, group - h0)
+                    let lanes = kvKeyScores16x4(type, queries + h0 * headDim, heads: heads, tile: base + tileOffset,
+                                                scales: quantized ? base + scaleOffset : nil, headDim: headDim)
+                    for h in 0..<heads {
+                        let out = scores + (h0 + h) * scoreStride
+                        let scaled = (h == 0 ? lanes.0 : h == 1 ? lanes.1 : h == 2 ? lanes.2 : lanes.3) * scale
+                        for p in lo...hi { out[p - first] = scaled[p - blockIndex * 16] }
+                    }
+                    h0 += heads
+                }
+            } else {
+                let scales = quantized ? base + cache.keyScaleOffset : nil
+                for h in 0..<group {
+                    let q = queries + h * headDim
+                    let out = scores + h * scoreStride
+                    for p in lo...hi {
+                        let slot = p - blockIndex * blockSize
+                        var sum: Float = 0
+                        for d in 0..<headDim {
+                            sum += q[d] * kvKey(type, tile: base, scales: scales, d: kvOffset + d, slot: slot, blockSize: blockSize)
+                        }
+                        out[p - first] = sum * scale
+                    }
+                }
+            }
+            blockIndex += 1
+        }
+        for h in 0..<group {
+            softmaxInPlace(scores + h * scoreStride, count: count)
+        }
+        if headDim % 32 == 0 {
+            table.withUnsafeBufferPointer { tablePointer in
+                let layerBase = UnsafeRawPointer(cache.layerBase(layer))
+                var h0 = 0
+                while h0 < group {
+                    let heads = min(2, group - h0)
+                    var d0 = 0
+                    while d0 < headDim {
+                        kvAccumulateValues2x32(
+                            type, table: tablePointer.baseAddress!, first: first, last: view.position, blockSize: blockSize,
+                            base: layerBase, blockStride: cache.blockStride, valueOffset: cache.valueOffset,
+                            rowBytes: cache.valueRowBytes, scaleOffset: cache.valueScaleOffset,
+                            scaleRowBytes: cache.valueScaleRowBytes, column: kvOffset + d0,
+                            weights: scores + h0 * scoreStride, weightStride: scoreStride, heads: heads,
+                            output: output + h0 * headDim + d0, outputStride: headDim)
+                        d0 += 32
+                    }
+                    h0 += 2
+                }
+            }
+            return
+        }
+        for h in 0..<group {
+            (output + h * headDim).update(repeating: 0, count: headDim)
+        }
+        var p = first
+        while p <= view.position {
+            let block = Int(table[p / blockSize])
+            let slot = p % blockSize
+            let base = UnsafeRawPointer(cache.block(layer: layer, block: block))
+            let row = base + cache.valueOffset + slot * cache.valueRowBytes
+            let rowScales = quantized ? base + cache.valueScaleOffset + slot * cache.valueScaleRowBytes : nil
+            for d in 0..<headDim {
+                let value = kvValue(type, row: row, scales: rowScales, d: kvOffset + d)
+                for h in 0..<group { output[h * headDim + d] += scores[h * scoreStride + (p - first)] * value }
             }
             p += 1
         }

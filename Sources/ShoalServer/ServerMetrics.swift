@@ -33,6 +33,7 @@ final class ServerMetrics: Sendable {
         static let tpot = "vllm:time_per_output_token"
         static let e2e = "vllm:e2e_request_latency"
         static let queue = "vllm:request_queue_time"
+        static let cacheConfig = "vllm:cache_config_info"
         static let parallelSteps = "shoal:model_parallel_steps"
         static let parallelCompute = "shoal:model_parallel_compute_seconds"
         static let parallelNetwork = "shoal:model_parallel_network_seconds"
@@ -84,6 +85,13 @@ final class ServerMetrics: Sendable {
 
     /// Sets the gauges and advances the counters from an engine snapshot.
     func update(model: String, stats: EngineStats) {
+        if stats.kvBlockSize > 0 {
+            registry.makeGauge(
+                descriptor: MetricNameDescriptor(metricName: Name.cacheConfig, helpText: Help.cacheConfig),
+                labels: [("model_name", model), ("block_size", "\(stats.kvBlockSize)"),
+                         ("num_gpu_blocks", "\(stats.kvBlocksTotal)"), ("cache_dtype", stats.kvCacheType)]
+            ).set(1.0)
+        }
         gauge(Name.running, Help.running, model: model).set(Double(stats.running))
         gauge(Name.waiting, Help.waiting, model: model).set(Double(stats.waiting))
         gauge(Name.kvCacheUsage, Help.kvCacheUsage, model: model).set(stats.kvCacheUsage)
@@ -173,6 +181,7 @@ final class ServerMetrics: Sendable {
         static let tpot = "Histogram of time per output token in seconds."
         static let e2e = "Histogram of end to end request latency in seconds."
         static let queue = "Histogram of time spent in the WAITING phase for request."
+        static let cacheConfig = "Information of the KV cache: block size (tokens), blocks, and how keys and values are stored."
         static let parallelSteps = "Steps a split model (tensor or pipeline parallel) has run."
         static let parallelCompute = "Seconds each process of a split model spent computing its share of the steps."
         static let parallelNetwork = "Seconds each process of a split model spent on the network (sending, receiving)."

@@ -32,10 +32,10 @@ struct FastPathAccuracyTests {
     ]
 
     /// Logits of `ids` (one sequence from position 0) at positions `rows`.
-    static func logits(_ model: any LanguageModel, _ ids: [Int32], rows: Range<Int>) throws -> [Float] {
+    static func logits(_ model: any LanguageModel, _ ids: [Int32], rows: Range<Int>, cacheType: KVCacheType = .f32) throws -> [Float] {
         let n = ids.count
         let blocks = (n + 15) / 16
-        let cache = try PagedKVCache(config: model.config, blockCount: blocks)
+        let cache = try PagedKVCache(config: model.config, blockCount: blocks, type: cacheType)
         let batch = ForwardBatch(tokens: ids, positions: (0..<n).map(Int32.init),
                                  sequences: [.init(start: 0, count: n, blockTable: (0..<Int32(blocks)).map { $0 })],
                                  logitRows: Array(rows))
