@@ -9,13 +9,14 @@ import Synchronization
 /// global tensor an architecture reads). A leader streams it to a worker that has no copy of the model, straight
 /// from its mapped file; the worker loads it as it would the whole file, with the same shard.
 ///
-/// A tensor-parallel rank receives its stage's whole layers (it binds only its slices of them): the transfer is
-/// the stage's share, not the rank's.
+/// A tensor-parallel rank's package holds only its slices: the rows or columns of each projection it binds (and
+/// its range of the output head), each recorded under `shoal.cut.<tensor>` so that the worker binds the stored
+/// tensor as that slice and refuses a package cut for another rank.
 public struct ShardPackage: Sendable {
     public let shard: ModelShard
     private let file: GGUFFile
     private let header: [UInt8]
-    private let layout: [(source: GGUFTensorInfo, offset: Int)]
+    private let layout: [(source: GGUFTensorInfo, cut: TensorCut?, offset: Int)]
     /// Bytes of the whole package.
     public let byteCount: Int
 
@@ -27,15 +28,25 @@ public struct ShardPackage: Sendable {
             if let value = file.metadata[key] { writer.set(key, value) }
         }
         let tied = file.tensor(named: "output.weight") == nil
-        var chosen: [GGUFTensorInfo] = []
+        let description = try ModelRegistry.describe(file)
+        let slices = shard.tensorCount > 1 ? try DecoderModel.layout(of: shard, in: file, description: description) : nil
+        var chosen: [(GGUFTensorInfo, TensorCut?)] = []
         for tensor in file.tensors where Self.belongs(tensor.name, to: shard, tiedHead: tied) {
-            try writer.reserveTensor(name: tensor.name, type: tensor.type, dimensions: tensor.dimensions)
-            chosen.append(tensor)
+            var dimensions = tensor.dimensions
+            let cut = slices?.cut(ofTensor: tensor.name, config: description.config, holdsEmbedding: shard.holdsEmbedding)
+            switch cut {
+            case .rows(let rows)?: dimensions[1] = rows.count
+            case .columns(let columns)?: dimensions[0] = columns.count
+            case nil: break
+            }
+            if let cut { writer.set(TensorCut.metadataKey(tensor.name), cut.metadata) }
+            try writer.reserveTensor(name: tensor.name, type: tensor.type, dimensions: dimensions)
+            chosen.append((tensor, cut))
         }
         self.shard = shard
         self.file = file
         header = writer.header()
-        layout = zip(chosen, writer.tensorLayout).map { ($0, $1.offset) }
+        layout = zip(chosen, writer.tensorLayout).map { ($0.0, $0.1, $1.offset) }
         byteCount = header.count + writer.dataByteCount
     }
 
@@ -59,7 +70,7 @@ public struct ShardPackage: Sendable {
         try header.withUnsafeBytes { try body($0) }
         var written = header.count
         let zeros = [UInt8](repeating: 0, count: max(file.alignment, 64))
-        for (source, offset) in layout {
+        for (source, cut, offset) in layout {
             var padding = header.count + offset - written
             while padding > 0 {
                 let n = min(padding, zeros.count)
@@ -68,13 +79,46 @@ public struct ShardPackage: Sendable {
                 written += n
             }
             let data = file.data(for: source)
-            var start = 0
-            while start < data.count {
-                let n = min(chunk, data.count - start)
-                try body(UnsafeRawBufferPointer(rebasing: data[start..<(start + n)]))
-                start += n
+            let rowBytes = source.dimensions[0] / source.type.blockSize * source.type.blockBytes
+            switch cut {
+            case nil:
+                try Self.stream(data, chunk: chunk, body)
+                written += data.count
+            case .rows(let rows)?:
+                // Consecutive rows: one range of the tensor.
+                let piece = UnsafeRawBufferPointer(rebasing: data[(rows.lowerBound * rowBytes)..<(rows.upperBound * rowBytes)])
+                try Self.stream(piece, chunk: chunk, body)
+                written += piece.count
+            case .columns(let columns)?:
+                // The same whole blocks of every row, gathered a chunk at a time.
+                let start = columns.lowerBound / source.type.blockSize * source.type.blockBytes
+                let width = columns.count / source.type.blockSize * source.type.blockBytes
+                let rowCount = data.count / max(rowBytes, 1)
+                let perChunk = max(1, chunk / max(width, 1))
+                var buffer = [UInt8](repeating: 0, count: min(rowCount, perChunk) * width)
+                var row = 0
+                while row < rowCount {
+                    let n = min(perChunk, rowCount - row)
+                    buffer.withUnsafeMutableBytes { out in
+                        for i in 0..<n {
+                            out.baseAddress!.advanced(by: i * width)
+                                .copyMemory(from: data.baseAddress! + (row + i) * rowBytes + start, byteCount: width)
+                        }
+                    }
+                    try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<(n * width)])) }
+                    row += n
+                    written += n * width
+                }
             }
-            written += data.count
+        }
+    }
+
+    private static func stream(_ data: UnsafeRawBufferPointer, chunk: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var start = 0
+        while start < data.count {
+            let n = min(chunk, data.count - start)
+            try body(UnsafeRawBufferPointer(rebasing: data[start..<(start + n)]))
+            start += n
         }
     }
 
@@ -85,10 +129,11 @@ public struct ShardPackage: Sendable {
         return SHA256.hexString(hasher.finalize())
     }
 
-    /// The file name a worker keeps the package under: the model's hash and the shard's stage.
+    /// The file name a worker keeps the package under: the model's hash, the shard's stage and its rank.
     public static func fileName(modelSHA256: String, shard: ModelShard) -> String {
         "\(modelSHA256)-layers\(shard.layers.lowerBound)-\(shard.layers.upperBound)"
-            + (shard.holdsEmbedding ? "-embedding" : "") + (shard.holdsHead ? "-head" : "") + ".gguf"
+            + (shard.holdsEmbedding ? "-embedding" : "") + (shard.holdsHead ? "-head" : "")
+            + (shard.tensorCount > 1 ? "-rank\(shard.tensorRank)of\(shard.tensorCount)" : "") + ".gguf"
     }
 }
 
@@ -103,12 +148,10 @@ public final class ShardSource: @unchecked Sendable {  // guarded by `packages`
 
     /// The package of `shard` and its SHA-256.
     func package(for shard: ModelShard) throws -> (ShardPackage, String) {
-        // Ranks of one stage receive the same package.
-        let key = ModelShard(layers: shard.layers, holdsEmbedding: shard.holdsEmbedding, holdsHead: shard.holdsHead)
-        if let known = packages.withLock({ $0[key] }) { return known }
-        let package = try ShardPackage(file: file, shard: key)
+        if let known = packages.withLock({ $0[shard] }) { return known }
+        let package = try ShardPackage(file: file, shard: shard)
         let made = (package, try package.sha256())
-        packages.withLock { $0[key] = made }
+        packages.withLock { $0[shard] = made }
         return made
     }
 }

@@ -81,8 +81,7 @@ public final class DecoderModel: LanguageModel {
             throw ModelError(.invalidMetadata, "\(config.architecture): attention kinds for \(description.attention.count) of \(config.layerCount) layers")
         }
         let w = WeightBinding(file: file, precision: precision)
-        let alignment = try Self.cutAlignment(file, description: description, layers: shard.layers)
-        let layout = try ShardLayout(config: config, rank: shard.tensorRank, ranks: shard.tensorCount, alignment: alignment)
+        let layout = try Self.layout(of: shard, in: file, description: description)
         let h = config.hiddenSize, f = config.feedForwardSize, d = config.headDim
         let queryRows = (layout.queryHeads.lowerBound * d)..<(layout.queryHeads.upperBound * d)
         let kvRows = (layout.kvHeads.lowerBound * d)..<(layout.kvHeads.upperBound * d)
@@ -134,6 +133,13 @@ public final class DecoderModel: LanguageModel {
     }
 
     /// The largest block size (in columns) of the matrices whose inputs a tensor-parallel rank cuts.
+    /// The slices a tensor-parallel rank of `shard` binds from `file` (what its `init` computes).
+    /// - Throws: `ModelError` for a shard that cannot be cut.
+    public static func layout(of shard: ModelShard, in file: GGUFFile, description: DecoderDescription) throws -> ShardLayout {
+        let alignment = try cutAlignment(file, description: description, layers: shard.layers)
+        return try ShardLayout(config: description.config, rank: shard.tensorRank, ranks: shard.tensorCount, alignment: alignment)
+    }
+
     private static func cutAlignment(_ file: GGUFFile, description: DecoderDescription, layers: Range<Int>) throws -> Int {
         var alignment = 1
         for i in layers {

@@ -1,3 +1,5 @@
+public import ShoalGGUF
+
 /// Which part of a model one process holds: a contiguous range of decoder layers (a pipeline stage) and one rank
 /// of a tensor-parallel split of each of those layers.
 ///
@@ -144,5 +146,59 @@ public struct ShardLayout: Sendable, Equatable {
             start = end
         }
         return ranges
+    }
+}
+
+/// A tensor-parallel rank's piece of one weight matrix: a range of its rows (outputs) or of its columns (inputs).
+public enum TensorCut: Sendable, Equatable, CustomStringConvertible {
+    case rows(Range<Int>)
+    case columns(Range<Int>)
+
+    public var description: String {
+        switch self {
+        case .rows(let r): "rows \(r.lowerBound)..<\(r.upperBound)"
+        case .columns(let c): "columns \(c.lowerBound)..<\(c.upperBound)"
+        }
+    }
+
+    /// The metadata key under which a rank's share package (the GGUF file of one rank's share that a leader
+    /// makes for a worker without the model) records how it cut tensor `name`.
+    public static func metadataKey(_ name: String) -> String { "shoal.cut." + name }
+
+    /// The cut as that metadata value: `[axis (0 rows, 1 columns), start, end]`.
+    public var metadata: GGUFValue {
+        switch self {
+        case .rows(let r): .array([.uint64(0), .uint64(UInt64(r.lowerBound)), .uint64(UInt64(r.upperBound))])
+        case .columns(let c): .array([.uint64(1), .uint64(UInt64(c.lowerBound)), .uint64(UInt64(c.upperBound))])
+        }
+    }
+
+    /// Reads a cut back from its metadata value; nil when malformed.
+    public init?(metadata: GGUFValue) {
+        guard case .array(let items) = metadata, items.count == 3, let axis = items[0].intValue,
+              let start = items[1].intValue, let end = items[2].intValue, 0 <= start, start <= end else { return nil }
+        switch axis {
+        case 0: self = .rows(start..<end)
+        case 1: self = .columns(start..<end)
+        default: return nil
+        }
+    }
+}
+
+extension ShardLayout {
+    /// The piece of tensor `name` that a rank with this layout binds (the ranges `DecoderModel` binds), or nil
+    /// when it reads all of it: norms, and the token embedding where the rank embeds tokens (only a tied output
+    /// head on a rank without the embedding reads a range of its rows).
+    public func cut(ofTensor name: String, config: ModelConfig, holdsEmbedding: Bool) -> TensorCut? {
+        let d = config.headDim
+        let query = (queryHeads.lowerBound * d)..<(queryHeads.upperBound * d)
+        let kv = (kvHeads.lowerBound * d)..<(kvHeads.upperBound * d)
+        if name.hasSuffix(".attn_q.weight") { return .rows(query) }
+        if name.hasSuffix(".attn_k.weight") || name.hasSuffix(".attn_v.weight") { return .rows(kv) }
+        if name.hasSuffix(".attn_output.weight") { return .columns(query) }
+        if name.hasSuffix(".ffn_gate.weight") || name.hasSuffix(".ffn_up.weight") { return .rows(feedForward) }
+        if name.hasSuffix(".ffn_down.weight") { return .columns(feedForward) }
+        if name == "output.weight" || (name == "token_embd.weight" && !holdsEmbedding) { return .rows(vocabulary) }
+        return nil
     }
 }

@@ -36,8 +36,33 @@ final class WeightBinding {
         try matrix(name, rows: rows, columns: columns, rowRange: 0..<rows)
     }
 
+    /// How the file's tensor `name` was cut from the model's, when the file is a rank's share package.
+    private func packagedCut(_ name: String) throws -> TensorCut? {
+        guard let value = file.metadata[TensorCut.metadataKey(name)] else { return nil }
+        guard let cut = TensorCut(metadata: value) else {
+            throw ModelError(.invalidMetadata, "'\(TensorCut.metadataKey(name))' is not [axis, start, end]")
+        }
+        return cut
+    }
+
+    /// Checks that a packaged tensor holds exactly `wanted` of the model's tensor.
+    private func requirePackaged(_ name: String, _ cut: TensorCut, is wanted: TensorCut) throws {
+        guard cut == wanted else {
+            throw ModelError(.badTensor, "tensor '\(name)' in this share holds \(cut) of the model's, not \(wanted): it was cut for another rank")
+        }
+    }
+
     /// Rows `rowRange` of the `rows` x `columns` weight matrix `name`.
     func matrix(_ name: String, rows: Int, columns: Int, rowRange: Range<Int>) throws -> MatrixView {
+        if let cut = try packagedCut(name) {
+            // A share package holds just these rows.
+            try requirePackaged(name, cut, is: .rows(rowRange))
+            return try boundMatrix(name, rows: rowRange.count, columns: columns, rowRange: 0..<rowRange.count)
+        }
+        return try boundMatrix(name, rows: rows, columns: columns, rowRange: rowRange)
+    }
+
+    private func boundMatrix(_ name: String, rows: Int, columns: Int, rowRange: Range<Int>) throws -> MatrixView {
         let info = try checked(name, rows: rows, columns: columns)
         do {
             let whole = try MatrixView(base: file.data(for: info).baseAddress!, type: info.type, rows: rows, columns: columns)
@@ -54,7 +79,7 @@ final class WeightBinding {
     func linear(_ name: String, rows: Int, columns: Int, rowRange: Range<Int>? = nil) throws -> LinearWeight {
         var view = try matrix(name, rows: rows, columns: columns, rowRange: rowRange ?? 0..<rows)
         var mapped = true
-        if let rowRange, rowRange != 0..<rows, file.isFileMapped {
+        if let rowRange, rowRange != 0..<rows, file.isFileMapped, try packagedCut(name) == nil {
             mapped = false
             // A tensor-parallel rank's rows, copied: computing from the mapping would keep the other ranks' rows
             // resident too wherever the page cache holds a folio that straddles the cut.
@@ -77,6 +102,14 @@ final class WeightBinding {
 
     /// Columns `columnRange` (on block boundaries) of every row of a projection matrix, copied into owned memory.
     func linear(_ name: String, rows: Int, columns: Int, columnRange: Range<Int>) throws -> LinearWeight {
+        if let cut = try packagedCut(name) {
+            // A share package holds just these columns of every row.
+            try requirePackaged(name, cut, is: .columns(columnRange))
+            let view = try boundMatrix(name, rows: rows, columns: columnRange.count, rowRange: 0..<rows)
+            let weight = LinearWeight(view, precision: precision)
+            if weight.isInterleaved { file.releasePages(UnsafeRawBufferPointer(start: view.base, count: view.rows * view.rowBytes)) }
+            return weight
+        }
         if columnRange == 0..<columns { return try linear(name, rows: rows, columns: columns) }
         let info = try checked(name, rows: rows, columns: columns)
         let type = info.type

@@ -133,8 +133,8 @@ import ShoalTestSupport
         #expect(value("shoal:model_parallel_network_seconds_total", part: "stage 1") != nil)
     }
 
-    /// A worker without a copy of the model receives only its share from the leader, checks it, keeps it for the
-    /// next leader, and computes exactly what one process does.
+    /// A worker without a copy of the model receives only its share from the leader (a stage's layers, or a rank's
+    /// slices of them), checks it, keeps it for the next leader, and computes exactly what a worker with the file does.
     @Test(arguments: [["--pipeline-parallel", "2"], ["--tensor-parallel", "2"]])
     func aWorkerWithoutTheFileReceivesOnlyItsShare(mode: [String]) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-share-\(UUID())").path
@@ -166,13 +166,21 @@ import ShoalTestSupport
         if mode.contains("--pipeline-parallel") {
             #expect(first.stdout == alone.stdout)
             #expect(second.stdout == alone.stdout)
+        } else {
+            // A rank bound from its packaged slices computes on the same bytes as one bound from the whole file.
+            let withFile = try generate(mode)
+            #expect(withFile.status == 0, "\(withFile.stderr)")
+            #expect(first.stdout == withFile.stdout)
+            #expect(second.stdout == withFile.stdout)
         }
         // One share, smaller than the model, received once and used again.
         let shares = try FileManager.default.contentsOfDirectory(atPath: folder + "/models/shards").filter { $0.hasSuffix(".gguf") }
         #expect(shares.count == 1, "\(shares)")
         let shareBytes = try #require(try FileManager.default.attributesOfItem(atPath: folder + "/models/shards/" + shares[0])[.size] as? Int)
         let modelBytes = try #require(try FileManager.default.attributesOfItem(atPath: Self.tinyPath)[.size] as? Int)
-        if mode.contains("--pipeline-parallel") { #expect(shareBytes < modelBytes) }
+        // A pipeline stage's layers; a tensor-parallel rank's slices of every layer (and the whole embedding).
+        #expect(shareBytes < modelBytes, "\(shareBytes) of \(modelBytes)")
+        if mode.contains("--tensor-parallel") { #expect(shares[0].contains("rank1of2"), "\(shares)") }
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(text.components(separatedBy: "received layers").count - 1 == 1, "\(text)")
         #expect(text.contains("using the share received earlier") || text.contains("still holding"), "\(text)")
