@@ -76,102 +76,11 @@ package struct PagedAttention {
         }
     }
 
+    /// One (token, KV head) unit: scores of the group's query heads against every visible key, softmax, and the
+    /// weighted sum of the values. A float32 cache runs the float kernels below; f16, bf16 and q8_0 run the
+    /// ShoalKernels ones that convert each key tile row and value row as they load it (no float copy is made).
     @inline(__always)
     private func attendUnit(
-        layer: Int, view: TokenView, table: [Int32], kvHead: Int, group: Int, cache: PagedKVCache,
-        queries: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-        scores: UnsafeMutablePointer<Float>, scoreStride: Int
-    ) {
-        if cache.type != .f32 {
-            attendUnitConverting(layer: layer, view: view, table: table, kvHead: kvHead, group: group, cache: cache,
-                                 queries: queries, output: output, scores: scores, scoreStride: scoreStride)
-            return
-        }
-        let blockSize = cache.blockSize
-        let first = view.firstVisible
-        let count = view.position - first + 1
-        let kvOffset = kvHead * headDim
-        // Scores for the query heads of the group, a key tile (one block of positions) at a time. Three or four
-        // heads share each load of the tile (three compute one spare lane set); one or two left are scored alone,
-        // so a group of one (multi-head attention) does no spare work.
-        var blockIndex = first / blockSize
-        while blockIndex * blockSize <= view.position {
-            let tile = UnsafePointer(cache.keyTile(layer: layer, block: Int(table[blockIndex])) + kvOffset * blockSize)
-            let lo = max(first, blockIndex * blockSize)
-            let hi = min(view.position, blockIndex * blockSize + blockSize - 1)
-            if blockSize == 16 {
-                var h0 = 0
-                while group - h0 >= 3 {
-                    let heads = min(4, group - h0)
-                    let lanes = tileScores16x4(queries + h0 * headDim, heads: heads, tile, headDim)
-                    for h in 0..<heads {
-                        let out = scores + (h0 + h) * scoreStride
-                        let scaled = (h == 0 ? lanes.0 : h == 1 ? lanes.1 : h == 2 ? lanes.2 : lanes.3) * scale
-                        for p in lo...hi { out[p - first] = scaled[p - blockIndex * 16] }
-                    }
-                    h0 += heads
-                }
-                while h0 < group {
-                    let out = scores + h0 * scoreStride
-                    let scaled = tileScores16(queries + h0 * headDim, tile, headDim) * scale
-                    for p in lo...hi { out[p - first] = scaled[p - blockIndex * 16] }
-                    h0 += 1
-                }
-            } else {
-                for h in 0..<group {
-                    let q = queries + h * headDim
-                    let out = scores + h * scoreStride
-                    for p in lo...hi {
-                        let slot = p - blockIndex * blockSize
-                        var sum: Float = 0
-                        for d in 0..<headDim { sum += q[d] * tile[d * blockSize + slot] }
-                        out[p - first] = sum * scale
-                    }
-                }
-            }
-            blockIndex += 1
-        }
-        for h in 0..<group {
-            softmaxInPlace(scores + h * scoreStride, count: count)
-        }
-        if headDim % 64 == 0 {
-            // Weighted sum of values with the output of up to four heads x 64 dimensions held in registers
-            // across all positions (each value row chunk is loaded once for the four heads).
-            var h0 = 0
-            while h0 < group {
-                let heads = min(4, group - h0)
-                var d0 = 0
-                while d0 < headDim {
-                    accumulateValues4x64(
-                        layer: layer, table: table, first: first, last: view.position, cache: cache,
-                        column: kvOffset + d0, weights: scores + h0 * scoreStride, weightStride: scoreStride,
-                        heads: heads, output: output + h0 * headDim + d0, outputStride: headDim)
-                    d0 += 64
-                }
-                h0 += 4
-            }
-            return
-        }
-        for h in 0..<group {
-            (output + h * headDim).update(repeating: 0, count: headDim)
-        }
-        var p = first
-        while p <= view.position {
-            let block = Int(table[p / blockSize])
-            let slot = p % blockSize
-            let value = UnsafePointer(cache.values(layer: layer, block: block, slot: slot) + kvOffset)
-            for h in 0..<group {
-                axpyInline(scores[h * scoreStride + (p - first)], value, output + h * headDim, headDim)
-            }
-            p += 1
-        }
-    }
-}
-
-extension PagedAttention {
-    /// ``attendUnit`` for a cache of f16, bf16 or q8_0: the kernels convert each key tile row and value row as
-    /// they load it (no float copy of the cache is made).
-    private func attendUnitConverting(
         layer: Int, view: TokenView, table: [Int32], kvHead: Int, group: Int, cache: PagedKVCache,
         queries: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
         scores: UnsafeMutablePointer<Float>, scoreStride: Int
@@ -184,6 +93,9 @@ extension PagedAttention {
         let quantized = type.isQuantized
         let tileOffset = kvOffset * blockSize * type.elementBytes
         let scaleOffset = cache.keyScaleOffset + kvOffset / KVCacheType.quantBlock * blockSize * 2
+        // Scores for the query heads of the group, a key tile (one block of positions) at a time. Up to four heads
+        // share each load of the tile; for float32, one or two left are scored alone, so a group of one
+        // (multi-head attention) does no spare work.
         var blockIndex = first / blockSize
         while blockIndex * blockSize <= view.position {
             let base = UnsafeRawPointer(cache.block(layer: layer, block: Int(table[blockIndex])))
@@ -192,9 +104,21 @@ extension PagedAttention {
             if blockSize == 16 {
                 var h0 = 0
                 while h0 < group {
-                    let heads = min(4, group - h0)
-                    let lanes = kvKeyScores16x4(type, queries + h0 * headDim, heads: heads, tile: base + tileOffset,
+                    let heads: Int
+                    let lanes: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+                    if type != .f32 {
+                        heads = min(4, group - h0)
+                        lanes = kvKeyScores16x4(type, queries + h0 * headDim, heads: heads, tile: base + tileOffset,
                                                 scales: quantized ? base + scaleOffset : nil, headDim: headDim)
+                    } else if group - h0 >= 3 {
+                        heads = min(4, group - h0)
+                        lanes = tileScores16x4(queries + h0 * headDim, heads: heads,
+                                               (base + tileOffset).assumingMemoryBound(to: Float.self), headDim)
+                    } else {
+                        heads = 1
+                        let one = tileScores16(queries + h0 * headDim, (base + tileOffset).assumingMemoryBound(to: Float.self), headDim)
+                        lanes = (one, one, one, one)
+                    }
                     for h in 0..<heads {
                         let out = scores + (h0 + h) * scoreStride
                         let scaled = (h == 0 ? lanes.0 : h == 1 ? lanes.1 : h == 2 ? lanes.2 : lanes.3) * scale
@@ -222,7 +146,26 @@ extension PagedAttention {
         for h in 0..<group {
             softmaxInPlace(scores + h * scoreStride, count: count)
         }
+        if type == .f32, headDim % 64 == 0 {
+            // Weighted sum of values with the output of up to four heads x 64 dimensions held in registers
+            // across all positions (each value row chunk is loaded once for the four heads).
+            var h0 = 0
+            while h0 < group {
+                let heads = min(4, group - h0)
+                var d0 = 0
+                while d0 < headDim {
+                    accumulateValues4x64(
+                        layer: layer, table: table, first: first, last: view.position, cache: cache,
+                        column: kvOffset + d0, weights: scores + h0 * scoreStride, weightStride: scoreStride,
+                        heads: heads, output: output + h0 * headDim + d0, outputStride: headDim)
+                    d0 += 64
+                }
+                h0 += 4
+            }
+            return
+        }
         if headDim % 32 == 0 {
+            // Two heads x 32 dimensions at a time, converting each value row chunk as it is loaded.
             table.withUnsafeBufferPointer { tablePointer in
                 let layerBase = UnsafeRawPointer(cache.layerBase(layer))
                 var h0 = 0
@@ -362,21 +305,4 @@ private func tileScores16x4(_ q: UnsafePointer<Float>, heads: Int, _ tile: Unsaf
         a3.addProduct(SIMD16(repeating: q3[d]), k0)
     }
     return (a0 + b0, a1 + b1, a2 + b2, a3 + b3)
-}
-
-@inline(__always)
-private func axpyInline(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-    var i = 0
-    let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
-    let a = SIMD16<Float>(repeating: alpha)
-    while i + 16 <= n {
-        var acc = ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-        acc.addProduct(a, rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
-        ry.storeBytes(of: acc, toByteOffset: i * 4, as: SIMD16<Float>.self)
-        i += 16
-    }
-    while i < n {
-        y[i] += alpha * x[i]
-        i += 1
-    }
 }
