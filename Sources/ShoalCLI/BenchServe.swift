@@ -64,7 +64,13 @@ struct BenchServe: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        // One connection per concurrent request: the pool's default of 8 per host made the requests beyond the
+        // 8th wait for a connection and fail with getConnectionFromPoolTimeout while the server was busy.
+        var clientConfiguration = HTTPClient.Configuration()
+        clientConfiguration.connectionPool = .init(idleTimeout: .seconds(60),
+                                                   concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, concurrency))
+        clientConfiguration.timeout.connect = .seconds(60)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: clientConfiguration)
         do {
             try await run(client: client)
         } catch {
