@@ -98,6 +98,40 @@ import ShoalTestSupport
         #expect(!out.stderr.contains("Backtrac"))
     }
 
+    /// `bench serve` against a real server with more concurrent requests than an HTTP client pools by default
+    /// (8 a host): every request completes and the report counts them. (The pool's limit made requests fail only
+    /// when the server was slow for longer than the client's connect timeout; this model answers too fast for that.)
+    @Test func benchServeRunsEveryConcurrentRequest() async throws {
+        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-bs-\(UUID()).port")
+        defer { try? FileManager.default.removeItem(at: portFile) }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: ShoalProcess.binary)
+        server.arguments = ["serve", "--model", Self.tinyPath, "--port", "0", "--port-file", portFile.path, "--threads", "1",
+                            "--kv-cache-memory", "8MiB"]
+        server.standardInput = FileHandle.nullDevice
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
+        var port: Int?
+        let listening = await LocalClusterTests.waitUntil(seconds: 60) {
+            port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            return port != nil
+        }
+        try #require(listening)
+        let base = "http://127.0.0.1:\(try #require(port))"
+        let up = await LocalClusterTests.waitUntil(seconds: 60) {
+            (try? await LocalClusterTests.request(base + "/health", timeout: 5))?.status == 200
+        }
+        try #require(up)
+        let out = try ShoalProcess.run(["bench", "serve", "--url", base, "--concurrency", "12", "--requests", "24",
+                                        "--prompt-tokens", "16", "--max-tokens", "4", "--ignore-eos", "--json"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let report = try json(out.stdout)
+        #expect(report["errors"] as? Int == 0, "\(report["error_samples"] ?? "")")
+        #expect(report["completed"] as? Int == 24)
+    }
+
     @Test func benchReportsBothTests() throws {
         let out = try ShoalProcess.run(["bench", "--model", Self.tinyPath, "--prompt-tokens", "32", "--gen-tokens", "8",
                                         "--repetitions", "2", "--json", "--threads", "1"])
