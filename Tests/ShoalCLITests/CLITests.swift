@@ -102,28 +102,8 @@ import ShoalTestSupport
     /// (8 a host): every request completes and the report counts them. (The pool's limit made requests fail only
     /// when the server was slow for longer than the client's connect timeout; this model answers too fast for that.)
     @Test func benchServeRunsEveryConcurrentRequest() async throws {
-        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-bs-\(UUID()).port")
-        defer { try? FileManager.default.removeItem(at: portFile) }
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: ShoalProcess.binary)
-        server.arguments = ["serve", "--model", Self.tinyPath, "--port", "0", "--port-file", portFile.path, "--threads", "1",
-                            "--kv-cache-memory", "8MiB"]
-        server.standardInput = FileHandle.nullDevice
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let (server, base) = try await LocalClusterTests.startServer(["--model", Self.tinyPath, "--threads", "1", "--kv-cache-memory", "8MiB"])
         defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
-        var port: Int?
-        let listening = await LocalClusterTests.waitUntil(seconds: 60) {
-            port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            return port != nil
-        }
-        try #require(listening)
-        let base = "http://127.0.0.1:\(try #require(port))"
-        let up = await LocalClusterTests.waitUntil(seconds: 60) {
-            (try? await LocalClusterTests.request(base + "/health", timeout: 5))?.status == 200
-        }
-        try #require(up)
         let out = try ShoalProcess.run(["bench", "serve", "--url", base, "--concurrency", "12", "--requests", "24",
                                         "--prompt-tokens", "16", "--max-tokens", "4", "--ignore-eos", "--json"])
         #expect(out.status == 0, "\(out.stderr)")

@@ -37,6 +37,35 @@ import ShoalTestSupport
         return HTTPAnswer(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
     }
 
+    /// Starts `shoal serve` with `arguments` on a port the kernel picks (`--port 0 --port-file`) and waits until
+    /// `/health` answers 200. - Returns: the process (the caller stops it) and its base URL.
+    static func startServer(_ arguments: [String]) async throws -> (process: Process, base: String) {
+        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-serve-\(UUID()).port")
+        defer { try? FileManager.default.removeItem(at: portFile) }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: ShoalProcess.binary)
+        server.arguments = ["serve", "--port", "0", "--port-file", portFile.path] + arguments
+        server.standardInput = FileHandle.nullDevice
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        do {
+            var port: Int?
+            let listening = await waitUntil(seconds: 60) {
+                port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                return port != nil
+            }
+            try #require(listening)
+            let base = "http://127.0.0.1:\(try #require(port))"
+            let up = await waitUntil(seconds: 60) { (try? await request(base + "/health", timeout: 5))?.status == 200 }
+            try #require(up)
+            return (server, base)
+        } catch {
+            kill(server.processIdentifier, SIGKILL)
+            throw error
+        }
+    }
+
     /// Polls `condition` every 100 ms until it holds or `seconds` pass. - Returns: whether it held.
     static func waitUntil(seconds: Double, _ condition: () async -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))

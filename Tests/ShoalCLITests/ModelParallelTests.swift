@@ -81,29 +81,11 @@ import ShoalTestSupport
             let object = try #require(try JSONSerialization.jsonObject(with: Data(alone.stdout.utf8)) as? [String: Any])
             expected.append(try #require(object["text"] as? String))
         }
-        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("shoal-ppq-\(UUID()).port")
-        defer { try? FileManager.default.removeItem(at: portFile) }
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: ShoalProcess.binary)
-        server.arguments = ["serve", "--model", model, "--port", "0", "--port-file", portFile.path, "--threads", "2",
-                            "--pipeline-parallel", "2", "--kv-cache-memory", "32MiB", "--precision", "exact",
-                            "--long-prefill-threshold", "8"]
-        server.standardInput = FileHandle.nullDevice
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
+        let (server, base) = try await LocalClusterTests.startServer([
+            "--model", model, "--threads", "2", "--pipeline-parallel", "2", "--kv-cache-memory", "32MiB",
+            "--precision", "exact", "--long-prefill-threshold", "8",
+        ])
         defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) } }
-        var port: Int?
-        let listening = await LocalClusterTests.waitUntil(seconds: 60) {
-            port = (try? String(contentsOf: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            return port != nil
-        }
-        try #require(listening)
-        let base = "http://127.0.0.1:\(try #require(port))"
-        let up = await LocalClusterTests.waitUntil(seconds: 60) {
-            (try? await LocalClusterTests.request(base + "/health", timeout: 5))?.status == 200
-        }
-        try #require(up)
         for _ in 0..<2 {
             let texts = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
                 for (index, prompt) in prompts.enumerated() {
