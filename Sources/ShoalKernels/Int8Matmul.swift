@@ -2,7 +2,8 @@ import ShoalGGUF
 import _Builtin_intrinsics.intel
 
 // The fast path's matmul: activations quantized to int8 once per call, weights repacked 16 rows at a time so that
-// one `vpdpbusd` adds 4 byte products to each of 16 row sums (layouts: `Q4_1Block`, `Q5_0Block`, `Q8_0Block`).
+// one `vpdpbusd` adds 4 byte products to each of 16 row sums (layouts: `Q4_0Block`, `Q4_1Block`, `Q5_0Block`,
+// `Q8_0Block`).
 
 /// Rows per interleaved group: one 512-bit register holds 4 bytes of each.
 let interleavedGroupRows = 16
@@ -138,13 +139,13 @@ func storeFloats16Unaligned(_ v: __m512, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: __m512.self)
 }
 
-/// Scalar twin of the fast path on the original (not interleaved) Q4_1, Q5_0 or Q8_0 matrix: the same int8 quantization
+/// Scalar twin of the fast path on the original (not interleaved) Q4_0, Q4_1, Q5_0 or Q8_0 matrix: the same int8 quantization
 /// of x (`quantizeBlockReference`), exact integer block products, the scaling in Double.
 package func matmulInt8Reference(
     _ w: MatrixView, _ x: UnsafePointer<Float>, xStride: Int, tokens: Int,
     _ y: UnsafeMutablePointer<Float>, yStride: Int
 ) {
-    precondition(w.type == .q4_1 || w.type == .q5_0 || w.type == .q8_0)
+    precondition(w.type == .q4_0 || w.type == .q4_1 || w.type == .q5_0 || w.type == .q8_0)
     let blocks = w.columns / 32
     for t in 0..<tokens {
         let quantized = (0..<blocks).map { quantizeBlockReference(x + t * xStride + 32 * $0) }
@@ -152,7 +153,16 @@ package func matmulInt8Reference(
             var total = 0.0
             for b in 0..<blocks {
                 let q = quantized[b]
-                if w.type == .q4_1 {
+                if w.type == .q4_0 {
+                    let block = w.row(r) + b * 18
+                    let d = Double(floatFromHalfReference(block.loadUnaligned(as: UInt16.self)))
+                    var products = 0
+                    for i in 0..<16 {
+                        let byte = Int(block.load(fromByteOffset: 2 + i, as: UInt8.self))
+                        products += ((byte & 0xF) - 8) * Int(q.values[i]) + ((byte >> 4) - 8) * Int(q.values[16 + i])
+                    }
+                    total += d * Double(q.scale) * Double(products)
+                } else if w.type == .q4_1 {
                     let block = w.row(r) + b * 20
                     let d = Double(floatFromHalfReference(block.loadUnaligned(as: UInt16.self)))
                     let m = Double(floatFromHalfReference(block.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))

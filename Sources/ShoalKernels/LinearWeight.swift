@@ -5,7 +5,7 @@ public enum MatmulPrecision: String, Sendable, CaseIterable {
     /// Activations stay float32: results equal the dequantized-weight product up to float rounding (what the
     /// reference fixtures check).
     case exact
-    /// Activations are quantized to int8 per block of 32 before products with Q4_1, Q5_0 and Q8_0 weights, as
+    /// Activations are quantized to int8 per block of 32 before products with Q4_0, Q4_1, Q5_0 and Q8_0 weights, as
     /// llama.cpp's CPU path does: about 2-4x the batched throughput, logits within llama.cpp's own distance of the
     /// reference. Other weight types stay exact.
     case fast
@@ -19,7 +19,7 @@ public struct LinearWeight: @unchecked Sendable {
     /// The fast path's repacked copy (nil in exact mode and for matrices it does not cover).
     let interleaved: InterleavedWeights?
 
-    /// Wraps `matrix`; with `.fast`, repacks it when it is Q4_1, Q5_0 or Q8_0 with a multiple of 16 rows.
+    /// Wraps `matrix`; with `.fast`, repacks it when it is Q4_0, Q4_1, Q5_0 or Q8_0 with a multiple of 16 rows.
     public init(_ matrix: MatrixView, precision: MatmulPrecision) {
         self.matrix = matrix
         guard precision == .fast else {
@@ -27,6 +27,7 @@ public struct LinearWeight: @unchecked Sendable {
             return
         }
         switch matrix.type {
+        case .q4_0: interleaved = InterleavedMatrix<Q4_0Block>(matrix).map { .q4_0($0) }
         case .q4_1: interleaved = InterleavedMatrix<Q4_1Block>(matrix).map { .q4_1($0) }
         case .q5_0: interleaved = InterleavedMatrix<Q5_0Block>(matrix).map { .q5_0($0) }
         case .q8_0: interleaved = InterleavedMatrix<Q8_0Block>(matrix).map { .q8_0($0) }
@@ -40,6 +41,7 @@ public struct LinearWeight: @unchecked Sendable {
 
 /// A fast-path copy of a weight matrix, by weight type.
 enum InterleavedWeights: Sendable {
+    case q4_0(InterleavedMatrix<Q4_0Block>)
     case q4_1(InterleavedMatrix<Q4_1Block>)
     case q5_0(InterleavedMatrix<Q5_0Block>)
     case q8_0(InterleavedMatrix<Q8_0Block>)
@@ -53,6 +55,7 @@ public func matmul(
     // A switch over concrete types, so that `matmulInt8` is specialized for each (through an existential it ran
     // about 10x slower).
     switch w.interleaved {
+    case .q4_0(let matrix): matmulInt8(matrix, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)
     case .q4_1(let matrix): matmulInt8(matrix, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)
     case .q5_0(let matrix): matmulInt8(matrix, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)
     case .q8_0(let matrix): matmulInt8(matrix, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)

@@ -31,7 +31,7 @@ import ShoalKernels
 
     /// |fast - twin| <= 1e-5 * sum |w x| (float reassociation only: the integer sums are exact in both), and
     /// |fast - exact| <= 2% of sum |w x| (int8 rounding of x; about 0.3% measured on these random cases).
-    @Test(arguments: [GGMLType.q4_1, .q5_0, .q8_0], [32, 64, 576, 1536])
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q8_0], [32, 64, 576, 1536])
     func interleavedMatchesTwin(type: GGMLType, columns: Int) throws {
         for (index, (rows, tokens)) in [(16, 1), (32, 2), (48, 3), (16, 4), (64, 5), (32, 8), (16, 9), (96, 17), (1536, 8)].enumerated()
         where columns < 1536 || rows <= 96 {
