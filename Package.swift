@@ -47,9 +47,17 @@ let package = Package(
         .target(name: "ShoalCluster", dependencies: ["ShoalStore", "ShoalGGUF", "CShoalKernels", "ShoalKernels", "ShoalModels", "ShoalEngine"]),
         .target(name: "ShoalAPI", dependencies: ["ShoalEngine"]),
         .target(
+            name: "ShoalHTTP",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "ShoalServer",
             dependencies: [
-                "ShoalAPI", "ShoalEngine", "ShoalTokenizers",
+                "ShoalAPI", "ShoalEngine", "ShoalTokenizers", "ShoalHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -60,7 +68,7 @@ let package = Package(
         .target(
             name: "ShoalRouter",
             dependencies: [
-                "ShoalAPI",
+                "ShoalAPI", "ShoalHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

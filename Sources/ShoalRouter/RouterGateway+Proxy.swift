@@ -5,19 +5,20 @@ internal import Logging
 internal import NIOCore
 internal import NIOHTTP1
 internal import ShoalAPI
+internal import ShoalHTTP
 
 extension RouterGateway {
-    /// Headers of a server-sent event stream (`Connection: close`: watching for the client's disconnect
-    /// consumes the connection's inbound side).
-    static let eventStreamHeaders: HTTPFields = [
-        .contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close",
-    ]
+    /// Headers of a server-sent event stream.
+    static let eventStreamHeaders: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
 
     /// Where one request goes and what it looks like upstream.
     struct ProxyPlan: Sendable {
         var kind: StreamRelay.Kind
         var pool: String
         var body: [String: JSONValue]
+        /// `body` as sent upstream: the client's own bytes where the router changed nothing or only added
+        /// `return_token_ids`, else `body` encoded.
+        var encodedBody: ByteBuffer
         var routing: RoutingRequest
         var headers: HTTPHeaders
         var stream: Bool
@@ -26,8 +27,8 @@ extension RouterGateway {
         var started: ContinuousClock.Instant
     }
 
-    /// Proxies a completions or chat request.
-    func proxy(_ incoming: Request, kind: StreamRelay.Kind) async throws -> Response {
+    /// Proxies a completions or chat request; the client closing `connection` cancels the upstream request.
+    func proxy(_ incoming: Request, kind: StreamRelay.Kind, connection: ClientConnection) async throws -> Response {
         var request = incoming
         let limit = configuration.maxBodyBytes
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
@@ -43,11 +44,23 @@ extension RouterGateway {
         let (promptText, lastUser) = Self.promptText(body, kind: kind)
         let pool = try resolvePool(body["model"]?.stringValue, promptText: promptText, lastUser: lastUser,
                                    headers: headerValues)
+        let poolNamed = body["model"] == .string(pool)
         body["model"] = .string(pool)
         let stream = body["stream"] == .bool(true)
         let migratable = stream && configuration.maxMigrations > 0 && StreamRelay.canMigrate(body, kind: kind)
         let clientWantsIDs = body["return_token_ids"] == .bool(true)
+        let addIDs = migratable && !clientWantsIDs
+        let idsFieldAbsent = body["return_token_ids"] == nil
         if migratable { body["return_token_ids"] = .bool(true) }
+        // The client's bytes go upstream as they came unless the router changed more than adding a field.
+        let encodedBody: ByteBuffer
+        if poolNamed && !addIDs {
+            encodedBody = data
+        } else if poolNamed && idsFieldAbsent, let spliced = Self.addingReturnTokenIDs(to: data) {
+            encodedBody = spliced
+        } else {
+            encodedBody = ByteBuffer(bytes: try ServerSentEvents.makeEncoder().encode(JSONValue.object(body)))
+        }
 
         var forward = HTTPHeaders()
         if configuration.replicaAPIKey != nil {
@@ -58,13 +71,13 @@ extension RouterGateway {
         if let id = headerValues["x-request-id"] { forward.add(name: "x-request-id", value: id) }
         let key = headerValues["x-session-id"] ?? body["user"]?.stringValue
         let plan = ProxyPlan(
-            kind: kind, pool: pool, body: body, routing: RoutingRequest(routingKey: key, promptText: promptText),
+            kind: kind, pool: pool, body: body, encodedBody: encodedBody, routing: RoutingRequest(routingKey: key, promptText: promptText),
             headers: forward, stream: stream, migratable: migratable, clientWantsIDs: clientWantsIDs, started: now)
         let path = kind == .chat ? "/v1/chat/completions" : "/v1/completions"
         let lease: ReplicaSet.Lease
         let response: HTTPClientResponse
         do {
-            (lease, response) = try await send(plan, path: path, body: plan.body, excluding: [])
+            (lease, response) = try await send(plan, path: path, body: plan.encodedBody, excluding: [])
         } catch let answer as UpstreamAnswer {
             var headers: HTTPFields = [:]
             headers[.contentType] = answer.response.headers.first(name: "content-type") ?? "application/json"
@@ -75,9 +88,8 @@ extension RouterGateway {
         let status = Int(response.status.code)
 
         if migratable && status == 200 {
-            let received = request
             return Response(status: .ok, headers: Self.eventStreamHeaders, body: ResponseBody { writer in
-                try await received.body.consumeWithCancellationOnInboundClose { _ in
+                try await connection.cancellingOnClose {
                     try await self.relay(plan, lease: lease, response: response, writer: &writer)
                 }
             })
@@ -86,12 +98,9 @@ extension RouterGateway {
         headers[.contentType] = response.headers.first(name: "content-type") ?? "application/json"
         if let retry = response.headers.first(name: "retry-after") { headers[.retryAfter] = retry }
         if stream { headers[.cacheControl] = "no-cache" }
-        // Watching for the client's disconnect consumes the connection's inbound side, so it cannot be reused.
-        headers[.connection] = "close"
-        let received = request
         return Response(status: .init(code: status), headers: headers, body: ResponseBody { writer in
             do {
-                try await received.body.consumeWithCancellationOnInboundClose { _ in
+                try await connection.cancellingOnClose {
                     for try await chunk in response.body { try await writer.write(chunk) }
                 }
                 try await writer.finish(nil)
@@ -103,6 +112,21 @@ extension RouterGateway {
                 throw error
             }
         })
+    }
+
+    /// `body` (a JSON object with at least one member) with `"return_token_ids":true` as its first member, or nil
+    /// when it does not start with `{`.
+    static func addingReturnTokenIDs(to body: ByteBuffer) -> ByteBuffer? {
+        let bytes = body.readableBytesView
+        guard let brace = bytes.firstIndex(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\n")
+                                                    && $0 != UInt8(ascii: "\t") && $0 != UInt8(ascii: "\r") }),
+              bytes[brace] == UInt8(ascii: "{") else { return nil }
+        var out = ByteBuffer()
+        out.reserveCapacity(bytes.count + 24)
+        out.writeBytes(bytes[..<(brace + 1)])
+        out.writeString(#""return_token_ids":true,"#)
+        out.writeBytes(bytes[(brace + 1)...])
+        return out
     }
 
     /// The pool for the request's `model`: a pool by name, an alias through its rules, or the only pool.
@@ -180,10 +204,8 @@ extension RouterGateway {
     /// Sends `body` to a replica of the plan's pool, retrying per `RetryPolicy` until a response head that is
     /// not retryable arrives.
     /// - Throws: `ProxyError` (502 / 503 / 504) when every attempt failed without a response.
-    func send(_ plan: ProxyPlan, path: String, body: [String: JSONValue],
+    func send(_ plan: ProxyPlan, path: String, body buffer: ByteBuffer,
               excluding initial: Set<ReplicaID>) async throws -> (ReplicaSet.Lease, HTTPClientResponse) {
-        let data = try ServerSentEvents.makeEncoder().encode(JSONValue.object(body))
-        let buffer = ByteBuffer(bytes: data)
         var tried = initial
         var attempt = 0
         var random = nextRandom()
@@ -293,7 +315,7 @@ extension RouterGateway {
                 if !relay.forwardedAny {
                     // Nothing reached the client yet: simply send the original request again.
                     let path = plan.kind == .chat ? "/v1/chat/completions" : "/v1/completions"
-                    next = try await send(retryPlan, path: path, body: plan.body, excluding: [lease.replica])
+                    next = try await send(retryPlan, path: path, body: plan.encodedBody, excluding: [lease.replica])
                 } else {
                     switch relay.plan(original: plan.body, contextLength: context) {
                     case .finish(let events):
@@ -307,7 +329,8 @@ extension RouterGateway {
                                                           message: reason), writer: &writer)
                         return
                     case .resubmit(let body):
-                        next = try await send(retryPlan, path: "/v1/completions", body: body,
+                        let encoded = ByteBuffer(bytes: try ServerSentEvents.makeEncoder().encode(JSONValue.object(body)))
+                        next = try await send(retryPlan, path: "/v1/completions", body: encoded,
                                               excluding: [lease.replica])
                     }
                 }

@@ -7,6 +7,7 @@ internal import Foundation
 internal import NIOCore
 internal import NIOHTTP1
 internal import ShoalAPI
+internal import ShoalHTTP
 internal import Synchronization
 
 /// The router: an OpenAI-compatible front over pools of `shoal serve` replicas.
@@ -160,15 +161,15 @@ public final class RouterGateway: Service, Sendable {
 
     /// The Hummingbird application serving the router's endpoints.
     public func makeApplication() -> some ApplicationProtocol {
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: ConnectionRequestContext.self)
         router.add(middleware: RouterErrorMiddleware(logger: logger))
-        router.post("/v1/completions") { request, _ in
+        router.post("/v1/completions") { request, context in
             try self.authorizeClient(request)
-            return try await self.proxy(request, kind: .completion)
+            return try await self.proxy(request, kind: .completion, connection: context.connection)
         }
-        router.post("/v1/chat/completions") { request, _ in
+        router.post("/v1/chat/completions") { request, context in
             try self.authorizeClient(request)
-            return try await self.proxy(request, kind: .chat)
+            return try await self.proxy(request, kind: .chat, connection: context.connection)
         }
         router.get("/v1/models") { request, _ in
             try self.authorizeClient(request)
@@ -211,6 +212,7 @@ public final class RouterGateway: Service, Sendable {
         let onListening = onListening
         return Application(
             router: router,
+            server: .http1WatchingClients(),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "shoal-router"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port

@@ -1,5 +1,5 @@
 internal import Foundation
-internal import ShoalAPI
+package import ShoalAPI
 
 /// The stream-migration state machine of one streaming request (no I/O).
 ///
@@ -9,8 +9,8 @@ internal import ShoalAPI
 /// ids, with the remaining `max_tokens` and the same sampling parameters. Continuation chunks are rewritten
 /// to the original `id` / `created` / `model` (and, for chat, back into `chat.completion.chunk` deltas), with
 /// `usage` counting the original prompt and all generated tokens.
-struct StreamRelay: Sendable {
-    enum Kind: Sendable {
+package struct StreamRelay: Sendable {
+    package enum Kind: Sendable {
         case completion
         case chat
     }
@@ -34,9 +34,9 @@ struct StreamRelay: Sendable {
     let kind: Kind
     let clientWantsIDs: Bool
     private(set) var promptIDs: [Int32]?
-    private(set) var generated: [Int32] = []
+    package private(set) var generated: [Int32] = []
     private(set) var isDone = false
-    private(set) var finishReason: String?
+    package private(set) var finishReason: String?
     /// Whether any event went to the client.
     private(set) var forwardedAny = false
     /// Whether a chunk with `usage` went to the client.
@@ -47,7 +47,7 @@ struct StreamRelay: Sendable {
     /// Tokens generated before the current continuation started; nil while the original upstream streams.
     private var continuationBase: Int?
 
-    init(kind: Kind, clientWantsIDs: Bool) {
+    package init(kind: Kind, clientWantsIDs: Bool) {
         self.kind = kind
         self.clientWantsIDs = clientWantsIDs
     }
@@ -71,11 +71,19 @@ struct StreamRelay: Sendable {
     }
 
     /// The events to write for one upstream event.
-    mutating func handle(_ event: ServerSentEvent) -> [String] {
+    package mutating func handle(_ event: ServerSentEvent) -> [String] {
         forwardedAny = true
         if event.isDone {
             isDone = true
             return [ServerSentEvents.done]
+        }
+        // The original stream after its first chunk: read the chunk's bytes instead of decoding and encoding it.
+        if continuationBase == nil, id != nil, let skim = ChunkSkim(event.data, stripIDs: !clientWantsIDs) {
+            if skim.hasUsage { forwardedUsage = true }
+            if let ids = skim.promptIDs { promptIDs = ids }
+            generated += skim.generated
+            if let reason = skim.finishReason { finishReason = reason }
+            return [ServerSentEvents.event(data: String(decoding: skim.output, as: UTF8.self))]
         }
         guard case .object(let chunk)? = try? JSONDecoder().decode(JSONValue.self, from: Data(event.data.utf8)),
               chunk["error"] == nil else {

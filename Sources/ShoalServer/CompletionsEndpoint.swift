@@ -1,5 +1,6 @@
 internal import Foundation
 internal import Hummingbird
+internal import ShoalHTTP
 internal import Logging
 internal import NIOCore
 internal import ShoalAPI
@@ -10,7 +11,7 @@ internal import ShoalTokenizers
 struct CompletionsEndpoint: Sendable {
     let server: ServerContext
 
-    func handle(_ request: Request) async throws -> Response {
+    func handle(_ request: Request, connection: ClientConnection) async throws -> Response {
         let ticket = try server.state.admit(retryAfter: server.retryAfter)
         var request = request
         let body = try await server.readBody(&request)
@@ -50,7 +51,7 @@ struct CompletionsEndpoint: Sendable {
             logprobs: input.logprobs, returnTokenIDs: input.returnTokenIDs ?? false,
             includeUsage: input.streamOptions?.includeUsage ?? false, streams: streams)
 
-        return try await run.respond(to: request, streaming: input.stream == true, ticket: ticket, server: server)
+        return try await run.respond(connection: connection, streaming: input.stream == true, ticket: ticket, server: server)
     }
 }
 

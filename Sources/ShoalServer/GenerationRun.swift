@@ -1,4 +1,5 @@
 internal import Hummingbird
+internal import ShoalHTTP
 internal import Logging
 internal import NIOCore
 
@@ -17,13 +18,14 @@ protocol GenerationRun: Sendable {
 extension GenerationRun {
     /// The response: an event stream when `streaming`, else one JSON body. Either way a client disconnect
     /// cancels the run (which aborts its engine requests), and `ticket` is released when the answer is done.
-    func respond(to request: Request, streaming: Bool, ticket: RequestTicket, server: ServerContext) async throws -> Response {
+    /// The connection stays open for the client's next request (keep-alive).
+    func respond(connection: ClientConnection, streaming: Bool, ticket: RequestTicket, server: ServerContext) async throws -> Response {
         if streaming {
             let logger = server.logger
             return Response(status: .ok, headers: ServerContext.eventStreamHeaders, body: ResponseBody { writer in
                 defer { ticket.finish() }
                 do {
-                    try await request.cancellingOnDisconnect {
+                    try await connection.cancellingOnClose {
                         try await stream { try await writer.write(ByteBuffer(string: $0)) }
                     }
                     try await writer.finish(nil)
@@ -32,8 +34,8 @@ extension GenerationRun {
                 }
             })
         }
-        let response = try await request.cancellingOnDisconnect { try await collect() }
+        let response = try await connection.cancellingOnClose { try await collect() }
         ticket.finish()
-        return try server.json(response, headers: [.connection: "close"])
+        return try server.json(response)
     }
 }

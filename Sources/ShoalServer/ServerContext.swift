@@ -64,18 +64,6 @@ struct ServerContext: Sendable {
 
     static var unixTime: Int { Int(Date().timeIntervalSince1970) }
 
-    /// Headers of a server-sent event stream. `Connection: close` because watching for the client's
-    /// disconnect consumes the connection's inbound side.
-    static let eventStreamHeaders: HTTPFields = [
-        .contentType: "text/event-stream", .cacheControl: "no-cache", .connection: "close",
-    ]
-}
-
-extension Request {
-    /// Runs `operation` and cancels it when the client closes the connection, so the engine streams it
-    /// iterates end and their requests are aborted. The request's body must have been read with
-    /// `collectBody` (not replaced). The connection is closed after the response.
-    func cancellingOnDisconnect<Value: Sendable>(_ operation: () async throws -> Value) async throws -> Value {
-        try await body.consumeWithCancellationOnInboundClose { _ in try await operation() }
-    }
+    /// Headers of a server-sent event stream.
+    static let eventStreamHeaders: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
 }

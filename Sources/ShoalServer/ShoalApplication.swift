@@ -1,6 +1,7 @@
 public import Hummingbird
 public import Logging
 public import Prometheus
+public import ShoalHTTP
 internal import NIOCore
 internal import ShoalAPI
 
@@ -30,7 +31,7 @@ enum Route {
 ///   - logger: for request failures.
 public func makeRouter(
     state: ServerState, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry, logger: Logger
-) -> Router<BasicRequestContext> {
+) -> Router<ConnectionRequestContext> {
     let metrics = ServerMetrics(registry: registry)
     for name in state.engines.keys { metrics.register(model: name) }
     let server = ServerContext(state: state, configuration: configuration, metrics: metrics, logger: logger)
@@ -38,11 +39,11 @@ public func makeRouter(
     let chat = ChatCompletionsEndpoint(server: server)
     let info = InfoEndpoints(server: server)
 
-    let router = Router(context: BasicRequestContext.self)
+    let router = Router(context: ConnectionRequestContext.self)
     router.add(middleware: APIErrorMiddleware(knownPaths: Route.all, logger: logger))
     router.add(middleware: APIKeyMiddleware(keys: configuration.apiKeys, openPaths: Route.open))
-    router.post(RouterPath(Route.completions)) { request, _ in try await completions.handle(request) }
-    router.post(RouterPath(Route.chatCompletions)) { request, _ in try await chat.handle(request) }
+    router.post(RouterPath(Route.completions)) { request, context in try await completions.handle(request, connection: context.connection) }
+    router.post(RouterPath(Route.chatCompletions)) { request, context in try await chat.handle(request, connection: context.connection) }
     router.get(RouterPath(Route.models)) { _, _ in try info.models() }
     router.post(RouterPath(Route.tokenize)) { request, _ in try await info.tokenize(request) }
     router.post(RouterPath(Route.detokenize)) { request, _ in try await info.detokenize(request) }
@@ -63,6 +64,7 @@ public func makeApplication(
     let router = makeRouter(state: state, configuration: configuration, registry: registry, logger: logger)
     return Application(
         router: router,
+        server: .http1WatchingClients(),
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: configuration.serverName),

@@ -18,11 +18,15 @@ struct FakeReplica: Sendable {
         var refuseWith: Int?
         /// `/v1/*` answers 401 unless the request carries `Authorization: Bearer <key>`.
         var requiredKey: String?
+        /// Streams stop after this many tokens and wait until their client (the router) goes away.
+        var holdAfterTokens: Int?
     }
 
     let behaviour: Behaviour
     /// Generation requests received.
     let counter = Counter()
+    /// Yields once for each held stream whose client went away.
+    let abandoned = AsyncStream<Void>.makeStream()
     var served: Counter { counter }
 
     init(_ behaviour: Behaviour = Behaviour()) {
@@ -114,6 +118,9 @@ struct FakeReplica: Sendable {
         }
         let model = behaviour.model
         let dieAfter = behaviour.dieAfterTokens
+        let holdAfter = behaviour.holdAfterTokens.map { $0 + (chat ? 1 : 0) }
+        let abandoned = abandoned.continuation
+        let received = request
         let (frozenPrompt, frozenGenerated, frozenUsage) = (promptIDs, generated, includeUsage)
         return Response(status: .ok, headers: [.contentType: "text/event-stream"], body: ResponseBody { writer in
             var events: [String] = []
@@ -163,6 +170,16 @@ struct FakeReplica: Sendable {
             let cut = dieAfter.map { $0 + (chat ? 1 : 0) } ?? Int.max
             for (index, event) in events.enumerated() {
                 if index == cut { throw Died() }
+                if index == holdAfter {
+                    do {
+                        try await received.body.consumeWithCancellationOnInboundClose { _ in
+                            try await Task.sleep(for: .seconds(3600))
+                        }
+                    } catch {
+                        abandoned.yield()
+                        throw error
+                    }
+                }
                 try await writer.write(ByteBuffer(string: event))
             }
             try await writer.finish(nil)

@@ -67,6 +67,62 @@ import Testing
         }
     }
 
+    /// Streamed, migratable or not, and whole answers leave the client's connection open for its next request.
+    @Test func answersKeepTheClientConnection() async throws {
+        try await Cluster.with([FakeReplica()]) { cluster in
+            let port = try #require(URL(string: cluster.routerURL)?.port)
+            try await onOwnThread {
+                let connection = try RawHTTPConnection(port: port)
+                let bodies = [
+                    #"{"model":"tiny","prompt":"hi","max_tokens":3,"stream":true}"#,
+                    #"{"model":"tiny","prompt":"hi","max_tokens":3}"#,
+                    #"{"model":"tiny","prompt":["a","b"],"max_tokens":3,"stream":true}"#,
+                    #"{"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":3,"stream":true}"#,
+                ]
+                for (index, body) in bodies.enumerated() {
+                    try connection.post(index == 3 ? "/v1/chat/completions" : "/v1/completions", json: body)
+                    let response = try connection.readResponse()
+                    #expect(response.status == 200, "\(body)")
+                    #expect(response.headers["connection"]?.lowercased() != "close")
+                    #expect(response.body.contains("w1"), "\(response.body)")
+                    #expect(!response.body.contains("token_ids"), "ids the client did not ask for are stripped")
+                }
+                #expect(!connection.isClosedByPeer)
+            }
+        }
+    }
+
+    /// A client that hangs up mid-stream cancels the replica's stream, and the replica's lease is returned.
+    @Test(arguments: [false, true]) func clientLeavingMidStreamCancelsTheUpstream(chat: Bool) async throws {
+        let replica = FakeReplica(.init(holdAfterTokens: 2))
+        try await Cluster.with([replica]) { cluster in
+            let body = chat ? #"{"model":"tiny","messages":[{"role":"user","content":"hi"}],"max_tokens":8,"stream":true}"#
+                : #"{"model":"tiny","prompt":"hi","max_tokens":8,"stream":true}"#
+            var request = HTTPClientRequest(url: cluster.routerURL + (chat ? "/v1/chat/completions" : "/v1/completions"))
+            request.method = .POST
+            request.headers.add(name: "content-type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+            let response = try await client.execute(request, timeout: .seconds(30))
+            #expect(response.status == .ok)
+            var parser = ServerSentEventParser()
+            var received = 0
+            for try await buffer in response.body {
+                received += parser.append(buffer.readableBytesView).count
+                if received >= 2 { break }
+            }
+            try await client.shutdown()
+            var abandoned = replica.abandoned.stream.makeAsyncIterator()
+            await abandoned.next()
+            // The lease goes back once the relay sees the cancellation; poll its count for a few seconds.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while cluster.gateway.replicaStatuses.first?.outstanding != 0, ContinuousClock.now < deadline {
+                await Task.yield()
+            }
+            #expect(cluster.gateway.replicaStatuses.first?.outstanding == 0)
+        }
+    }
+
     @Test func aConfiguredReplicaThatStartsAfterTheRouterIsAdmittedWithinSeconds() async throws {
         let latePort = try #require(freeLocalPort(), "a port nothing listens on yet")
         let late = FakeReplica(.init(model: "late"))

@@ -6,6 +6,7 @@ import ServiceLifecycle
 import ShoalAPI
 import ShoalEngine
 import ShoalServer
+import ShoalTestSupport
 import ShoalTokenizers
 import Testing
 
@@ -60,6 +61,27 @@ import Testing
             #expect(Set([first, second].compactMap { $0 }) == Set(engine.log.submitted.map(\.id)))
             await server.state.waitUntilIdle()
             #expect(engine.stats().running == 0)
+        }
+    }
+
+    /// Streamed and whole answers leave the connection open for the next request (keep-alive), while a client
+    /// that leaves mid-stream still aborts its request (the tests above).
+    @Test func answersKeepTheConnectionForTheNextRequest() async throws {
+        let engine = try ScriptedEngine(reply: { _ in .init(text: "hello world") })
+        try await LiveServer.run([engine]) { server in
+            let port = server.port
+            try await onOwnThread {
+                let connection = try RawHTTPConnection(port: port)
+                for body in [#"{"prompt": "x", "stream": true}"#, #"{"prompt": "x"}"#, #"{"prompt": "y", "stream": true}"#] {
+                    try connection.post("/v1/completions", json: body)
+                    let response = try connection.readResponse()
+                    #expect(response.status == 200)
+                    #expect(response.headers["connection"]?.lowercased() != "close")
+                    #expect(response.body.contains(body.contains("stream") ? "data: [DONE]" : #""choices""#), "\(response.body)")
+                }
+                #expect(!connection.isClosedByPeer)
+            }
+            #expect(engine.log.completed.count == 3)
         }
     }
 
