@@ -271,17 +271,23 @@ extension RouterGateway {
         let context = replicas.models.first { $0.name == plan.pool }?.contextLength
         while true {
             var parser = ServerSentEventParser()
+            var clientFinished = false
             do {
-                reading: for try await buffer in response.body {
+                for try await buffer in response.body {
+                    // After [DONE] the rest of the body (its end) is still read, so that the upstream connection
+                    // goes back to the pool instead of being closed.
+                    if relay.isDone { continue }
                     for event in parser.append(buffer.readableBytesView) {
-                        for text in relay.handle(event) {
-                            do {
-                                try await writer.write(ByteBuffer(string: text))
-                            } catch {
-                                throw ClientGone()
+                        do {
+                            for text in relay.handle(event) { try await writer.write(ByteBuffer(string: text)) }
+                            if relay.isDone {
+                                try await writer.finish(nil)
+                                clientFinished = true
+                                break
                             }
+                        } catch {
+                            throw ClientGone()
                         }
-                        if relay.isDone { break reading }
                     }
                 }
             } catch let error as ClientGone {
@@ -296,7 +302,7 @@ extension RouterGateway {
             }
             if relay.isDone {
                 replicas.release(lease, outcome: .success, error: nil)
-                try await writer.finish(nil)
+                if !clientFinished { try await writer.finish(nil) }
                 return
             }
             replicas.release(lease, outcome: .failure, error: "stream_broken")

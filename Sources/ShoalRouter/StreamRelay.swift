@@ -83,7 +83,7 @@ package struct StreamRelay: Sendable {
             if let ids = skim.promptIDs { promptIDs = ids }
             generated += skim.generated
             if let reason = skim.finishReason { finishReason = reason }
-            return [ServerSentEvents.event(data: String(decoding: skim.output, as: UTF8.self))]
+            return [Self.frame(skim.output)]
         }
         guard case .object(let chunk)? = try? JSONDecoder().decode(JSONValue.self, from: Data(event.data.utf8)),
               chunk["error"] == nil else {
@@ -95,6 +95,19 @@ package struct StreamRelay: Sendable {
             return continuation(chunk, base: base)
         }
         return [encode(original(chunk))]
+    }
+
+    /// `data: <bytes>` and the blank line, straight from the bytes when they hold no line break (compact JSON never
+    /// does), else split into `data:` lines.
+    private static func frame(_ payload: [UInt8]) -> String {
+        guard !payload.contains(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) else {
+            return ServerSentEvents.event(data: String(decoding: payload, as: UTF8.self))
+        }
+        var bytes: [UInt8] = Array("data: ".utf8)
+        bytes.reserveCapacity(payload.count + 8)
+        bytes.append(contentsOf: payload)
+        bytes.append(contentsOf: [UInt8(ascii: "\n"), UInt8(ascii: "\n")])
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The next upstream is a continuation: its chunks are rewritten from now on.
