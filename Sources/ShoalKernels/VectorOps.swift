@@ -121,6 +121,14 @@ package func expLanes(_ x: SIMD16<Float>) -> SIMD16<Float> {
 /// Softmax over `count` values in place (max subtracted first; an all -inf input gives NaN, like ggml).
 public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
     guard count > 0 else { return }
+    let (_, total) = exponentiateShifted(x, count: count)
+    scale(x, by: Float(1 / total), count: count)
+}
+
+/// `x[i] = exp(x[i] - max)` in place: softmax without the division. Returns the maximum and the sum of the
+/// exponentials (attention folds chunks of keys with them).
+package func exponentiateShifted(_ x: UnsafeMutablePointer<Float>, count: Int) -> (max: Float, sum: Double) {
+    guard count > 0 else { return (-.infinity, 0) }
     var maxv = _mm512_set1_ps(-.infinity)
     var i = 0
     while i + 16 <= count {
@@ -130,7 +138,8 @@ public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
     if i < count {
         maxv = _mm512_mask_max_ps(maxv, tailMask(count - i), maxv, _mm512_maskz_loadu_ps(tailMask(count - i), x + i))
     }
-    let m = _mm512_set1_ps(_mm512_reduce_max_ps(maxv))
+    let top = _mm512_reduce_max_ps(maxv)
+    let m = _mm512_set1_ps(top)
     var sum0 = _mm512_setzero_ps()
     i = 0
     while i + 16 <= count {
@@ -147,7 +156,7 @@ public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
     }
     var total = 0.0
     for lane in 0..<16 { total += Double(sum0[lane]) }
-    scale(x, by: Float(1 / total), count: count)
+    return (top, total)
 }
 
 @inline(__always)

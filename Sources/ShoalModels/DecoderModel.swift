@@ -220,10 +220,11 @@ public final class DecoderModel: LanguageModel {
 
     private func reserve(_ ws: ForwardWorkspace, _ batch: ForwardBatch) {
         let c = config
-        let maxPosition = batch.positions.max().map { Int($0) } ?? 0
+        let attentionScratch = PagedAttention(headCount: c.headCount, kvHeadCount: c.kvHeadCount, headDim: c.headDim,
+                                              scale: 1).scratchStride()
         ws.reserve(tokens: max(batch.tokens.count, batch.logitRows.count), hidden: c.hiddenSize,
                    query: layout.queryHeads.count * c.headDim, kv: cacheKVWidth, feedForward: layout.feedForward.count,
-                   scoreStride: maxPosition + 1, scoreGroups: c.headCount / c.kvHeadCount * pool.threadCount)
+                   scoreStride: attentionScratch, scoreGroups: c.headCount / c.kvHeadCount * pool.threadCount)
     }
 
     /// The rotary table for `base`, filled for this batch once per call.

@@ -1,4 +1,5 @@
 package import ShoalKernels
+internal import Foundation
 
 /// Causal grouped-query attention that reads keys and values through block tables.
 ///
@@ -38,57 +39,170 @@ package struct PagedAttention {
         }
     }
 
+    /// Positions of keys scored together: a unit (one token, one KV head) walks its keys a chunk at a time and
+    /// folds each chunk's softmax into its output in order, so a unit can also be split across threads (a chunk
+    /// each, folded in the same order) with bit-identical results. 256 keeps a chunk's scores in L1.
+    package var chunkPositions = 256
+
+    /// Floats of per-thread scratch each query head of a group needs (`scoreStride` must be at least this):
+    /// a chunk's scores, its partial output, and its maximum and sum.
+    package func scratchStride() -> Int { chunkPositions + headDim + 2 }
+
     /// - Parameters:
     ///   - queries: `tokens.count` rows of `queryHeads.count * headDim` floats (already rotated).
     ///   - output: same shape as `queries`.
     ///   - scores: per-thread scratch, `threadCount * scoreStride * (headCount / kvHeadCount)` floats,
-    ///     `scoreStride` >= the longest context.
+    ///     `scoreStride` >= `scratchStride()`.
     package func run(
         layer: Int, tokens: [TokenView], blockTables: [[Int32]], cache: PagedKVCache,
         queries: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
         scores: UnsafeMutablePointer<Float>, scoreStride: Int, pool: ComputePool
     ) {
+        precondition(scoreStride >= scratchStride(), "attention scratch stride \(scoreStride) < \(scratchStride())")
         let group = headCount / kvHeadCount
         let localKV = kvHeads.count
         let units = tokens.count * localKV
         let rowWidth = queryHeads.count * headDim
         let queryHeads = queryHeads, firstKV = kvHeads.lowerBound
+        let chunk = chunkPositions
+        /// The query heads of unit `unit` that this shard computes, and where its rows start.
+        func place(_ unit: Int) -> (lo: Int, hi: Int, offset: Int) {
+            let t = unit / localKV, g = unit % localKV
+            let lo = max(queryHeads.lowerBound, (firstKV + g) * group)
+            let hi = min(queryHeads.upperBound, (firstKV + g + 1) * group)
+            return (lo, hi, t * rowWidth + (lo - queryHeads.lowerBound) * headDim)
+        }
+        // Fewer units than twice the threads (decoding a few sequences): split units into chunks across threads,
+        // else a thread takes whole units.
+        let chunksPerUnit = tokens.map { ($0.position / chunk) - ($0.firstVisible / chunk) + 1 }
+        let splitting = units < 2 * pool.threadCount && chunksPerUnit.contains { $0 > 1 }
         tokens.withUnsafeBufferPointer { tokenViews in
-            pool.run { thread, threadCount in
-                let s = scores + thread * scoreStride * group
-                var unit = thread
-                while unit < units {
-                    let t = unit / localKV
-                    let g = unit % localKV
-                    // The query heads of KV head `firstKV + g` that this shard computes.
-                    let lo = max(queryHeads.lowerBound, (firstKV + g) * group)
-                    let hi = min(queryHeads.upperBound, (firstKV + g + 1) * group)
-                    let view = tokenViews[t]
-                    let table = blockTables[view.sequence]
-                    let offset = t * rowWidth + (lo - queryHeads.lowerBound) * headDim
-                    attendUnit(
-                        layer: layer, view: view, table: table, kvHead: g, group: hi - lo, cache: cache,
-                        queries: queries + offset, output: output + offset,
-                        scores: s, scoreStride: scoreStride)
-                    unit += threadCount
+            guard splitting else {
+                pool.run { thread, threadCount in
+                    let scratch = scores + thread * scoreStride * group
+                    var unit = thread
+                    while unit < units {
+                        let (lo, hi, offset) = place(unit)
+                        let view = tokenViews[unit / localKV]
+                        attendUnit(layer: layer, view: view, table: blockTables[view.sequence], kvHead: unit % localKV,
+                                   group: hi - lo, cache: cache, queries: queries + offset, output: output + offset,
+                                   scratch: scratch)
+                        unit += threadCount
+                    }
                 }
+                return
+            }
+            // One item per (unit, chunk); each writes its partial output, maximum and sum to its own slot.
+            var firstItem = [Int](repeating: 0, count: units + 1)
+            for unit in 0..<units { firstItem[unit + 1] = firstItem[unit] + chunksPerUnit[unit / localKV] }
+            let items = firstItem[units]
+            let slotFloats = group * (headDim + 2)
+            let slots = UnsafeMutablePointer<Float>.allocate(capacity: items * slotFloats)
+            defer { slots.deallocate() }
+            firstItem.withUnsafeBufferPointer { firstItem in
+                pool.run { thread, threadCount in
+                    let scratch = scores + thread * scoreStride * group
+                    var item = thread
+                    var unit = 0
+                    while item < items {
+                        while firstItem[unit + 1] <= item { unit += 1 }
+                        let (lo, hi, offset) = place(unit)
+                        let view = tokenViews[unit / localKV]
+                        let index = view.firstVisible / chunk + item - firstItem[unit]
+                        let from = max(view.firstVisible, index * chunk), to = min(view.position, index * chunk + chunk - 1)
+                        let slot = slots + item * slotFloats
+                        attendChunk(layer: layer, view: view, from: from, to: to, table: blockTables[view.sequence],
+                                    kvHead: unit % localKV, group: hi - lo, cache: cache, queries: queries + offset,
+                                    partial: slot, maxima: slot + group * headDim, sums: slot + group * headDim + group,
+                                    scores: scratch)
+                        item += threadCount
+                    }
+                }
+            }
+            for unit in 0..<units {
+                let (lo, hi, offset) = place(unit)
+                let heads = hi - lo
+                let out = output + offset
+                var maxima = [Float](repeating: 0, count: heads), sums = [Double](repeating: 0, count: heads)
+                for item in firstItem[unit]..<firstItem[unit + 1] {
+                    let slot = slots + item * slotFloats
+                    for h in 0..<heads {
+                        let partial = slot + h * headDim
+                        let m = slot[group * headDim + h], l = Double(slot[group * headDim + group + h])
+                        if item == firstItem[unit] {
+                            (out + h * headDim).update(from: partial, count: headDim)
+                            maxima[h] = m
+                            sums[h] = l
+                        } else {
+                            fold(out + h * headDim, &maxima[h], &sums[h], partial, m, l)
+                        }
+                    }
+                }
+                for h in 0..<heads { ShoalKernels.scale(out + h * headDim, by: Float(1 / sums[h]), count: headDim) }
             }
         }
     }
 
-    /// One (token, KV head) unit: scores of the group's query heads against every visible key, softmax, and the
-    /// weighted sum of the values. A float32 cache runs the float kernels below; f16, bf16 and q8_0 run the
-    /// ShoalKernels ones that convert each key tile row and value row as they load it (no float copy is made).
+    /// `output = output · e^(max - newMax) + partial · e^(m - newMax)`, and the same for the sums: one chunk folded
+    /// into the running softmax (the same operations whether the chunks ran on one thread or several).
+    @inline(__always)
+    private func fold(_ output: UnsafeMutablePointer<Float>, _ maximum: inout Float, _ sum: inout Double,
+                      _ partial: UnsafePointer<Float>, _ m: Float, _ l: Double) {
+        let newMax = Swift.max(maximum, m)
+        let a = Float(exp(Double(maximum - newMax))), b = Float(exp(Double(m - newMax)))
+        for d in 0..<headDim { output[d] = output[d] * a + partial[d] * b }
+        sum = sum * Double(a) + l * Double(b)
+        maximum = newMax
+    }
+
+    /// One (token, KV head) unit on one thread: its chunks in order, each folded into `output`.
     @inline(__always)
     private func attendUnit(
         layer: Int, view: TokenView, table: [Int32], kvHead: Int, group: Int, cache: PagedKVCache,
-        queries: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
-        scores: UnsafeMutablePointer<Float>, scoreStride: Int
+        queries: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
     ) {
+        let chunk = chunkPositions
+        let partial = scratch + group * chunk
+        let maxima = partial + group * headDim, sums = maxima + group
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: group) { runningMax in
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: group) { runningSum in
+        var index = view.firstVisible / chunk
+        while index * chunk <= view.position {
+            let from = max(view.firstVisible, index * chunk), to = min(view.position, index * chunk + chunk - 1)
+            let first = from == view.firstVisible
+            attendChunk(layer: layer, view: view, from: from, to: to, table: table, kvHead: kvHead, group: group,
+                        cache: cache, queries: queries, partial: first ? output : partial, maxima: maxima, sums: sums,
+                        scores: scratch)
+            for h in 0..<group {
+                if first {
+                    runningMax[h] = maxima[h]
+                    runningSum[h] = Double(sums[h])
+                } else {
+                    fold(output + h * headDim, &runningMax[h], &runningSum[h], partial + h * headDim, maxima[h], Double(sums[h]))
+                }
+            }
+            index += 1
+        }
+        for h in 0..<group { ShoalKernels.scale(output + h * headDim, by: Float(1 / runningSum[h]), count: headDim) }
+        }
+        }
+    }
+
+    /// Keys `from...to` of one (token, KV head) unit: scores of the group's query heads, `exp(score - max)`, and
+    /// the values weighted by those (not yet divided by their sum) into `partial` (`group` rows of `headDim`),
+    /// with each head's maximum and sum in `maxima` and `sums`. A float32 cache runs the float kernels below;
+    /// f16, bf16 and q8_0 run the ShoalKernels ones that convert each key tile row and value row as they load it
+    /// (no float copy is made).
+    @inline(__always)
+    private func attendChunk(
+        layer: Int, view: TokenView, from first: Int, to last: Int, table: [Int32], kvHead: Int, group: Int,
+        cache: PagedKVCache, queries: UnsafePointer<Float>, partial output: UnsafeMutablePointer<Float>,
+        maxima: UnsafeMutablePointer<Float>, sums: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>
+    ) {
+        let scoreStride = chunkPositions
         let type = cache.type
         let blockSize = cache.blockSize
-        let first = view.firstVisible
-        let count = view.position - first + 1
+        let count = last - first + 1
         let kvOffset = kvHead * headDim
         let quantized = type.isQuantized
         let tileOffset = kvOffset * blockSize * type.elementBytes
@@ -97,10 +211,10 @@ package struct PagedAttention {
         // share each load of the tile; for float32, one or two left are scored alone, so a group of one
         // (multi-head attention) does no spare work.
         var blockIndex = first / blockSize
-        while blockIndex * blockSize <= view.position {
+        while blockIndex * blockSize <= last {
             let base = UnsafeRawPointer(cache.block(layer: layer, block: Int(table[blockIndex])))
             let lo = max(first, blockIndex * blockSize)
-            let hi = min(view.position, blockIndex * blockSize + blockSize - 1)
+            let hi = min(last, blockIndex * blockSize + blockSize - 1)
             if blockSize == 16 {
                 var h0 = 0
                 while h0 < group {
@@ -144,7 +258,9 @@ package struct PagedAttention {
             blockIndex += 1
         }
         for h in 0..<group {
-            softmaxInPlace(scores + h * scoreStride, count: count)
+            let (maximum, sum) = exponentiateShifted(scores + h * scoreStride, count: count)
+            maxima[h] = maximum
+            sums[h] = Float(sum)
         }
         if type == .f32, headDim % 64 == 0 {
             // Weighted sum of values with the output of up to four heads x 64 dimensions held in registers
@@ -155,7 +271,7 @@ package struct PagedAttention {
                 var d0 = 0
                 while d0 < headDim {
                     accumulateValues4x64(
-                        layer: layer, table: table, first: first, last: view.position, cache: cache,
+                        layer: layer, table: table, first: first, last: last, cache: cache,
                         column: kvOffset + d0, weights: scores + h0 * scoreStride, weightStride: scoreStride,
                         heads: heads, output: output + h0 * headDim + d0, outputStride: headDim)
                     d0 += 64
@@ -174,7 +290,7 @@ package struct PagedAttention {
                     var d0 = 0
                     while d0 < headDim {
                         kvAccumulateValues2x32(
-                            type, table: tablePointer.baseAddress!, first: first, last: view.position, blockSize: blockSize,
+                            type, table: tablePointer.baseAddress!, first: first, last: last, blockSize: blockSize,
                             base: layerBase, blockStride: cache.blockStride, valueOffset: cache.valueOffset,
                             rowBytes: cache.valueRowBytes, scaleOffset: cache.valueScaleOffset,
                             scaleRowBytes: cache.valueScaleRowBytes, column: kvOffset + d0,
@@ -191,7 +307,7 @@ package struct PagedAttention {
             (output + h * headDim).update(repeating: 0, count: headDim)
         }
         var p = first
-        while p <= view.position {
+        while p <= last {
             let block = Int(table[p / blockSize])
             let slot = p % blockSize
             let base = UnsafeRawPointer(cache.block(layer: layer, block: block))

@@ -103,19 +103,29 @@ import ShoalTestSupport
         ]
         let queries = (0..<(views.count * heads * d)).map { _ in rng.float(in: -1...1) }
         let scale = 1 / Float(d).squareRoot()
-        let attention = PagedAttention(headCount: heads, kvHeadCount: kvHeads, headDim: d, scale: scale)
-        var output = [Float](repeating: .nan, count: queries.count)
-        let scoreStride = 64
-        var scores = [Float](repeating: 0, count: 2 * scoreStride * group)
+        var attention = PagedAttention(headCount: heads, kvHeadCount: kvHeads, headDim: d, scale: scale)
+        // Chunks of 16 keys: the longer contexts here span up to three chunks, folded in order.
+        attention.chunkPositions = 16
         let pool = ComputePool(threadCount: 2)
-        queries.withUnsafeBufferPointer { q in
-            output.withUnsafeMutableBufferPointer { out in
-                scores.withUnsafeMutableBufferPointer { s in
-                    attention.run(layer: 0, tokens: views, blockTables: tables, cache: cache, queries: q.baseAddress!,
-                                  output: out.baseAddress!, scores: s.baseAddress!, scoreStride: scoreStride, pool: pool)
+        func attend(_ views: [PagedAttention.TokenView], _ queries: [Float]) -> [Float] {
+            var output = [Float](repeating: .nan, count: queries.count)
+            let scoreStride = attention.scratchStride()
+            var scores = [Float](repeating: 0, count: 2 * scoreStride * group)
+            queries.withUnsafeBufferPointer { q in
+                output.withUnsafeMutableBufferPointer { out in
+                    scores.withUnsafeMutableBufferPointer { s in
+                        attention.run(layer: 0, tokens: views, blockTables: tables, cache: cache, queries: q.baseAddress!,
+                                      output: out.baseAddress!, scores: s.baseAddress!, scoreStride: scoreStride, pool: pool)
+                    }
                 }
             }
+            return output
         }
+        let output = attend(views, queries)
+        // One token alone is split across the threads a chunk each, and must give the same bits as within the batch.
+        let row = heads * d
+        let alone = attend([views[0]], Array(queries[0..<row]))
+        #expect(alone == Array(output[0..<row]), "\(shape) split across threads")
         for (t, view) in views.enumerated() {
             let table = tables[view.sequence]
             let positions = Array(view.firstVisible...view.position)
