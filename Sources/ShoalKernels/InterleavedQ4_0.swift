@@ -13,10 +13,7 @@ struct Q4_0Block: InterleavedBlock {
         let dBits = source.loadUnaligned(as: UInt16.self)
         out.storeBytes(of: dBits, toByteOffset: 2 * r, as: UInt16.self)
         out.storeBytes(of: Float16(-8 * Float(Float16(bitPattern: dBits))).bitPattern, toByteOffset: 32 + 2 * r, as: UInt16.self)
-        for j in 0..<4 {
-            out.storeBytes(of: source.loadUnaligned(fromByteOffset: 2 + 4 * j, as: UInt32.self),
-                           toByteOffset: 64 + 64 * j + 4 * r, as: UInt32.self)
-        }
+        Q4_1Block.packNibbles(source + 2, row: r, into: out)
     }
 
     let weights: OffsetBlockWeights

@@ -15,8 +15,13 @@ struct Q4_1Block: InterleavedBlock {
     static func pack(_ source: UnsafeRawPointer, row r: Int, into out: UnsafeMutableRawPointer) {
         out.storeBytes(of: source.loadUnaligned(as: UInt16.self), toByteOffset: 2 * r, as: UInt16.self)
         out.storeBytes(of: source.loadUnaligned(fromByteOffset: 2, as: UInt16.self), toByteOffset: 32 + 2 * r, as: UInt16.self)
+        packNibbles(source + 4, row: r, into: out)
+    }
+
+    /// Spreads row r's 16 quant bytes over the four 64-byte vectors after the 64 bytes of `d` and `m`.
+    static func packNibbles(_ quants: UnsafeRawPointer, row r: Int, into out: UnsafeMutableRawPointer) {
         for j in 0..<4 {
-            out.storeBytes(of: source.loadUnaligned(fromByteOffset: 4 + 4 * j, as: UInt32.self),
+            out.storeBytes(of: quants.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self),
                            toByteOffset: 64 + 64 * j + 4 * r, as: UInt32.self)
         }
     }
