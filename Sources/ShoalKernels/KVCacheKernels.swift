@@ -185,6 +185,34 @@ public func kvAccumulateValues2x32(
     }
 }
 
+/// `output[h][0..<16] = Σ_p weights[h][p - first] · value(p)[column ..< column + 16]` for up to four heads
+/// (`heads`), each value row chunk converted once for all of them (`kvAccumulateValues2x32` converts it once per
+/// pair of heads). Missing heads repeat the last one's weights and are not stored. `column` must be a multiple of 16.
+public func kvAccumulateValues4x16(
+    _ type: KVCacheType, table: UnsafePointer<Int32>, first: Int, last: Int, blockSize: Int,
+    base: UnsafeRawPointer, blockStride: Int, valueOffset: Int, rowBytes: Int, scaleOffset: Int, scaleRowBytes: Int,
+    column: Int, weights: UnsafePointer<Float>, weightStride: Int, heads: Int,
+    output: UnsafeMutablePointer<Float>, outputStride: Int
+) {
+    let geometry = ValueGeometry(
+        table: table, first: first, last: last, blockSize: blockSize, base: base, blockStride: blockStride,
+        valueOffset: valueOffset, rowBytes: rowBytes, scaleOffset: scaleOffset, scaleRowBytes: scaleRowBytes, column: column)
+    let w = (weights, weights + min(1, heads - 1) * weightStride, weights + min(2, heads - 1) * weightStride,
+             weights + min(3, heads - 1) * weightStride)
+    let sums: (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>)
+    switch type {
+    case .f32: sums = accumulateValues4(F32Lanes.self, geometry, w)
+    case .f16: sums = accumulateValues4(F16Lanes.self, geometry, w)
+    case .bf16: sums = accumulateValues4(BF16Lanes.self, geometry, w)
+    case .q8_0: sums = accumulateValues4(Q8Lanes.self, geometry, w)
+    }
+    let raw = UnsafeMutableRawPointer(output)
+    raw.storeBytes(of: sums.0, as: SIMD16<Float>.self)
+    if heads > 1 { raw.storeBytes(of: sums.1, toByteOffset: 4 * outputStride, as: SIMD16<Float>.self) }
+    if heads > 2 { raw.storeBytes(of: sums.2, toByteOffset: 8 * outputStride, as: SIMD16<Float>.self) }
+    if heads > 3 { raw.storeBytes(of: sums.3, toByteOffset: 12 * outputStride, as: SIMD16<Float>.self) }
+}
+
 // MARK: Internals
 
 /// 16 consecutive elements of a cache type as floats (unscaled for `q8_0`).
@@ -314,6 +342,40 @@ private func accumulateValues<L: KVLanes>(
         }
     }
     return (a00, a01, a10, a11)
+}
+
+@inline(__always)
+private func accumulateValues4<L: KVLanes>(
+    _: L.Type, _ g: ValueGeometry,
+    _ w: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>)
+) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
+    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+    let columnBytes = g.column * L.elementBytes
+    let scaleColumn = g.column / KVCacheType.quantBlock * 2
+    var p = g.first
+    while p <= g.last {
+        let blockIndex = p / g.blockSize
+        let end = min(g.last, blockIndex * g.blockSize + g.blockSize - 1)
+        let blockBase = g.base + Int(g.table[blockIndex]) * g.blockStride
+        let slot = p - blockIndex * g.blockSize
+        var row = blockBase + g.valueOffset + slot * g.rowBytes + columnBytes
+        var scale = blockBase + g.scaleOffset + slot * g.scaleRowBytes + scaleColumn
+        while p <= end {
+            var v = L.load16(row)
+            if L.hasScales {
+                v *= SIMD16(repeating: floatFromHalf(scale.load(as: UInt16.self)))
+                scale += g.scaleRowBytes
+            }
+            let i = p - g.first
+            a0.addProduct(SIMD16(repeating: w.0[i]), v)
+            a1.addProduct(SIMD16(repeating: w.1[i]), v)
+            a2.addProduct(SIMD16(repeating: w.2[i]), v)
+            a3.addProduct(SIMD16(repeating: w.3[i]), v)
+            row += g.rowBytes
+            p += 1
+        }
+    }
+    return (a0, a1, a2, a3)
 }
 
 /// The `q8_0` scale of `count` floats and its inverse (0 for an all-zero block).

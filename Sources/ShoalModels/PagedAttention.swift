@@ -280,6 +280,29 @@ package struct PagedAttention {
             }
             return
         }
+        if headDim % 32 == 0 && group >= 4 {
+            // Four heads x 16 dimensions at a time: each value row chunk is converted once for the four.
+            table.withUnsafeBufferPointer { tablePointer in
+                let layerBase = UnsafeRawPointer(cache.layerBase(layer))
+                var h0 = 0
+                while h0 < group {
+                    let heads = min(4, group - h0)
+                    var d0 = 0
+                    while d0 < headDim {
+                        kvAccumulateValues4x16(
+                            type, table: tablePointer.baseAddress!, first: first, last: last, blockSize: blockSize,
+                            base: layerBase, blockStride: cache.blockStride, valueOffset: cache.valueOffset,
+                            rowBytes: cache.valueRowBytes, scaleOffset: cache.valueScaleOffset,
+                            scaleRowBytes: cache.valueScaleRowBytes, column: kvOffset + d0,
+                            weights: scores + h0 * scoreStride, weightStride: scoreStride, heads: heads,
+                            output: output + h0 * headDim + d0, outputStride: headDim)
+                        d0 += 16
+                    }
+                    h0 += 4
+                }
+            }
+            return
+        }
         if headDim % 32 == 0 {
             // Two heads x 32 dimensions at a time, converting each value row chunk as it is loaded.
             table.withUnsafeBufferPointer { tablePointer in
