@@ -280,48 +280,25 @@ package struct PagedAttention {
             }
             return
         }
-        if headDim % 32 == 0 && group >= 4 {
-            // Four heads x 16 dimensions at a time: each value row chunk is converted once for the four.
-            table.withUnsafeBufferPointer { tablePointer in
-                let layerBase = UnsafeRawPointer(cache.layerBase(layer))
-                var h0 = 0
-                while h0 < group {
-                    let heads = min(4, group - h0)
-                    var d0 = 0
-                    while d0 < headDim {
-                        kvAccumulateValues4x16(
-                            type, table: tablePointer.baseAddress!, first: first, last: last, blockSize: blockSize,
-                            base: layerBase, blockStride: cache.blockStride, valueOffset: cache.valueOffset,
-                            rowBytes: cache.valueRowBytes, scaleOffset: cache.valueScaleOffset,
-                            scaleRowBytes: cache.valueScaleRowBytes, column: kvOffset + d0,
-                            weights: scores + h0 * scoreStride, weightStride: scoreStride, heads: heads,
-                            output: output + h0 * headDim + d0, outputStride: headDim)
-                        d0 += 16
-                    }
-                    h0 += 4
-                }
-            }
-            return
-        }
         if headDim % 32 == 0 {
-            // Two heads x 32 dimensions at a time, converting each value row chunk as it is loaded.
+            // Four heads x 16 dimensions at a time where a KV head serves four or more (each value row chunk is
+            // converted once for the four), else two heads x 32; either converts each chunk as it loads it.
+            let (headsPerPass, width, kernel) = group >= 4 ? (4, 16, kvAccumulateValues4x16) : (2, 32, kvAccumulateValues2x32)
             table.withUnsafeBufferPointer { tablePointer in
                 let layerBase = UnsafeRawPointer(cache.layerBase(layer))
                 var h0 = 0
                 while h0 < group {
-                    let heads = min(2, group - h0)
+                    let heads = min(headsPerPass, group - h0)
                     var d0 = 0
                     while d0 < headDim {
-                        kvAccumulateValues2x32(
-                            type, table: tablePointer.baseAddress!, first: first, last: last, blockSize: blockSize,
-                            base: layerBase, blockStride: cache.blockStride, valueOffset: cache.valueOffset,
-                            rowBytes: cache.valueRowBytes, scaleOffset: cache.valueScaleOffset,
-                            scaleRowBytes: cache.valueScaleRowBytes, column: kvOffset + d0,
-                            weights: scores + h0 * scoreStride, weightStride: scoreStride, heads: heads,
-                            output: output + h0 * headDim + d0, outputStride: headDim)
-                        d0 += 32
+                        kernel(
+                            type, tablePointer.baseAddress!, first, last, blockSize,
+                            layerBase, cache.blockStride, cache.valueOffset, cache.valueRowBytes, cache.valueScaleOffset,
+                            cache.valueScaleRowBytes, kvOffset + d0, scores + h0 * scoreStride, scoreStride, heads,
+                            output + h0 * headDim + d0, headDim)
+                        d0 += width
                     }
-                    h0 += 2
+                    h0 += headsPerPass
                 }
             }
             return
