@@ -39,6 +39,13 @@ extension RouterGateway {
         guard case .object(var body)? = try? JSONDecoder().decode(JSONValue.self, from: Data(data.readableBytesView)) else {
             throw ProxyError.invalid("The request body must be a JSON object")
         }
+        // What a replica would refuse is refused here too, not routed to a default pool.
+        if let model = body["model"], model != .null, model.stringValue == nil {
+            throw ProxyError.invalid("'model' must be a string")
+        }
+        if let stream = body["stream"], stream != .null, stream != .bool(true), stream != .bool(false) {
+            throw ProxyError.invalid("'stream' must be a boolean")
+        }
         var headerValues: [String: String] = [:]
         for field in request.headers { headerValues[field.name.canonicalName] = field.value }
         let (promptText, lastUser) = Self.promptText(body, kind: kind)

@@ -67,6 +67,21 @@ import Testing
         }
     }
 
+    /// A `model` or `stream` of the wrong type is refused with 400, as a replica would, instead of being routed.
+    @Test func wronglyTypedModelOrStreamIsRefused() async throws {
+        let replica = FakeReplica()
+        try await Cluster.with([replica]) { cluster in
+            for body in [#"{"model":123,"prompt":"hi"}"#, #"{"model":["tiny"],"prompt":"hi"}"#,
+                         #"{"model":"tiny","prompt":"hi","stream":"yes"}"#] {
+                let answer = try await cluster.request("/v1/completions", json: body)
+                #expect(answer.status == 400, "\(body)")
+                #expect(answer.body.contains("invalid_request_error"), "\(answer.body)")
+            }
+            #expect(replica.served.load() == 0)
+            #expect(try await cluster.request("/v1/completions", json: #"{"model":"tiny","prompt":"hi","max_tokens":2}"#).status == 200)
+        }
+    }
+
     /// Streamed, migratable or not, and whole answers leave the client's connection open for its next request.
     @Test func answersKeepTheClientConnection() async throws {
         try await Cluster.with([FakeReplica()]) { cluster in
