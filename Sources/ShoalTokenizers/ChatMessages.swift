@@ -16,14 +16,20 @@ public enum ChatMessages {
         return try normalize(items)
     }
 
+    /// The roles a message may have (OpenAI's; `function` is its deprecated name for `tool`).
+    public static let roles = ["system", "developer", "user", "assistant", "tool", "function"]
+
     /// Checks and normalizes already-parsed messages (see `parse`).
     public static func normalize(_ items: [TemplateValue]) throws -> [TemplateValue] {
         try items.enumerated().map { index, item in
             guard case .object(let pairs) = item else {
                 throw ChatTemplateError(.runtime, "messages[\(index)] must be an object")
             }
-            guard item["role"]?.stringValue != nil else {
+            guard let role = item["role"]?.stringValue else {
                 throw ChatTemplateError(.runtime, "messages[\(index)].role must be a string")
+            }
+            guard roles.contains(role) else {
+                throw ChatTemplateError(.runtime, "messages[\(index)].role '\(role)' is not one of \(roles.joined(separator: ", "))")
             }
             return .object(try pairs.map { pair in
                 guard pair.key == "content" else { return pair }

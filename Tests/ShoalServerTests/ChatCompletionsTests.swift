@@ -129,6 +129,19 @@ import Testing
         }
     }
 
+    @Test func anUnknownRoleIsRefusedByName() async throws {
+        let engine = try ScriptedEngine()
+        try await LiveServer.run([engine]) { server in
+            let reply = try await server.post("/v1/chat/completions",
+                                              #"{"messages": [{"role": "user", "content": "x"}, {"role": "wizard", "content": "y"}]}"#)
+            #expect(reply.status == 400)
+            let error = try reply.error
+            #expect(error.param == "messages")
+            #expect(error.message.contains("messages[1].role 'wizard'"), "\(error.message)")
+            #expect(engine.log.submitted.isEmpty)
+        }
+    }
+
     @Test func modelWithoutTemplateIsRefused() async throws {
         let engine = try ScriptedEngine(withChatTemplate: false)
         try await LiveServer.run([engine]) { server in
