@@ -18,6 +18,11 @@ struct ProxyError: Error, CustomStringConvertible {
         ProxyError(status: 400, type: "invalid_request_error", code: "invalid_request", message: message)
     }
 
+    static func methodNotAllowed(_ path: String, allowed: String) -> ProxyError {
+        ProxyError(status: 405, type: "invalid_request_error", code: "method_not_allowed",
+                   message: "\(path) takes \(allowed) only")
+    }
+
     static func unavailable(_ message: String) -> ProxyError {
         ProxyError(status: 503, type: "service_unavailable_error", code: "no_healthy_replica", message: message,
                    retryAfter: 1)

@@ -171,6 +171,11 @@ public final class RouterGateway: Service, Sendable {
             try self.authorizeClient(request)
             return try await self.proxy(request, kind: .chat, connection: context.connection)
         }
+        // The other methods on the API's paths get 405, as from a replica, rather than 404.
+        for path in ["/v1/completions", "/v1/chat/completions"] {
+            router.get(RouterPath(path)) { _, _ -> Response in throw ProxyError.methodNotAllowed(path, allowed: "POST") }
+        }
+        router.post("/v1/models") { _, _ -> Response in throw ProxyError.methodNotAllowed("/v1/models", allowed: "GET") }
         router.get("/v1/models") { request, _ in
             try self.authorizeClient(request)
             return try self.modelList()

@@ -82,6 +82,16 @@ import Testing
         }
     }
 
+    @Test func otherMethodsOnTheAPIPathsGet405() async throws {
+        try await Cluster.with([FakeReplica()]) { cluster in
+            for (path, method) in [("/v1/completions", HTTPMethod.GET), ("/v1/chat/completions", .GET), ("/v1/models", .POST)] {
+                let answer = try await cluster.request(path, json: method == .POST ? "{}" : nil, method: method)
+                #expect(answer.status == 405, "\(method) \(path)")
+                #expect(answer.body.contains("method_not_allowed"), "\(answer.body)")
+            }
+        }
+    }
+
     /// Streamed, migratable or not, and whole answers leave the client's connection open for its next request.
     @Test func answersKeepTheClientConnection() async throws {
         try await Cluster.with([FakeReplica()]) { cluster in
