@@ -220,11 +220,9 @@ public final class DecoderModel: LanguageModel {
 
     private func reserve(_ ws: ForwardWorkspace, _ batch: ForwardBatch) {
         let c = config
-        let attentionScratch = PagedAttention(headCount: c.headCount, kvHeadCount: c.kvHeadCount, headDim: c.headDim,
-                                              scale: 1).scratchStride()
         ws.reserve(tokens: max(batch.tokens.count, batch.logitRows.count), hidden: c.hiddenSize,
                    query: layout.queryHeads.count * c.headDim, kv: cacheKVWidth, feedForward: layout.feedForward.count,
-                   scoreStride: attentionScratch, scoreGroups: c.headCount / c.kvHeadCount * pool.threadCount)
+                   scoreStride: PagedAttention.scratchStride(headDim: c.headDim), scoreGroups: c.headCount / c.kvHeadCount * pool.threadCount)
     }
 
     /// The rotary table for `base`, filled for this batch once per call.

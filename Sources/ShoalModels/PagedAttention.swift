@@ -42,11 +42,16 @@ package struct PagedAttention {
     /// Positions of keys scored together: a unit (one token, one KV head) walks its keys a chunk at a time and
     /// folds each chunk's softmax into its output in order, so a unit can also be split across threads (a chunk
     /// each, folded in the same order) with bit-identical results. 256 keeps a chunk's scores in L1.
-    package var chunkPositions = 256
+    package var chunkPositions = PagedAttention.defaultChunkPositions
+    package static let defaultChunkPositions = 256
 
     /// Floats of per-thread scratch each query head of a group needs (`scoreStride` must be at least this):
     /// a chunk's scores, its partial output, and its maximum and sum.
-    package func scratchStride() -> Int { chunkPositions + headDim + 2 }
+    package func scratchStride() -> Int { Self.scratchStride(headDim: headDim, chunkPositions: chunkPositions) }
+
+    package static func scratchStride(headDim: Int, chunkPositions: Int = defaultChunkPositions) -> Int {
+        chunkPositions + headDim + 2
+    }
 
     /// - Parameters:
     ///   - queries: `tokens.count` rows of `queryHeads.count * headDim` floats (already rotated).
