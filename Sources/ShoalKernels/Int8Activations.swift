@@ -11,18 +11,20 @@ import _Builtin_intrinsics.intel
 
 /// Where `quantizeActivations` writes one batch of tokens: `tokens` rows of `columns` int8 values, the same values
 /// plus 128 as unsigned bytes (for kernels whose weights are signed, see `Q8_0Block`), then per token and
-/// block a scale and a sum. Lives in caller-provided memory (`byteCount` bytes, 64-byte aligned).
+/// block a scale and a sum, and the integer sums of each block's two halves of 16 (for Q6_K's scale per 16).
+/// Lives in caller-provided memory (`byteCount` bytes, 64-byte aligned).
 package struct Int8Activations {
     let values: UnsafeMutablePointer<Int8>
     let offsetValues: UnsafeMutablePointer<UInt8>
     let scales: UnsafeMutablePointer<Float>
     let sums: UnsafeMutablePointer<Float>
+    let halfSums: UnsafeMutablePointer<Int32>
     package let columns: Int
     package let blocks: Int
 
     /// Bytes needed for `tokens` tokens of `columns` values (a multiple of 32).
     package static func byteCount(tokens: Int, columns: Int) -> Int {
-        2 * tokens * columns + 8 * tokens * (columns / 32) + 64
+        2 * tokens * columns + 16 * tokens * (columns / 32) + 64
     }
 
     package init(memory: UnsafeMutableRawPointer, tokens: Int, columns: Int) {
@@ -33,6 +35,7 @@ package struct Int8Activations {
         let floats = (memory + 2 * tokens * columns).bindMemory(to: Float.self, capacity: 2 * tokens * blocks)
         scales = floats
         sums = floats + tokens * blocks
+        halfSums = UnsafeMutableRawPointer(floats + 2 * tokens * blocks).bindMemory(to: Int32.self, capacity: 2 * tokens * blocks)
     }
 
     /// Token `t`'s int8 values.
@@ -47,6 +50,9 @@ package struct Int8Activations {
     /// Token `t`'s block sums `scale * sum(q)`.
     @inline(__always)
     package func sums(token t: Int) -> UnsafePointer<Float> { UnsafePointer(sums + t * blocks) }
+    /// Token `t`'s integer sums of q over values `0 ..< 16` and `16 ..< 32` of each block (two per block).
+    @inline(__always)
+    package func halfSums(token t: Int) -> UnsafePointer<Int32> { UnsafePointer(halfSums + 2 * t * blocks) }
 }
 
 /// Quantizes `tokens` vectors of `columns` floats (`xStride` apart) into `out`: per block of 32, round-to-nearest
@@ -61,6 +67,7 @@ package func quantizeActivations(_ x: UnsafePointer<Float>, xStride: Int, tokens
         let u = out.offsetValues + t * out.columns
         let scales = out.scales + t * blocks
         let sums = out.sums + t * blocks
+        let halfSums = out.halfSums + 2 * t * blocks
         for b in 0..<blocks {
             let v0 = loadFloats16(row + 32 * b)
             let v1 = loadFloats16(row + 32 * b + 16)
@@ -79,7 +86,10 @@ package func quantizeActivations(_ x: UnsafePointer<Float>, xStride: Int, tokens
                 UnsafeMutableRawPointer(u + 32 * b + 16).storeBytes(of: _mm_xor_si128(bytes1, signBit), as: __m128i.self)
             }
             scales[b] = scale
-            sums[b] = scale * Float(_mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1)))
+            let low = _mm512_reduce_add_epi32(q0), high = _mm512_reduce_add_epi32(q1)
+            halfSums[2 * b] = low
+            halfSums[2 * b + 1] = high
+            sums[b] = scale * Float(low + high)
         }
     }
 }

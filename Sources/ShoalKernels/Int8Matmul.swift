@@ -18,12 +18,30 @@ protocol InterleavedBlock {
     static var bytes: Int { get }
     /// Whether `product` reads the activations' unsigned (plus 128) copy.
     static var readsOffsetActivations: Bool { get }
-    /// Writes row r's share of an interleaved block (`source`: that row's block in the file's format).
-    static func pack(_ source: UnsafeRawPointer, row r: Int, into out: UnsafeMutableRawPointer)
+    /// Writes row r's share of interleaved block b (columns `32b ..< 32b + 32`) of a file row that starts at `row`.
+    static func pack(row: UnsafeRawPointer, block b: Int, lane r: Int, into out: UnsafeMutableRawPointer)
+    /// Whether `w` can be repacked without loss beyond what the layout documents (default: always).
+    static func accepts(_ w: MatrixView) -> Bool
     /// Loads an interleaved block and prepares it for products with any number of tokens.
     init(_ base: UnsafeRawPointer)
     /// `acc` plus the 16 rows' dot products with token t's block b.
     func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512
+}
+
+extension InterleavedBlock {
+    static func accepts(_ w: MatrixView) -> Bool { true }
+}
+
+/// A layout made from the file's blocks of 32 columns one to one (Q4_0, Q4_1, Q5_0, Q8_0).
+protocol InterleavedFileBlock: InterleavedBlock {
+    /// Writes row r's share of an interleaved block (`source`: that row's block in the file's format).
+    static func pack(_ source: UnsafeRawPointer, row r: Int, into out: UnsafeMutableRawPointer)
+}
+
+extension InterleavedFileBlock {
+    static func pack(row: UnsafeRawPointer, block b: Int, lane r: Int, into out: UnsafeMutableRawPointer) {
+        pack(row + b * weightType.blockBytes, row: r, into: out)
+    }
 }
 
 /// A weight matrix repacked for the int8 fast path: rows in groups of 16, each group's blocks consecutive, each
@@ -34,9 +52,11 @@ final class InterleavedMatrix<Block: InterleavedBlock>: @unchecked Sendable {
     let blocks: Int
     let storage: UnsafeMutableRawPointer
 
-    /// Repacks `w`; nil unless it is of `Block.weightType` with a row count that is a multiple of 16.
+    /// Repacks `w`; nil unless it is of `Block.weightType` with a row count that is a multiple of 16 (and
+    /// `Block.accepts` it).
     init?(_ w: MatrixView) {
-        guard w.type == Block.weightType, w.rows > 0, w.rows % interleavedGroupRows == 0, w.columns % 32 == 0 else { return nil }
+        guard w.type == Block.weightType, w.rows > 0, w.rows % interleavedGroupRows == 0, w.columns % 32 == 0,
+              Block.accepts(w) else { return nil }
         rows = w.rows
         columns = w.columns
         blocks = w.columns / 32
@@ -46,7 +66,7 @@ final class InterleavedMatrix<Block: InterleavedBlock>: @unchecked Sendable {
             for b in 0..<blocks {
                 let out = storage + (g * blocks + b) * Block.bytes
                 for r in 0..<interleavedGroupRows {
-                    Block.pack(w.row(g * interleavedGroupRows + r) + b * w.type.blockBytes, row: r, into: out)
+                    Block.pack(row: w.row(g * interleavedGroupRows + r), block: b, lane: r, into: out)
                 }
             }
         }
@@ -139,13 +159,14 @@ func storeFloats16Unaligned(_ v: __m512, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: __m512.self)
 }
 
-/// Scalar twin of the fast path on the original (not interleaved) Q4_0, Q4_1, Q5_0 or Q8_0 matrix: the same int8 quantization
-/// of x (`quantizeBlockReference`), exact integer block products, the scaling in Double.
+/// Scalar twin of the fast path on the original (not interleaved) Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q5_K or Q6_K matrix: the
+/// same int8 quantization of x (`quantizeBlockReference`), exact integer block products, the scaling in Double (for
+/// the K-quants with the half-precision sub-block factors of `KQuantSubBlock`, which the fast path defines).
 package func matmulInt8Reference(
     _ w: MatrixView, _ x: UnsafePointer<Float>, xStride: Int, tokens: Int,
     _ y: UnsafeMutablePointer<Float>, yStride: Int
 ) {
-    precondition(w.type == .q4_0 || w.type == .q4_1 || w.type == .q5_0 || w.type == .q8_0)
+    precondition([.q4_0, .q4_1, .q5_0, .q8_0, .q4_K, .q5_K, .q6_K].contains(w.type))
     let blocks = w.columns / 32
     for t in 0..<tokens {
         let quantized = (0..<blocks).map { quantizeBlockReference(x + t * xStride + 32 * $0) }
@@ -153,7 +174,17 @@ package func matmulInt8Reference(
             var total = 0.0
             for b in 0..<blocks {
                 let q = quantized[b]
-                if w.type == .q4_0 {
+                if w.type == .q4_K || w.type == .q5_K || w.type == .q6_K {
+                    let s = KQuantSubBlock(w.type, row: w.row(r), block: b)
+                    let bias = w.type == .q6_K ? 32 : 0
+                    var low = 0, high = 0
+                    for i in 0..<16 {
+                        low += (Int(s.values[i]) - bias) * Int(q.values[i])
+                        high += (Int(s.values[16 + i]) - bias) * Int(q.values[16 + i])
+                    }
+                    total += Double(q.scale) * (Double(s.scaleLow) * Double(low) + Double(s.scaleHigh) * Double(high))
+                        + Double(s.offset) * q.sum
+                } else if w.type == .q4_0 {
                     let block = w.row(r) + b * 18
                     let d = Double(floatFromHalfReference(block.loadUnaligned(as: UInt16.self)))
                     var products = 0

@@ -7,7 +7,7 @@ import _Builtin_intrinsics.intel
 ///   Q4_1 keeps element i in the low nibble of byte i and element i+16 in its high nibble, so the low nibbles of
 ///   vector j are elements `4j ..< 4j+4` and the high nibbles elements `16+4j ..< 16+4j+4`.
 /// The bytes are the file's own (only moved), so results are as exact as the weights.
-struct Q4_1Block: InterleavedBlock {
+struct Q4_1Block: InterleavedFileBlock {
     static var weightType: GGMLType { .q4_1 }
     static var bytes: Int { 320 }
     static var readsOffsetActivations: Bool { false }

@@ -9,7 +9,7 @@ import _Builtin_intrinsics.intel
 ///
 /// A weight is `d * q - 16 d`: Q4_1's form with `m = -16 d`. The copy is 36% larger than the file's blocks (a byte
 /// per weight instead of 5/8), which saves assembling the fifth bit for every token.
-struct Q5_0Block: InterleavedBlock {
+struct Q5_0Block: InterleavedFileBlock {
     static var weightType: GGMLType { .q5_0 }
     static var bytes: Int { 576 }
     static var readsOffsetActivations: Bool { false }

@@ -10,7 +10,7 @@ import _Builtin_intrinsics.intel
 /// `vpdpbusd` multiplies unsigned by signed bytes, and here both sides are signed, so the kernel feeds the
 /// activations plus 128 (unsigned) and subtracts `128 * sum(q)`. Without VNNI it feeds `|q|` and the activations
 /// negated where q < 0 instead (the same sums, and no 16-bit saturation: 2 * 128 * 127 < 32768).
-struct Q8_0Block: InterleavedBlock {
+struct Q8_0Block: InterleavedFileBlock {
     static var weightType: GGMLType { .q8_0 }
     static var bytes: Int { 640 }
     static var readsOffsetActivations: Bool {

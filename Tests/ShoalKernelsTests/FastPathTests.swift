@@ -33,6 +33,16 @@ import ShoalKernels
     /// |fast - exact| <= 2% of sum |w x| (int8 rounding of x; about 0.3% measured on these random cases).
     @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q8_0], [32, 64, 576, 1536])
     func interleavedMatchesTwin(type: GGMLType, columns: Int) throws {
+        try checkInterleavedAgainstTwin(type: type, columns: columns)
+    }
+
+    /// The K-quants (blocks of 256 columns) under the same bounds.
+    @Test(arguments: [GGMLType.q4_K, .q5_K, .q6_K], [256, 768, 1536])
+    func interleavedKQuantsMatchTwin(type: GGMLType, columns: Int) throws {
+        try checkInterleavedAgainstTwin(type: type, columns: columns)
+    }
+
+    func checkInterleavedAgainstTwin(type: GGMLType, columns: Int) throws {
         for (index, (rows, tokens)) in [(16, 1), (32, 2), (48, 3), (16, 4), (64, 5), (32, 8), (16, 9), (96, 17), (1536, 8)].enumerated()
         where columns < 1536 || rows <= 96 {
             let pool = Self.pools[index % Self.pools.count]
@@ -74,8 +84,8 @@ import ShoalKernels
         #expect(!LinearWeight(odd, precision: .fast).isInterleaved)
         let even = try MatrixView(base: q4.raw, type: .q4_1, rows: 16, columns: 64)
         #expect(!LinearWeight(even, precision: .exact).isInterleaved)
-        let q6 = randomMatrix(.q6_K, rows: 32, columns: 256, using: &rng)
-        #expect(!LinearWeight(try MatrixView(base: q6.raw, type: .q6_K, rows: 32, columns: 256), precision: .fast).isInterleaved)
+        let f16 = randomMatrix(.f16, rows: 32, columns: 256, using: &rng)
+        #expect(!LinearWeight(try MatrixView(base: f16.raw, type: .f16, rows: 32, columns: 256), precision: .fast).isInterleaved)
         // An uncovered matrix in fast mode gives the exact kernel's results bit for bit.
         let x = randomFloats(64 * 3, using: &rng)
         let viaWeight = Buffer(bytes: 24 * 3 * 4), direct = Buffer(bytes: 24 * 3 * 4)

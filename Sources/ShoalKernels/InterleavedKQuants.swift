@@ -1,0 +1,247 @@
+package import ShoalGGUF
+import _Builtin_intrinsics.intel
+
+// The K-quants (Q4_K, Q5_K, Q6_K) on the fast path. Their file blocks span 256 columns with a scale (and for Q4_K /
+// Q5_K a minimum) per sub-block of 32 (Q6_K: of 16), each a small integer times a half-precision super-block
+// factor. The fast path cuts them into the int8 kernels' 32-column blocks: per sub-block the product
+// `d * sc` (and `dmin * m`) is rounded once to half precision at load, so one 32-column block carries its own
+// scale like Q4_1's. That rounding moves a weight by at most 2^-11 of its scale, a tenth of what the int8
+// rounding of the activations already moves a product; `FastPathAccuracyTests` holds the end result to
+// llama.cpp's bars. The integer quants are the file's own.
+
+/// One 32-column block of a K-quant row as the fast path computes with it: unsigned integer values `q`, and
+/// half-precision factors such that weight i is `scaleLow * q[i] + offset` for i < 16 and `scaleHigh * q[i] +
+/// offset` for i >= 16 (Q4_K, Q5_K: one scale, `offset = -dmin * m`), or `scale * (q[i] - 32)` (Q6_K, offset 0).
+package struct KQuantSubBlock {
+    package var values: SIMD32<UInt8>
+    package var scaleLow: Float16
+    package var scaleHigh: Float16
+    package var offset: Float16
+
+    /// Block b (columns `32b ..< 32b + 32`) of the K-quant row at `row`.
+    package init(_ type: GGMLType, row: UnsafeRawPointer, block b: Int) {
+        let j = b % 8
+        values = SIMD32<UInt8>()
+        switch type {
+        case .q4_K, .q5_K:
+            let five = type == .q5_K
+            let source = row + (b / 8) * (five ? 176 : 144)
+            let d = Float(Float16(bitPattern: source.loadUnaligned(as: UInt16.self)))
+            let dmin = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
+            let (sc, m) = scaleMinK4Reference(j, source + 4)
+            scaleLow = Float16(d * Float(sc))
+            scaleHigh = scaleLow
+            offset = Float16(-(dmin * Float(m)))
+            // Sub-block j: the low (j even) or high (j odd) nibbles of quant bytes 32(j/2) ..< 32(j/2) + 32.
+            let quants = source + (five ? 48 : 16) + 32 * (j / 2)
+            for i in 0..<32 {
+                let byte = quants.load(fromByteOffset: i, as: UInt8.self)
+                var q = j % 2 == 0 ? byte & 0xF : byte >> 4
+                if five { q |= ((source.load(fromByteOffset: 16 + i, as: UInt8.self) >> UInt8(j)) & 1) << 4 }
+                values[i] = q
+            }
+        case .q6_K:
+            let source = row + (b / 8) * 210
+            let d = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 208, as: UInt16.self)))
+            scaleLow = Float16(d * Float(source.load(fromByteOffset: 192 + 2 * j, as: Int8.self)))
+            scaleHigh = Float16(d * Float(source.load(fromByteOffset: 193 + 2 * j, as: Int8.self)))
+            offset = 0
+            // Element e = 128n + 32k + l (l < 32) of the super-block: low bits from ql[64n + l + 32(k % 2)]
+            // (nibble k / 2), high two bits from qh[32n + l] at bit 2k.
+            let n = j / 4, k = j % 4
+            for l in 0..<32 {
+                let low = source.load(fromByteOffset: 64 * n + l + 32 * (k % 2), as: UInt8.self)
+                let high = source.load(fromByteOffset: 128 + 32 * n + l, as: UInt8.self)
+                values[l] = (k < 2 ? low & 0xF : low >> 4) | ((high >> UInt8(2 * k)) & 3) << 4
+            }
+        default:
+            preconditionFailure("\(type) is not a K-quant")
+        }
+    }
+
+    /// Whether every sub-block's factors of `w` are finite in half precision (the K-quants' super-block factors
+    /// times 6-bit integers exceed its range only for weights near 65504 / 63, which no model has).
+    static func fitsHalf(_ w: MatrixView) -> Bool {
+        for r in 0..<w.rows {
+            for b in 0..<w.columns / 32 {
+                let s = KQuantSubBlock(w.type, row: w.row(r), block: b)
+                if !s.scaleLow.isFinite || !s.scaleHigh.isFinite || !s.offset.isFinite { return false }
+            }
+        }
+        return true
+    }
+
+    /// The 16 bytes of Q4_1's nibble order for `values` (low nibble of byte i: element i, high: element i + 16),
+    /// each value's bits 0-3.
+    var nibbleBytes: SIMD16<UInt8> {
+        var out = SIMD16<UInt8>()
+        for i in 0..<16 { out[i] = (values[i] & 0xF) | (values[i + 16] & 0xF) << 4 }
+        return out
+    }
+
+    /// The bits `4 + shift` of every value, gathered into one 32-bit word laid out as `Q5_KBlock` and `Q6_KBlock`
+    /// read it: element `4j + k` at bit `j` of byte k for the first 16 (j < 4), element `16 + 4j + k` at bit
+    /// `4 + j` of byte k, where `width` bits are kept per element (`width` 2: elements of one half only, at bits
+    /// `2j, 2j + 1` of byte k, `half` picking which 16).
+    func highBits(width: Int, half: Int = 0) -> UInt32 {
+        var word: UInt32 = 0
+        for e in 0..<32 {
+            let bits = UInt32(values[e] >> 4)
+            if width == 1 {
+                let (j, k) = e < 16 ? (e / 4, e % 4) : (4 + (e - 16) / 4, (e - 16) % 4)
+                word |= (bits & 1) << UInt32(8 * k + j)
+            } else if e / 16 == half {
+                let i = e % 16
+                word |= (bits & 3) << UInt32(8 * (i % 4) + 2 * (i / 4))
+            }
+        }
+        return word
+    }
+}
+
+/// Q4_K for the fast path: Q4_1's layout (`Q4_1Block`, 320 bytes per 16 rows and 32 columns) with each
+/// sub-block's `d * sc` as `d` and `-dmin * m` as `m`. 5 bits per weight against the file's 4.5.
+struct Q4_KBlock: InterleavedBlock {
+    static var weightType: GGMLType { .q4_K }
+    static var bytes: Int { 320 }
+    static var readsOffsetActivations: Bool { false }
+
+    static func accepts(_ w: MatrixView) -> Bool { KQuantSubBlock.fitsHalf(w) }
+
+    static func pack(row: UnsafeRawPointer, block b: Int, lane r: Int, into out: UnsafeMutableRawPointer) {
+        let s = KQuantSubBlock(.q4_K, row: row, block: b)
+        out.storeBytes(of: s.scaleLow.bitPattern, toByteOffset: 2 * r, as: UInt16.self)
+        out.storeBytes(of: s.offset.bitPattern, toByteOffset: 32 + 2 * r, as: UInt16.self)
+        withUnsafeBytes(of: s.nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out) }
+    }
+
+    let weights: OffsetBlockWeights
+
+    @inline(__always)
+    init(_ base: UnsafeRawPointer) {
+        weights = Q4_1Block(base).weights
+    }
+
+    @inline(__always)
+    func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512 {
+        weights.product(a, token: t, block: b, acc)
+    }
+}
+
+/// Q5_K for the fast path (384 bytes per 16 rows and 32 columns, 6 bits per weight against the file's 5.5):
+/// `Q4_KBlock`'s 320 bytes for the low four bits of each value, then one 64-byte vector of fifth bits, row r's 32
+/// in lane r (`KQuantSubBlock.highBits(width: 1)`): so that for nibble vector j, shifting the word by `4 - j`
+/// (low nibbles) or `-j` (high nibbles) puts each byte's fifth bit at bit 4.
+struct Q5_KBlock: InterleavedBlock {
+    static var weightType: GGMLType { .q5_K }
+    static var bytes: Int { 384 }
+    static var readsOffsetActivations: Bool { false }
+
+    static func accepts(_ w: MatrixView) -> Bool { KQuantSubBlock.fitsHalf(w) }
+
+    static func pack(row: UnsafeRawPointer, block b: Int, lane r: Int, into out: UnsafeMutableRawPointer) {
+        let s = KQuantSubBlock(.q5_K, row: row, block: b)
+        out.storeBytes(of: s.scaleLow.bitPattern, toByteOffset: 2 * r, as: UInt16.self)
+        out.storeBytes(of: s.offset.bitPattern, toByteOffset: 32 + 2 * r, as: UInt16.self)
+        withUnsafeBytes(of: s.nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out) }
+        out.storeBytes(of: s.highBits(width: 1), toByteOffset: 320 + 4 * r, as: UInt32.self)
+    }
+
+    let weights: OffsetBlockWeights
+
+    @inline(__always)
+    init(_ base: UnsafeRawPointer) {
+        let nibble = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10)
+        let v0 = base.loadUnaligned(fromByteOffset: 64, as: __m512i.self)
+        let v1 = base.loadUnaligned(fromByteOffset: 128, as: __m512i.self)
+        let v2 = base.loadUnaligned(fromByteOffset: 192, as: __m512i.self)
+        let v3 = base.loadUnaligned(fromByteOffset: 256, as: __m512i.self)
+        let h = base.loadUnaligned(fromByteOffset: 320, as: __m512i.self)
+        @inline(__always) func low(_ v: __m512i, _ fifth: __m512i) -> __m512i {
+            _mm512_or_si512(_mm512_and_si512(v, nibble), _mm512_and_si512(fifth, bit4))
+        }
+        @inline(__always) func high(_ v: __m512i, _ fifth: __m512i) -> __m512i {
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), nibble), _mm512_and_si512(fifth, bit4))
+        }
+        weights = OffsetBlockWeights(
+            l0: low(v0, _mm512_slli_epi32(h, 4)), l1: low(v1, _mm512_slli_epi32(h, 3)),
+            l2: low(v2, _mm512_slli_epi32(h, 2)), l3: low(v3, _mm512_slli_epi32(h, 1)),
+            h0: high(v0, h), h1: high(v1, _mm512_srli_epi32(h, 1)),
+            h2: high(v2, _mm512_srli_epi32(h, 2)), h3: high(v3, _mm512_srli_epi32(h, 3)),
+            d: _mm512_cvtph_ps(base.loadUnaligned(as: __m256i.self)),
+            m: _mm512_cvtph_ps(base.loadUnaligned(fromByteOffset: 32, as: __m256i.self)))
+    }
+
+    @inline(__always)
+    func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512 {
+        weights.product(a, token: t, block: b, acc)
+    }
+}
+
+/// Q6_K for the fast path (448 bytes per 16 rows and 32 columns, 7 bits per weight against the file's 6.56):
+/// 16 half `d * sc` for values 0..<16 and 16 for values 16..<32 (Q6_K scales every 16), the low four bits of
+/// each value as in `Q4_1Block`, then two 64-byte vectors of the top two bits (values 0..<16, then 16..<32; row r's
+/// 32 bits in lane r, `KQuantSubBlock.highBits(width: 2)`). A weight is `scale * (q - 32)`: the kernel multiplies
+/// the unsigned q and subtracts 32 times each half's activation sum.
+struct Q6_KBlock: InterleavedBlock {
+    static var weightType: GGMLType { .q6_K }
+    static var bytes: Int { 448 }
+    static var readsOffsetActivations: Bool { false }
+
+    static func accepts(_ w: MatrixView) -> Bool { KQuantSubBlock.fitsHalf(w) }
+
+    static func pack(row: UnsafeRawPointer, block b: Int, lane r: Int, into out: UnsafeMutableRawPointer) {
+        let s = KQuantSubBlock(.q6_K, row: row, block: b)
+        out.storeBytes(of: s.scaleLow.bitPattern, toByteOffset: 2 * r, as: UInt16.self)
+        out.storeBytes(of: s.scaleHigh.bitPattern, toByteOffset: 32 + 2 * r, as: UInt16.self)
+        withUnsafeBytes(of: s.nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out) }
+        out.storeBytes(of: s.highBits(width: 2, half: 0), toByteOffset: 320 + 4 * r, as: UInt32.self)
+        out.storeBytes(of: s.highBits(width: 2, half: 1), toByteOffset: 384 + 4 * r, as: UInt32.self)
+    }
+
+    let l0, l1, l2, l3, h0, h1, h2, h3: __m512i
+    let scaleLow, scaleHigh: __m512
+
+    @inline(__always)
+    init(_ base: UnsafeRawPointer) {
+        let nibble = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30)
+        let v0 = base.loadUnaligned(fromByteOffset: 64, as: __m512i.self)
+        let v1 = base.loadUnaligned(fromByteOffset: 128, as: __m512i.self)
+        let v2 = base.loadUnaligned(fromByteOffset: 192, as: __m512i.self)
+        let v3 = base.loadUnaligned(fromByteOffset: 256, as: __m512i.self)
+        let hl = base.loadUnaligned(fromByteOffset: 320, as: __m512i.self)
+        let hh = base.loadUnaligned(fromByteOffset: 384, as: __m512i.self)
+        @inline(__always) func low(_ v: __m512i, _ top: __m512i) -> __m512i {
+            _mm512_or_si512(_mm512_and_si512(v, nibble), _mm512_and_si512(top, bits45))
+        }
+        @inline(__always) func high(_ v: __m512i, _ top: __m512i) -> __m512i {
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), nibble), _mm512_and_si512(top, bits45))
+        }
+        l0 = low(v0, _mm512_slli_epi32(hl, 4)); l1 = low(v1, _mm512_slli_epi32(hl, 2))
+        l2 = low(v2, hl); l3 = low(v3, _mm512_srli_epi32(hl, 2))
+        h0 = high(v0, _mm512_slli_epi32(hh, 4)); h1 = high(v1, _mm512_slli_epi32(hh, 2))
+        h2 = high(v2, hh); h3 = high(v3, _mm512_srli_epi32(hh, 2))
+        scaleLow = _mm512_cvtph_ps(base.loadUnaligned(as: __m256i.self))
+        scaleHigh = _mm512_cvtph_ps(base.loadUnaligned(fromByteOffset: 32, as: __m256i.self))
+    }
+
+    /// `acc + x_scale * (scaleLow * (q - 32) . x[0..<16] + scaleHigh * (q - 32) . x[16..<32])`.
+    @inline(__always)
+    func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512 {
+        let x = a.values(token: t) + 32 * b
+        var low = dotBytes(_mm512_setzero_si512(), l0, broadcast4(x, 0))
+        var high = dotBytes(_mm512_setzero_si512(), h0, broadcast4(x, 16))
+        low = dotBytes(low, l1, broadcast4(x, 4))
+        high = dotBytes(high, h1, broadcast4(x, 20))
+        low = dotBytes(low, l2, broadcast4(x, 8))
+        high = dotBytes(high, h2, broadcast4(x, 24))
+        low = dotBytes(low, l3, broadcast4(x, 12))
+        high = dotBytes(high, h3, broadcast4(x, 28))
+        let sums = a.halfSums(token: t) + 2 * b
+        low = _mm512_sub_epi32(low, _mm512_set1_epi32(32 &* sums[0]))
+        high = _mm512_sub_epi32(high, _mm512_set1_epi32(32 &* sums[1]))
+        let xScale = _mm512_set1_ps(a.scales(token: t)[b])
+        let scaled = _mm512_fmadd_ps(_mm512_cvtepi32_ps(low), _mm512_mul_ps(scaleLow, xScale), acc)
+        return _mm512_fmadd_ps(_mm512_cvtepi32_ps(high), _mm512_mul_ps(scaleHigh, xScale), scaled)
+    }
+}
