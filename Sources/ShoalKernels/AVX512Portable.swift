@@ -186,6 +186,7 @@ import _Builtin_intrinsics.intel
 @inline(__always) func _mm512_or_si512(_ a: __m512i, _ b: __m512i) -> __m512i { a | b }
 @inline(__always) func _mm512_add_epi32(_ a: __m512i, _ b: __m512i) -> __m512i { m(i32(a) &+ i32(b)) }
 @inline(__always) func _mm512_sub_epi32(_ a: __m512i, _ b: __m512i) -> __m512i { m(i32(a) &- i32(b)) }
+@inline(__always) func _mm512_add_epi16(_ a: __m512i, _ b: __m512i) -> __m512i { m(i16(a) &+ i16(b)) }
 @inline(__always) func _mm512_srli_epi32(_ a: __m512i, _ n: UInt32) -> __m512i {
     let (lo, hi) = split(a)
     return join(_mm256_srli_epi32(lo, Int32(min(n, 32))), _mm256_srli_epi32(hi, Int32(min(n, 32))))

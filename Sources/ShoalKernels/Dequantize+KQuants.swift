@@ -56,6 +56,42 @@ func dequantizeRowQ5_0(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Floa
     }
 }
 
+/// Q5_1 (24 bytes / 32 weights): f16 d, f16 m, u8 qh[4], u8 qs[16]; Q5_0's values without the -16, times d plus m.
+func dequantizeRowQ5_1(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, blocks: Int) {
+    let low = _mm512_set1_epi32(0xF)
+    let sixteen = _mm512_set1_epi32(16)
+    for b in 0..<blocks {
+        let block = src + b * 24
+        let d = _mm512_set1_ps(floatFromHalf(block.loadUnaligned(as: UInt16.self)))
+        let m = _mm512_set1_ps(floatFromHalf(block.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
+        let h = block.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+        let q = _mm512_cvtepu8_epi32(loadBytes16(block, 8))
+        let loNibble = _mm512_and_si512(q, low)
+        let hiNibble = _mm512_srli_epi32(q, 4)
+        let lo = _mm512_mask_add_epi32(loNibble, __mmask16(truncatingIfNeeded: h), loNibble, sixteen)
+        let hi = _mm512_mask_add_epi32(hiNibble, __mmask16(truncatingIfNeeded: h >> 16), hiNibble, sixteen)
+        storeFloats16(_mm512_add_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(lo)), m), dst + b * 32)
+        storeFloats16(_mm512_add_ps(_mm512_mul_ps(d, _mm512_cvtepi32_ps(hi)), m), dst + b * 32 + 16)
+    }
+}
+
+func dequantizeRowQ5_1Reference(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, blocks: Int) {
+    for b in 0..<blocks {
+        let block = src + b * 24
+        let d = floatFromHalfReference(block.load(as: UInt16.self))
+        let m = floatFromHalfReference(block.load(fromByteOffset: 2, as: UInt16.self))
+        var h: UInt32 = 0
+        for i in 0..<4 { h |= UInt32(block.load(fromByteOffset: 4 + i, as: UInt8.self)) << (8 * i) }
+        for j in 0..<16 {
+            let byte = block.load(fromByteOffset: 8 + j, as: UInt8.self)
+            let x0 = Int(byte & 0xF) | Int((h >> j) & 1) << 4
+            let x1 = Int(byte >> 4) | Int((h >> (j + 16)) & 1) << 4
+            dst[b * 32 + j] = Float(x0) * d + m
+            dst[b * 32 + j + 16] = Float(x1) * d + m
+        }
+    }
+}
+
 /// Q4_K (`highBits` false) and Q5_K (`highBits` true) blocks.
 @inline(__always)
 func dequantizeRowQ4_KOrQ5_K(_ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, blocks: Int, highBits: Bool) {

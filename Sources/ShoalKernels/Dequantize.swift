@@ -16,6 +16,7 @@ public func dequantizeRow(_ type: GGMLType, _ src: UnsafeRawPointer, _ dst: Unsa
     case .q4_1: dequantizeRowQ4_1(src, dst, blocks: count / 32)
     case .q8_0: dequantizeRowQ8_0(src, dst, blocks: count / 32)
     case .q5_0: dequantizeRowQ5_0(src, dst, blocks: count / 32)
+    case .q5_1: dequantizeRowQ5_1(src, dst, blocks: count / 32)
     case .q4_K: dequantizeRowQ4_KOrQ5_K(src, dst, blocks: count / 256, highBits: false)
     case .q5_K: dequantizeRowQ4_KOrQ5_K(src, dst, blocks: count / 256, highBits: true)
     case .q6_K: dequantizeRowQ6_K(src, dst, blocks: count / 256)
@@ -63,6 +64,7 @@ package func dequantizeRowReference(_ type: GGMLType, _ src: UnsafeRawPointer, _
             }
         }
     case .q5_0: dequantizeRowQ5_0Reference(src, dst, blocks: count / 32)
+    case .q5_1: dequantizeRowQ5_1Reference(src, dst, blocks: count / 32)
     case .q4_K: dequantizeRowQ4_KReference(src, dst, blocks: count / 256)
     case .q5_K: dequantizeRowQ5_KReference(src, dst, blocks: count / 256)
     case .q6_K: dequantizeRowQ6_KReference(src, dst, blocks: count / 256)

@@ -79,22 +79,22 @@ package struct KQuantSubBlock {
         return out
     }
 
-    /// The bits `4 + shift` of every value, gathered into one 32-bit word laid out as `Q5_KBlock` and `Q6_KBlock`
-    /// read it: element `4j + k` at bit `j` of byte k for the first 16 (j < 4), element `16 + 4j + k` at bit
-    /// `4 + j` of byte k, where `width` bits are kept per element (`width` 2: elements of one half only, at bits
-    /// `2j, 2j + 1` of byte k, `half` picking which 16).
-    func highBits(width: Int, half: Int = 0) -> UInt32 {
+    /// The fifth bits (bit 4) of 32 five-bit values, gathered into one 32-bit word as `Q5_KBlock` and `Q5_0Block`
+    /// read it: value `4j + k` at bit `j` of byte k, value `16 + 4j + k` at bit `4 + j` of byte k.
+    static func fifthBitWord(_ values: SIMD32<UInt8>) -> UInt32 {
         var word: UInt32 = 0
         for e in 0..<32 {
-            let bits = UInt32(values[e] >> 4)
-            if width == 1 {
-                let (j, k) = e < 16 ? (e / 4, e % 4) : (4 + (e - 16) / 4, (e - 16) % 4)
-                word |= (bits & 1) << UInt32(8 * k + j)
-            } else if e / 16 == half {
-                let i = e % 16
-                word |= (bits & 3) << UInt32(8 * (i % 4) + 2 * (i / 4))
-            }
+            let (j, k) = e < 16 ? (e / 4, e % 4) : (4 + (e - 16) / 4, (e - 16) % 4)
+            word |= UInt32((values[e] >> 4) & 1) << UInt32(8 * k + j)
         }
+        return word
+    }
+
+    /// The top two bits (4 and 5) of values `16 half ..< 16 half + 16`, gathered into one 32-bit word as
+    /// `Q6_KBlock` reads it: value `16 half + 4j + k` at bits `2j, 2j + 1` of byte k.
+    func topTwoBitsWord(half: Int) -> UInt32 {
+        var word: UInt32 = 0
+        for i in 0..<16 { word |= UInt32((values[16 * half + i] >> 4) & 3) << UInt32(8 * (i % 4) + 2 * (i / 4)) }
         return word
     }
 }
@@ -130,7 +130,7 @@ struct Q4_KBlock: InterleavedBlock {
 
 /// Q5_K for the fast path (384 bytes per 16 rows and 32 columns, 6 bits per weight against the file's 5.5):
 /// `Q4_KBlock`'s 320 bytes for the low four bits of each value, then one 64-byte vector of fifth bits, row r's 32
-/// in lane r (`KQuantSubBlock.highBits(width: 1)`): so that for nibble vector j, shifting the word by `4 - j`
+/// in lane r (`KQuantSubBlock.fifthBitWord`): so that for nibble vector j, shifting the word by `4 - j`
 /// (low nibbles) or `-j` (high nibbles) puts each byte's fifth bit at bit 4.
 struct Q5_KBlock: InterleavedBlock {
     static var weightType: GGMLType { .q5_K }
@@ -144,13 +144,27 @@ struct Q5_KBlock: InterleavedBlock {
         out.storeBytes(of: s.scaleLow.bitPattern, toByteOffset: 2 * r, as: UInt16.self)
         out.storeBytes(of: s.offset.bitPattern, toByteOffset: 32 + 2 * r, as: UInt16.self)
         withUnsafeBytes(of: s.nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out) }
-        out.storeBytes(of: s.highBits(width: 1), toByteOffset: 320 + 4 * r, as: UInt32.self)
+        out.storeBytes(of: KQuantSubBlock.fifthBitWord(s.values), toByteOffset: 320 + 4 * r, as: UInt32.self)
     }
 
     let weights: OffsetBlockWeights
 
     @inline(__always)
     init(_ base: UnsafeRawPointer) {
+        weights = OffsetBlockWeights(fiveBit: base)
+    }
+
+    @inline(__always)
+    func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512 {
+        weights.product(a, token: t, block: b, acc)
+    }
+}
+
+extension OffsetBlockWeights {
+    /// Loads a five-bit block of 384 bytes (`Q5_KBlock`, `Q5_0Block`): 16 half `d`, 16 half `m`, the low four bits
+    /// as in `Q4_1Block`, then the fifth bits (`KQuantSubBlock.fifthBitWord`).
+    @inline(__always)
+    init(fiveBit base: UnsafeRawPointer) {
         let nibble = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10)
         let v0 = base.loadUnaligned(fromByteOffset: 64, as: __m512i.self)
         let v1 = base.loadUnaligned(fromByteOffset: 128, as: __m512i.self)
@@ -163,7 +177,7 @@ struct Q5_KBlock: InterleavedBlock {
         @inline(__always) func high(_ v: __m512i, _ fifth: __m512i) -> __m512i {
             _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), nibble), _mm512_and_si512(fifth, bit4))
         }
-        weights = OffsetBlockWeights(
+        self.init(
             l0: low(v0, _mm512_slli_epi32(h, 4)), l1: low(v1, _mm512_slli_epi32(h, 3)),
             l2: low(v2, _mm512_slli_epi32(h, 2)), l3: low(v3, _mm512_slli_epi32(h, 1)),
             h0: high(v0, h), h1: high(v1, _mm512_srli_epi32(h, 1)),
@@ -171,17 +185,12 @@ struct Q5_KBlock: InterleavedBlock {
             d: _mm512_cvtph_ps(base.loadUnaligned(as: __m256i.self)),
             m: _mm512_cvtph_ps(base.loadUnaligned(fromByteOffset: 32, as: __m256i.self)))
     }
-
-    @inline(__always)
-    func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512 {
-        weights.product(a, token: t, block: b, acc)
-    }
 }
 
 /// Q6_K for the fast path (448 bytes per 16 rows and 32 columns, 7 bits per weight against the file's 6.56):
 /// 16 half `d * sc` for values 0..<16 and 16 for values 16..<32 (Q6_K scales every 16), the low four bits of
 /// each value as in `Q4_1Block`, then two 64-byte vectors of the top two bits (values 0..<16, then 16..<32; row r's
-/// 32 bits in lane r, `KQuantSubBlock.highBits(width: 2)`). A weight is `scale * (q - 32)`: the kernel multiplies
+/// 32 bits in lane r, `KQuantSubBlock.topTwoBitsWord`). A weight is `scale * (q - 32)`: the kernel multiplies
 /// the unsigned q and subtracts 32 times each half's activation sum.
 struct Q6_KBlock: InterleavedBlock {
     static var weightType: GGMLType { .q6_K }
@@ -195,8 +204,8 @@ struct Q6_KBlock: InterleavedBlock {
         out.storeBytes(of: s.scaleLow.bitPattern, toByteOffset: 2 * r, as: UInt16.self)
         out.storeBytes(of: s.scaleHigh.bitPattern, toByteOffset: 32 + 2 * r, as: UInt16.self)
         withUnsafeBytes(of: s.nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out) }
-        out.storeBytes(of: s.highBits(width: 2, half: 0), toByteOffset: 320 + 4 * r, as: UInt32.self)
-        out.storeBytes(of: s.highBits(width: 2, half: 1), toByteOffset: 384 + 4 * r, as: UInt32.self)
+        out.storeBytes(of: s.topTwoBitsWord(half: 0), toByteOffset: 320 + 4 * r, as: UInt32.self)
+        out.storeBytes(of: s.topTwoBitsWord(half: 1), toByteOffset: 384 + 4 * r, as: UInt32.self)
     }
 
     let l0, l1, l2, l3, h0, h1, h2, h3: __m512i
@@ -229,14 +238,10 @@ struct Q6_KBlock: InterleavedBlock {
     @inline(__always)
     func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512 {
         let x = a.values(token: t) + 32 * b
-        var low = dotBytes(_mm512_setzero_si512(), l0, broadcast4(x, 0))
-        var high = dotBytes(_mm512_setzero_si512(), h0, broadcast4(x, 16))
-        low = dotBytes(low, l1, broadcast4(x, 4))
-        high = dotBytes(high, h1, broadcast4(x, 20))
-        low = dotBytes(low, l2, broadcast4(x, 8))
-        high = dotBytes(high, h2, broadcast4(x, 24))
-        low = dotBytes(low, l3, broadcast4(x, 12))
-        high = dotBytes(high, h3, broadcast4(x, 28))
+        var low = _mm512_add_epi32(dotBytes2(l0, broadcast4(x, 0), l1, broadcast4(x, 4)),
+                                   dotBytes2(l2, broadcast4(x, 8), l3, broadcast4(x, 12)))
+        var high = _mm512_add_epi32(dotBytes2(h0, broadcast4(x, 16), h1, broadcast4(x, 20)),
+                                    dotBytes2(h2, broadcast4(x, 24), h3, broadcast4(x, 28)))
         let sums = a.halfSums(token: t) + 2 * b
         low = _mm512_sub_epi32(low, _mm512_set1_epi32(32 &* sums[0]))
         high = _mm512_sub_epi32(high, _mm512_set1_epi32(32 &* sums[1]))

@@ -56,18 +56,12 @@ struct OffsetBlockWeights {
     let l0, l1, l2, l3, h0, h1, h2, h3: __m512i
     let d, m: __m512
 
-    /// `acc + d * scale * (q . x) + m * sum` for token t's block b, in two independent chains.
+    /// `acc + d * scale * (q . x) + m * sum` for token t's block b (values up to 31, see `dotBytes4`).
     @inline(__always)
     func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512 {
         let x = a.values(token: t) + 32 * b
-        var low = dotBytes(_mm512_setzero_si512(), l0, broadcast4(x, 0))
-        var high = dotBytes(_mm512_setzero_si512(), h0, broadcast4(x, 16))
-        low = dotBytes(low, l1, broadcast4(x, 4))
-        high = dotBytes(high, h1, broadcast4(x, 20))
-        low = dotBytes(low, l2, broadcast4(x, 8))
-        high = dotBytes(high, h2, broadcast4(x, 24))
-        low = dotBytes(low, l3, broadcast4(x, 12))
-        high = dotBytes(high, h3, broadcast4(x, 28))
+        let low = dotBytes4(l0, broadcast4(x, 0), l1, broadcast4(x, 4), l2, broadcast4(x, 8), l3, broadcast4(x, 12))
+        let high = dotBytes4(h0, broadcast4(x, 16), h1, broadcast4(x, 20), h2, broadcast4(x, 24), h3, broadcast4(x, 28))
         let products = _mm512_cvtepi32_ps(_mm512_add_epi32(low, high))
         let scaled = _mm512_fmadd_ps(products, _mm512_mul_ps(d, _mm512_set1_ps(a.scales(token: t)[b])), acc)
         return _mm512_fmadd_ps(m, _mm512_set1_ps(a.sums(token: t)[b]), scaled)

@@ -5,8 +5,8 @@ public enum MatmulPrecision: String, Sendable, CaseIterable {
     /// Activations stay float32: results equal the dequantized-weight product up to float rounding (what the
     /// reference fixtures check).
     case exact
-    /// Activations are quantized to int8 per block of 32 before products with Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q5_K and
-    /// Q6_K weights, as llama.cpp's CPU path does: about 2-4x the batched throughput, logits within llama.cpp's own
+    /// Activations are quantized to int8 per block of 32 before products with Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K
+    /// and Q6_K weights, as llama.cpp's CPU path does: about 2-4x the batched throughput, logits within llama.cpp's own
     /// distance of the reference. Other weight types stay exact.
     case fast
 }
@@ -19,7 +19,7 @@ public struct LinearWeight: @unchecked Sendable {
     /// The fast path's repacked copy (nil in exact mode and for matrices it does not cover).
     let interleaved: InterleavedWeights?
 
-    /// Wraps `matrix`; with `.fast`, repacks it when it is Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q5_K or Q6_K with a multiple
+    /// Wraps `matrix`; with `.fast`, repacks it when it is Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K or Q6_K with a multiple
     /// of 16 rows.
     public init(_ matrix: MatrixView, precision: MatmulPrecision) {
         self.matrix = matrix
@@ -31,6 +31,7 @@ public struct LinearWeight: @unchecked Sendable {
         case .q4_0: interleaved = InterleavedMatrix<Q4_0Block>(matrix).map { .q4_0($0) }
         case .q4_1: interleaved = InterleavedMatrix<Q4_1Block>(matrix).map { .q4_1($0) }
         case .q5_0: interleaved = InterleavedMatrix<Q5_0Block>(matrix).map { .q5_0($0) }
+        case .q5_1: interleaved = InterleavedMatrix<Q5_1Block>(matrix).map { .q5_1($0) }
         case .q8_0: interleaved = InterleavedMatrix<Q8_0Block>(matrix).map { .q8_0($0) }
         case .q4_K: interleaved = InterleavedMatrix<Q4_KBlock>(matrix).map { .q4_K($0) }
         case .q5_K: interleaved = InterleavedMatrix<Q5_KBlock>(matrix).map { .q5_K($0) }
@@ -48,6 +49,7 @@ enum InterleavedWeights: Sendable {
     case q4_0(InterleavedMatrix<Q4_0Block>)
     case q4_1(InterleavedMatrix<Q4_1Block>)
     case q5_0(InterleavedMatrix<Q5_0Block>)
+    case q5_1(InterleavedMatrix<Q5_1Block>)
     case q8_0(InterleavedMatrix<Q8_0Block>)
     case q4_K(InterleavedMatrix<Q4_KBlock>)
     case q5_K(InterleavedMatrix<Q5_KBlock>)
@@ -65,6 +67,7 @@ public func matmul(
     case .q4_0(let matrix): matmulInt8(matrix, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)
     case .q4_1(let matrix): matmulInt8(matrix, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)
     case .q5_0(let matrix): matmulInt8(matrix, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)
+    case .q5_1(let matrix): matmulInt8(matrix, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)
     case .q8_0(let matrix): matmulInt8(matrix, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)
     case .q4_K(let matrix): matmulInt8(matrix, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)
     case .q5_K(let matrix): matmulInt8(matrix, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)

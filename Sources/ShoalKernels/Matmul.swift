@@ -184,6 +184,14 @@ func matmulRows(
             let row = w.row(r)
             for t in 0..<tokens { y[t * yStride + r] = dotF16F32(row, x + t * xStride, count: columns) }
         }
+    case .q5_1:
+        // The rare type (llama-quantize's fallback for Q5_K rows that are not a multiple of 256 long): each row
+        // dequantized once, then float dot products.
+        let row = pool.scratch(thread: thread, bytes: columns * 4).bindMemory(to: Float.self, capacity: columns)
+        for r in rows {
+            dequantizeRowQ5_1(w.row(r), row, blocks: blocks)
+            for t in 0..<tokens { y[t * yStride + r] = dotF32F32(row, x + t * xStride, count: columns) }
+        }
     case .bf16:
         for r in rows {
             let row = w.row(r)

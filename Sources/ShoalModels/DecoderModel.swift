@@ -51,6 +51,8 @@ public final class DecoderModel: LanguageModel {
     let outputNorm: [Float]?
     /// This rank's rows of the output head (`layout.vocabulary`).
     let outputHead: MatrixView?
+    /// The head's fast path (fast precision only): a 4-bit draft ranks the vocabulary, the best rows are exact.
+    let draftedHead: DraftedHead?
     let pool: ComputePool
     private let ownedCopies: [OwnedBytes]
     /// Bytes of the file's weights this shard binds (a tied embedding that is also the head counts twice).
@@ -112,14 +114,18 @@ public final class DecoderModel: LanguageModel {
         embedding = try shard.holdsEmbedding ? w.matrix("token_embd.weight", rows: config.vocabularySize, columns: h) : nil
         if shard.holdsHead {
             outputNorm = try w.vector("output_norm.weight", count: h)
-            // The output head stays exact in both precisions: quantizing its input too (as llama.cpp does) bought
-            // about 8% decode speed on SmolLM2 but moved top-1 agreement with the reference below llama.cpp's.
+            // Quantizing the head's input for a product over the whole head (as llama.cpp does) bought about 8%
+            // decode speed on SmolLM2 but moved top-1 agreement with the reference below llama.cpp's; the fast path
+            // instead drafts the head in 4 bits and recomputes each token's best rows exactly (`DraftedHead`).
             outputHead = file.tensor(named: "output.weight") == nil
                 ? try w.matrix("token_embd.weight", rows: config.vocabularySize, columns: h, rowRange: layout.vocabulary)
                 : try w.matrix("output.weight", rows: config.vocabularySize, columns: h, rowRange: layout.vocabulary)
+            draftedHead = w.precision == .fast && config.vocabularySize >= DraftedHead.minimumVocabulary
+                ? outputHead.flatMap { DraftedHead($0) } : nil
         } else {
             outputNorm = nil
             outputHead = nil
+            draftedHead = nil
         }
         self.config = config
         self.spec = description
@@ -334,6 +340,10 @@ public final class DecoderModel: LanguageModel {
                 rmsNorm(x + t * h, weight: weight.baseAddress!, count: h, eps: config.rmsEpsilon, hn + r * h)
             }
         }
-        matmul(outputHead, hn, xStride: h, tokens: rows, logits, yStride: logitsWidth, pool: pool)
+        if let draftedHead {
+            draftedHead.apply(hn, xStride: h, tokens: rows, logits, yStride: logitsWidth, pool: pool)
+        } else {
+            matmul(outputHead, hn, xStride: h, tokens: rows, logits, yStride: logitsWidth, pool: pool)
+        }
     }
 }

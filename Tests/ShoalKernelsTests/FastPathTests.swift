@@ -31,7 +31,7 @@ import ShoalKernels
 
     /// |fast - twin| <= 1e-5 * sum |w x| (float reassociation only: the integer sums are exact in both), and
     /// |fast - exact| <= 2% of sum |w x| (int8 rounding of x; about 0.3% measured on these random cases).
-    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q8_0], [32, 64, 576, 1536])
+    @Test(arguments: [GGMLType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0], [32, 64, 576, 1536])
     func interleavedMatchesTwin(type: GGMLType, columns: Int) throws {
         try checkInterleavedAgainstTwin(type: type, columns: columns)
     }

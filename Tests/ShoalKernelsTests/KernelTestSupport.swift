@@ -63,6 +63,12 @@ func randomMatrix(_ type: GGMLType, rows: Int, columns: Int, using rng: inout Se
             raw.storeBytes(of: halfBits(d), toByteOffset: b * 20, as: UInt16.self)
             raw.storeBytes(of: halfBits(-8 * d + Float.random(in: -0.02...0.02, using: &rng)), toByteOffset: b * 20 + 2, as: UInt16.self)
         }
+    case .q5_1:
+        for b in 0..<blocks {
+            let d = Float.random(in: 0.001...0.05, using: &rng)
+            raw.storeBytes(of: halfBits(d), toByteOffset: b * 24, as: UInt16.self)
+            raw.storeBytes(of: halfBits(-16 * d + Float.random(in: -0.02...0.02, using: &rng)), toByteOffset: b * 24 + 2, as: UInt16.self)
+        }
     case .q5_0:
         for b in 0..<blocks {
             raw.storeBytes(of: halfBits(Float.random(in: 0.001...0.05, using: &rng)), toByteOffset: b * 22, as: UInt16.self)
@@ -82,6 +88,6 @@ func randomMatrix(_ type: GGMLType, rows: Int, columns: Int, using rng: inout Se
     return buffer
 }
 
-let supportedTypes: [GGMLType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q8_0]
+let supportedTypes: [GGMLType] = [.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0]
 /// Types whose blocks hold 256 weights (rows must be a multiple of 256 long).
 let kQuantTypes: [GGMLType] = [.q4_K, .q5_K, .q6_K]

@@ -40,7 +40,7 @@ import ShoalKernels
         #expect(failures == 0, "\(type) rows \(rows) columns \(columns) tokens \(tokens) threads \(pool.threadCount) seed \(seed)")
     }
 
-    @Test(arguments: [GGMLType.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q8_0], [32, 64, 96, 576, 1536])
+    @Test(arguments: [GGMLType.f32, .f16, .bf16, .q4_0, .q4_1, .q5_0, .q5_1, .q8_0], [32, 64, 96, 576, 1536])
     func matchesReference(type: GGMLType, columns: Int) throws {
         for (index, rows) in Self.rowCounts.enumerated() where columns < 1536 || rows <= 33 {
             let tokens = Self.tokenCounts[index % Self.tokenCounts.count]
@@ -111,7 +111,7 @@ import ShoalKernels
         #expect(throws: KernelError.self) { try MatrixView(base: bytes.raw, type: .q3_K, rows: 2, columns: 256) }
         #expect(throws: KernelError.self) { try MatrixView(base: bytes.raw, type: .q6_K, rows: 2, columns: 320) }
         #expect(throws: KernelError.self) { try MatrixView(base: bytes.raw, type: .f32, rows: -1, columns: 4) }
-        #expect(Kernels.supports(.q4_1) && Kernels.supports(.q6_K) && !Kernels.supports(.q2_K) && !Kernels.supports(.q5_1))
+        #expect(Kernels.supports(.q4_1) && Kernels.supports(.q6_K) && Kernels.supports(.q5_1) && !Kernels.supports(.q2_K) && !Kernels.supports(.iq4_nl))
         let view = try? MatrixView(base: bytes.raw, type: .q8_0, rows: 3, columns: 64)
         #expect(view?.rowBytes == 68)
     }

@@ -49,7 +49,9 @@ struct FastPathAccuracyTests {
     func fastPathIsAsCloseAsLlamaCpp(bar: Bar) async throws {
         guard RealModel.shouldTest(bar.file) else { return }
         // Tens of seconds of computation: off the concurrency pool, so that other suites' async work keeps running.
-        let (positions, meanKL, topAgreement, lastKLMax) = try await onOwnThread { try Self.measure(bar) }
+        let (positions, meanKL, topAgreement, lastKLMax) = try await onOwnThread {
+            try Self.measure(path: RealModel.path(bar.file), fixtures: bar.fixtures, againstReference: true)
+        }
         #expect(positions > 600)
         #expect(meanKL <= bar.meanKL, "mean KL \(meanKL) over \(positions) positions")
         #expect(topAgreement >= bar.topAgreement, "top-1 agreement \(topAgreement) over \(positions) positions")
@@ -57,19 +59,53 @@ struct FastPathAccuracyTests {
         #expect(lastKLMax <= bar.maxKL, "largest last-position KL to the reference \(lastKLMax)")
     }
 
-    /// Positions compared, mean KL(exact || fast), top-1 agreement, and the largest KL(reference || fast) at a
-    /// prompt's last position.
-    static func measure(_ bar: Bar) throws -> (Int, Double, Double, Double) {
-        let file = try GGUFFile(path: RealModel.path(bar.file))
+    /// A file requantized by llama.cpp's `llama-quantize` (in `SHOAL_QUANT_DIR`), with llama.cpp's own distance from
+    /// the exact products on it: mean KL(llama.cpp on the file dequantized to F32 || llama.cpp on the file) and top-1
+    /// agreement over the same prompts, as `scripts/fast-path-accuracy` measured them.
+    struct RequantizedBar: Decodable, CustomTestStringConvertible, Sendable {
+        var file: String
+        var fixtures: String
+        var llama_cpp_mean_kl: Double
+        var llama_cpp_top1_agreement: Double
+        var testDescription: String { file }
+    }
+
+    static var requantizedBars: [RequantizedBar] {
+        (try? Fixtures.decode([RequantizedBar].self, "fast-path-bars.json")) ?? []
+    }
+
+    /// Every quant type the fast path covers, on files that `scripts/fast-path-accuracy` makes (it sets
+    /// `SHOAL_QUANT_DIR`; without it the files are absent and the test passes vacuously): the fast path's mean
+    /// KL to the exact path and top-1 agreement no worse than llama.cpp's on the same file.
+    @Test(arguments: requantizedBars)
+    func fastPathOnEachQuantTypeIsAsCloseAsLlamaCpp(bar: RequantizedBar) async throws {
+        guard let folder = ProcessInfo.processInfo.environment["SHOAL_QUANT_DIR"] else { return }
+        let path = folder + "/" + bar.file
+        guard FileManager.default.fileExists(atPath: path) else {
+            Issue.record("\(path) is missing: run scripts/fast-path-accuracy")
+            return
+        }
+        let (positions, meanKL, topAgreement, _) = try await onOwnThread {
+            try Self.measure(path: path, fixtures: bar.fixtures, againstReference: false)
+        }
+        #expect(positions > 600)
+        #expect(meanKL <= bar.llama_cpp_mean_kl, "mean KL \(meanKL) over \(positions) positions")
+        #expect(topAgreement >= bar.llama_cpp_top1_agreement, "top-1 agreement \(topAgreement) over \(positions) positions")
+    }
+
+    /// Positions compared, mean KL(exact || fast), top-1 agreement, and (`againstReference`: the fixtures' own
+    /// file) the largest KL(reference || fast) at a prompt's last position.
+    static func measure(path: String, fixtures: String, againstReference: Bool) throws -> (Int, Double, Double, Double) {
+        let file = try GGUFFile(path: path)
         let pool = ComputePool(threadCount: 2)
         let exact = try ModelRegistry.load(file, pool: pool, precision: .exact)
         let fast = try ModelRegistry.load(file, pool: pool, precision: .fast)
         struct Index: Decodable { var prompts: [String] }
-        let names = try Fixtures.decode(Index.self, "\(bar.fixtures)/logits/index.json").prompts
+        let names = try Fixtures.decode(Index.self, "\(fixtures)/logits/index.json").prompts
         let vocab = exact.config.vocabularySize
         var klSum = 0.0, agree = 0, positions = 0, lastKLSum = 0.0, lastKLMax = 0.0
         for name in names {
-            let ids = try Fixtures.decode(LogitsFixture.self, "\(bar.fixtures)/logits/\(name).json").prompt_ids
+            let ids = try Fixtures.decode(LogitsFixture.self, "\(fixtures)/logits/\(name).json").prompt_ids
             // Windows of positions bound the memory (Gemma's vocabulary is 262144 logits per position).
             var start = 0
             while start < ids.count {
@@ -82,8 +118,8 @@ struct FastPathAccuracyTests {
                     agree += sameTop ? 1 : 0
                     positions += 1
                 }
-                if rows.upperBound == ids.count {
-                    let reference = try Fixtures.floats("\(bar.fixtures)/logits/\(name).bin")
+                if againstReference, rows.upperBound == ids.count {
+                    let reference = try Fixtures.floats("\(fixtures)/logits/\(name).bin")
                     let lastKL = LogitComparison.compare(reference[...], fastLogits[(rows.count - 1) * vocab..<rows.count * vocab]).kl
                     lastKLSum += lastKL
                     lastKLMax = max(lastKLMax, lastKL)
@@ -92,8 +128,9 @@ struct FastPathAccuracyTests {
             }
         }
         let meanKL = klSum / Double(positions), topAgreement = Double(agree) / Double(positions)
-        print("fast path vs exact, \(bar.fixtures), \(positions) positions: mean KL \(meanKL), top-1 agreement \(topAgreement);"
-              + " KL to the reference at the \(names.count) last positions: mean \(lastKLSum / Double(names.count)), max \(lastKLMax)")
+        print("fast path vs exact, \(path.split(separator: "/").last ?? ""), \(positions) positions: mean KL \(meanKL),"
+              + " top-1 agreement \(topAgreement)"
+              + (againstReference ? "; KL to the reference at the \(names.count) last positions: mean \(lastKLSum / Double(names.count)), max \(lastKLMax)" : ""))
         return (positions, meanKL, topAgreement, lastKLMax)
     }
 }

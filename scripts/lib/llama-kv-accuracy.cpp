@@ -1,6 +1,9 @@
 // KL divergence and top-1 agreement of llama.cpp's logits with a typed KV cache against its float32 cache, at
 // every position of the prompts given on stdin (one prompt per line, token ids separated by spaces).
 // Built and run by scripts/llama-kv-accuracy; the counterpart of Shoal's KVCacheAccuracyTests.
+// With BASE_MODEL (the same weights dequantized to F32, which llama.cpp multiplies in float), the baseline is that
+// file with a float32 cache instead: llama.cpp's distance from the exact products on MODEL (its 8-bit activations),
+// the counterpart of Shoal's FastPathAccuracyTests (run by scripts/fast-path-accuracy).
 #include "llama.h"
 #include <cmath>
 #include <cstdio>
@@ -66,7 +69,7 @@ static std::vector<double> logSoftmax(const float * x, int n) {
 }
 
 int main(int argc, char ** argv) {
-    if (argc < 3) { fprintf(stderr, "usage: %s MODEL.gguf CACHE_TYPE [THREADS] < prompts\n", argv[0]); return 2; }
+    if (argc < 3) { fprintf(stderr, "usage: %s MODEL.gguf CACHE_TYPE [THREADS [BASE_MODEL.gguf]] < prompts\n", argv[0]); return 2; }
     const ggml_type type = parseType(argv[2]);
     const int threads = argc > 3 ? atoi(argv[3]) : 2;
     llama_log_set([](ggml_log_level, const char *, void *) {}, nullptr);
@@ -74,6 +77,8 @@ int main(int argc, char ** argv) {
     llama_model_params mparams = llama_model_default_params();
     llama_model * model = llama_model_load_from_file(argv[1], mparams);
     if (!model) { fprintf(stderr, "cannot load %s\n", argv[1]); return 1; }
+    llama_model * baseModel = argc > 4 ? llama_model_load_from_file(argv[4], mparams) : model;
+    if (!baseModel) { fprintf(stderr, "cannot load %s\n", argv[4]); return 1; }
     const int vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
     double klSum = 0;
     long agree = 0, positions = 0;
@@ -84,7 +89,7 @@ int main(int argc, char ** argv) {
         long id;
         while (in >> id) ids.push_back((llama_token) id);
         if (ids.empty()) continue;
-        const std::vector<float> base = logits(model, GGML_TYPE_F32, ids, threads);
+        const std::vector<float> base = logits(baseModel, GGML_TYPE_F32, ids, threads);
         const std::vector<float> typed = logits(model, type, ids, threads);
         for (size_t p = 0; p < ids.size(); p++) {
             const float * a = &base[p * vocab], * b = &typed[p * vocab];
@@ -103,6 +108,7 @@ int main(int argc, char ** argv) {
     }
     printf("{\"cache_type\": \"%s\", \"positions\": %ld, \"mean_kl\": %.3g, \"top1_agreement\": %.4f}\n",
            argv[2], positions, klSum / positions, (double) agree / positions);
+    if (baseModel != model) llama_model_free(baseModel);
     llama_model_free(model);
     return 0;
 }
