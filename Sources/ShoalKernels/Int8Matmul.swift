@@ -82,6 +82,9 @@ final class InterleavedMatrix<Block: InterleavedBlock>: @unchecked Sendable {
 
     deinit { storage.deallocate() }
 
+    /// Bytes of the repacked copy (what one token's product streams).
+    var byteCount: Int { rows / interleavedGroupRows * blocks * Block.bytes }
+
     /// Rows `16g ..< 16g + 16` times tokens `firstToken ..< firstToken + tokens` (1...4): token t's 16 results go to
     /// `y[t * yStride ..< t * yStride + 16]`. Four tokens share each loaded block.
     @inline(__always)

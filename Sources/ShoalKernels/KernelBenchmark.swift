@@ -42,11 +42,59 @@ public enum KernelBenchmark {
             lines.append("matmul \(type) \(rows)x\(columns) x \(tokens) tokens, fast (int8 activations): \(fixed(flops / seconds / 1e9, 1)) GFLOP/s"
                          + " (\(fixed(seconds * 1e3, 3)) ms; best \(fixed(flops / best / 1e9, 1)) GFLOP/s)")
         }
+        lines.append(contentsOf: fastDecodeLines(pool: pool, samples: samples))
         let (handOff, _) = measure(samples: samples, minimumSeconds: 0.02) { iterations in
             for _ in 0..<iterations { pool.run { _, _ in } }
         }
         lines.append("pool hand-off (empty run): \(fixed(handOff * 1e6, 2)) us")
         return lines
+    }
+
+    /// One token through the fast path's kernel of each type from DRAM, in GB/s of the bytes it streams (the
+    /// repacked copy) and as a share of a plain read of 64 MB with the same threads: how far decode is from the
+    /// machine's bandwidth.
+    static func fastDecodeLines(pool: ComputePool, samples: Int) -> [String] {
+        let plain = measureRead(bytes: 64 << 20, pool: pool, samples: samples)
+        var lines = ["plain read, 64 MB from DRAM: \(fixed(plain, 1)) GB/s"]
+        for (type, rows, columns) in [(GGMLType.q4_0, 1536, 576), (.q4_1, 1536, 576), (.q5_0, 2048, 640), (.q5_1, 2048, 640),
+                                      (.q8_0, 2048, 640), (.q4_K, 640, 2048), (.q5_K, 640, 2048), (.q6_K, 640, 2048)] {
+            let (seconds, _) = measureMatmul(type, rows: rows, columns: columns, tokens: 1, cold: true, pool: pool,
+                                             samples: samples, precision: .fast)
+            let fileBytes = Double(rows * columns / type.blockSize * type.blockBytes)
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: Int(fileBytes), alignment: 64)
+            fillRandomWeights(type, scratch, blocks: Int(fileBytes) / type.blockBytes)
+            let streamed = Double(LinearWeight(try! MatrixView(base: scratch, type: type, rows: rows, columns: columns),
+                                               precision: .fast).streamedBytes)
+            scratch.deallocate()
+            let rate = streamed / seconds / 1e9
+            lines.append("fast matvec \(type) \(rows)x\(columns) cold: \(fixed(rate, 1)) GB/s streamed"
+                         + " (\(fixed(100 * rate / plain, 0))% of a plain read; \(fixed(streamed / fileBytes, 2))x the file's bytes,"
+                         + " \(fixed(seconds * 1e6, 1)) us)")
+        }
+        return lines
+    }
+
+    /// GB/s of a plain read of `bytes` (cycled, so from DRAM), split over the pool's threads.
+    static func measureRead(bytes: Int, pool: ComputePool, samples: Int) -> Double {
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { memory.deallocate() }
+        memset(memory, 1, bytes)
+        let vectors = bytes / 64
+        // Each thread's sum lands in memory, so the loads cannot be optimized away.
+        let sums = UnsafeMutablePointer<UInt64>.allocate(capacity: pool.threadCount)
+        defer { sums.deallocate() }
+        let (seconds, _) = measure(samples: samples, minimumSeconds: 0.02) { iterations in
+            for _ in 0..<iterations {
+                pool.runChunked(chunks: pool.threadCount) { chunk, _ in
+                    var acc = SIMD8<UInt64>()
+                    for v in partition(0..<vectors, part: chunk, of: pool.threadCount, granule: 1) {
+                        acc &+= memory.load(fromByteOffset: 64 * v, as: SIMD8<UInt64>.self)
+                    }
+                    sums[chunk] = acc.wrappedSum()
+                }
+            }
+        }
+        return Double(bytes) / seconds / 1e9
     }
 
     /// `value` with `digits` digits after the point.

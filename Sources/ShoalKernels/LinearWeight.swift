@@ -42,6 +42,21 @@ public struct LinearWeight: @unchecked Sendable {
 
     /// Whether products with this weight take the int8 fast path.
     public var isInterleaved: Bool { interleaved != nil }
+
+    /// Bytes one token's product streams: the repacked copy's on the fast path, else the file's.
+    public var streamedBytes: Int {
+        switch interleaved {
+        case .q4_0(let m): m.byteCount
+        case .q4_1(let m): m.byteCount
+        case .q5_0(let m): m.byteCount
+        case .q5_1(let m): m.byteCount
+        case .q8_0(let m): m.byteCount
+        case .q4_K(let m): m.byteCount
+        case .q5_K(let m): m.byteCount
+        case .q6_K(let m): m.byteCount
+        case nil: matrix.rows * matrix.rowBytes
+        }
+    }
 }
 
 /// A fast-path copy of a weight matrix, by weight type.
