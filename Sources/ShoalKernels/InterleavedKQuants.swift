@@ -101,7 +101,7 @@ package struct KQuantSubBlock {
 
 /// Q4_K for the fast path: Q4_1's layout (`Q4_1Block`, 320 bytes per 16 rows and 32 columns) with each
 /// sub-block's `d * sc` as `d` and `-dmin * m` as `m`. 5 bits per weight against the file's 4.5.
-struct Q4_KBlock: InterleavedBlock {
+struct Q4_KBlock: InterleavedBlock, OffsetWeightsBlock {
     static var weightType: GGMLType { .q4_K }
     static var bytes: Int { 320 }
     static var readsOffsetActivations: Bool { false }
@@ -121,18 +121,13 @@ struct Q4_KBlock: InterleavedBlock {
     init(_ base: UnsafeRawPointer) {
         weights = Q4_1Block(base).weights
     }
-
-    @inline(__always)
-    func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512 {
-        weights.product(a, token: t, block: b, acc)
-    }
 }
 
 /// Q5_K for the fast path (384 bytes per 16 rows and 32 columns, 6 bits per weight against the file's 5.5):
 /// `Q4_KBlock`'s 320 bytes for the low four bits of each value, then one 64-byte vector of fifth bits, row r's 32
 /// in lane r (`KQuantSubBlock.fifthBitWord`): so that for nibble vector j, shifting the word by `4 - j`
 /// (low nibbles) or `-j` (high nibbles) puts each byte's fifth bit at bit 4.
-struct Q5_KBlock: InterleavedBlock {
+struct Q5_KBlock: InterleavedBlock, OffsetWeightsBlock {
     static var weightType: GGMLType { .q5_K }
     static var bytes: Int { 384 }
     static var readsOffsetActivations: Bool { false }
@@ -152,11 +147,6 @@ struct Q5_KBlock: InterleavedBlock {
     @inline(__always)
     init(_ base: UnsafeRawPointer) {
         weights = OffsetBlockWeights(fiveBit: base)
-    }
-
-    @inline(__always)
-    func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512 {
-        weights.product(a, token: t, block: b, acc)
     }
 }
 

@@ -4,7 +4,7 @@ import _Builtin_intrinsics.intel
 /// Q4_0 for the fast path: Q4_1's layout (`Q4_1Block`) with the offset `m = -8 d` (exact in half precision), since
 /// a Q4_0 weight is `d * (q - 8)`. Per group of 16 rows and block of 32 columns (320 bytes): 16 half `d`, 16 half
 /// `-8 d`, then the file's 16 quant bytes of each row spread over four 64-byte vectors as in `Q4_1Block`.
-struct Q4_0Block: InterleavedFileBlock {
+struct Q4_0Block: InterleavedFileBlock, OffsetWeightsBlock {
     static var weightType: GGMLType { .q4_0 }
     static var bytes: Int { 320 }
     static var readsOffsetActivations: Bool { false }
@@ -21,10 +21,5 @@ struct Q4_0Block: InterleavedFileBlock {
     @inline(__always)
     init(_ base: UnsafeRawPointer) {
         weights = Q4_1Block(base).weights
-    }
-
-    @inline(__always)
-    func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512 {
-        weights.product(a, token: t, block: b, acc)
     }
 }

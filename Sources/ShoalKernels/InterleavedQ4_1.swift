@@ -7,7 +7,7 @@ import _Builtin_intrinsics.intel
 ///   Q4_1 keeps element i in the low nibble of byte i and element i+16 in its high nibble, so the low nibbles of
 ///   vector j are elements `4j ..< 4j+4` and the high nibbles elements `16+4j ..< 16+4j+4`.
 /// The bytes are the file's own (only moved), so results are as exact as the weights.
-struct Q4_1Block: InterleavedFileBlock {
+struct Q4_1Block: InterleavedFileBlock, OffsetWeightsBlock {
     static var weightType: GGMLType { .q4_1 }
     static var bytes: Int { 320 }
     static var readsOffsetActivations: Bool { false }
@@ -43,7 +43,14 @@ struct Q4_1Block: InterleavedFileBlock {
             d: _mm512_cvtph_ps(base.loadUnaligned(as: __m256i.self)),
             m: _mm512_cvtph_ps(base.loadUnaligned(fromByteOffset: 32, as: __m256i.self)))
     }
+}
 
+/// A layout whose product is `OffsetBlockWeights`' (the 4- and 5-bit types).
+protocol OffsetWeightsBlock: InterleavedBlock {
+    var weights: OffsetBlockWeights { get }
+}
+
+extension OffsetWeightsBlock {
     @inline(__always)
     func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512 {
         weights.product(a, token: t, block: b, acc)

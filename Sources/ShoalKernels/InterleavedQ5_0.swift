@@ -10,19 +10,26 @@ import _Builtin_intrinsics.intel
 /// A weight is `d * q - 16 d`: Q4_1's form with `m = -16 d`. (An earlier layout widened every value to a byte,
 /// 9 bits per weight: decode streams a third fewer bytes with this one, and the kernel assembles the fifth bit
 /// once per block for up to four tokens.)
-struct Q5_0Block: InterleavedFileBlock {
+struct Q5_0Block: InterleavedFileBlock, OffsetWeightsBlock {
     static var weightType: GGMLType { .q5_0 }
     static var bytes: Int { 384 }
     static var readsOffsetActivations: Bool { false }
 
     static func pack(_ source: UnsafeRawPointer, row r: Int, into out: UnsafeMutableRawPointer) {
         let dBits = source.loadUnaligned(as: UInt16.self)
-        out.storeBytes(of: dBits, toByteOffset: 2 * r, as: UInt16.self)
-        out.storeBytes(of: Float16(-16 * Float(Float16(bitPattern: dBits))).bitPattern, toByteOffset: 32 + 2 * r, as: UInt16.self)
-        Q4_1Block.packNibbles(source + 6, row: r, into: out)
-        let highBits = source.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+        packFiveBit(d: dBits, m: Float16(-16 * Float(Float16(bitPattern: dBits))).bitPattern, quants: source + 6,
+                    fifthBits: source.loadUnaligned(fromByteOffset: 2, as: UInt32.self), row: r, into: out)
+    }
+
+    /// Writes row r's share of a five-bit block: half-precision bits `d` and `m`, the 16 quant bytes at `quants`
+    /// (Q4_1's nibble order) and the 32 fifth bits of the file's `qh` (bit e: value e's).
+    static func packFiveBit(d: UInt16, m: UInt16, quants: UnsafeRawPointer, fifthBits: UInt32, row r: Int,
+                            into out: UnsafeMutableRawPointer) {
+        out.storeBytes(of: d, toByteOffset: 2 * r, as: UInt16.self)
+        out.storeBytes(of: m, toByteOffset: 32 + 2 * r, as: UInt16.self)
+        Q4_1Block.packNibbles(quants, row: r, into: out)
         var values = SIMD32<UInt8>()
-        for e in 0..<32 { values[e] = UInt8((highBits >> UInt32(e)) & 1) << 4 }
+        for e in 0..<32 { values[e] = UInt8((fifthBits >> UInt32(e)) & 1) << 4 }
         out.storeBytes(of: KQuantSubBlock.fifthBitWord(values), toByteOffset: 320 + 4 * r, as: UInt32.self)
     }
 
@@ -31,29 +38,20 @@ struct Q5_0Block: InterleavedFileBlock {
     @inline(__always)
     init(_ base: UnsafeRawPointer) {
         weights = OffsetBlockWeights(fiveBit: base)
-    }
-
-    @inline(__always)
-    func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512 {
-        weights.product(a, token: t, block: b, acc)
     }
 }
 
 /// Q5_1 for the fast path (what llama-quantize's Q5_K_M gives rows that are not a multiple of 256 long, and the
 /// drafted output head's format): `Q5_0Block`'s layout with the file's `m` in place of `-16 d`.
-struct Q5_1Block: InterleavedFileBlock {
+struct Q5_1Block: InterleavedFileBlock, OffsetWeightsBlock {
     static var weightType: GGMLType { .q5_1 }
     static var bytes: Int { 384 }
     static var readsOffsetActivations: Bool { false }
 
     static func pack(_ source: UnsafeRawPointer, row r: Int, into out: UnsafeMutableRawPointer) {
-        out.storeBytes(of: source.loadUnaligned(as: UInt16.self), toByteOffset: 2 * r, as: UInt16.self)
-        out.storeBytes(of: source.loadUnaligned(fromByteOffset: 2, as: UInt16.self), toByteOffset: 32 + 2 * r, as: UInt16.self)
-        Q4_1Block.packNibbles(source + 8, row: r, into: out)
-        let highBits = source.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
-        var values = SIMD32<UInt8>()
-        for e in 0..<32 { values[e] = UInt8((highBits >> UInt32(e)) & 1) << 4 }
-        out.storeBytes(of: KQuantSubBlock.fifthBitWord(values), toByteOffset: 320 + 4 * r, as: UInt32.self)
+        Q5_0Block.packFiveBit(d: source.loadUnaligned(as: UInt16.self), m: source.loadUnaligned(fromByteOffset: 2, as: UInt16.self),
+                              quants: source + 8, fifthBits: source.loadUnaligned(fromByteOffset: 4, as: UInt32.self),
+                              row: r, into: out)
     }
 
     let weights: OffsetBlockWeights
@@ -61,10 +59,5 @@ struct Q5_1Block: InterleavedFileBlock {
     @inline(__always)
     init(_ base: UnsafeRawPointer) {
         weights = OffsetBlockWeights(fiveBit: base)
-    }
-
-    @inline(__always)
-    func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512 {
-        weights.product(a, token: t, block: b, acc)
     }
 }
