@@ -8,6 +8,9 @@ import _Builtin_intrinsics.intel
 /// Rows per interleaved group: one 512-bit register holds 4 bytes of each.
 let interleavedGroupRows = 16
 
+/// Tokens whose activations one pass over a thread's groups of rows reuses (`matmulInt8`).
+let int8TokenTile = 64
+
 /// How one weight type is laid out and multiplied on the fast path: the bytes of one block (32 columns) of a
 /// group of 16 rows, interleaved so that one 512-bit register holds the same 4 weights of all 16 rows, and the
 /// product of such a block with one token's int8 block.
@@ -135,14 +138,22 @@ func matmulInt8<Block: InterleavedBlock>(
         quantized = activations
     }) { chunk, _ in
         let activations = quantized!
-        for g in partition(0..<groups, part: chunk, of: chunks, granule: 1) {
-            let out = y + g * interleavedGroupRows
-            var t = 0
-            while t < tokens {
-                let count = min(4, tokens - t)
-                w.multiply(group: g, activations, firstToken: t, tokens: count, out + t * yStride, yStride: yStride)
-                t += count
+        // Tokens in tiles of `int8TokenTile`, each tile's activations reused by every group while still in cache
+        // (a group-outer loop reread all tokens' activations from L2 for each group of 16 rows).
+        let myGroups = partition(0..<groups, part: chunk, of: chunks, granule: 1)
+        var tile = 0
+        while tile < tokens {
+            let tileEnd = min(tokens, tile + int8TokenTile)
+            for g in myGroups {
+                let out = y + g * interleavedGroupRows
+                var t = tile
+                while t < tileEnd {
+                    let count = min(4, tileEnd - t)
+                    w.multiply(group: g, activations, firstToken: t, tokens: count, out + t * yStride, yStride: yStride)
+                    t += count
+                }
             }
+            tile = tileEnd
         }
     }
 }
