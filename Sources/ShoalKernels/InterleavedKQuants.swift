@@ -82,10 +82,17 @@ package struct KQuantSubBlock {
     /// The fifth bits (bit 4) of 32 five-bit values, gathered into one 32-bit word as `Q5_KBlock` and `Q5_0Block`
     /// read it: value `4j + k` at bit `j` of byte k, value `16 + 4j + k` at bit `4 + j` of byte k.
     static func fifthBitWord(_ values: SIMD32<UInt8>) -> UInt32 {
+        var bits: UInt32 = 0
+        for e in 0..<32 { bits |= UInt32((values[e] >> 4) & 1) << UInt32(e) }
+        return fifthBitWord(bits: bits)
+    }
+
+    /// `fifthBitWord` from the 32 fifth bits as a file's `qh` holds them (bit e: value e's).
+    static func fifthBitWord(bits: UInt32) -> UInt32 {
         var word: UInt32 = 0
-        for e in 0..<32 {
-            let (j, k) = e < 16 ? (e / 4, e % 4) : (4 + (e - 16) / 4, (e - 16) % 4)
-            word |= UInt32((values[e] >> 4) & 1) << UInt32(8 * k + j)
+        for i in 0..<16 {
+            let shift = UInt32(8 * (i % 4) + i / 4)
+            word |= ((bits >> UInt32(i)) & 1) << shift | ((bits >> UInt32(i + 16)) & 1) << (shift + 4)
         }
         return word
     }

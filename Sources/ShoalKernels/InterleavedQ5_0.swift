@@ -28,9 +28,7 @@ struct Q5_0Block: InterleavedFileBlock, OffsetWeightsBlock {
         out.storeBytes(of: d, toByteOffset: 2 * r, as: UInt16.self)
         out.storeBytes(of: m, toByteOffset: 32 + 2 * r, as: UInt16.self)
         Q4_1Block.packNibbles(quants, row: r, into: out)
-        var values = SIMD32<UInt8>()
-        for e in 0..<32 { values[e] = UInt8((fifthBits >> UInt32(e)) & 1) << 4 }
-        out.storeBytes(of: KQuantSubBlock.fifthBitWord(values), toByteOffset: 320 + 4 * r, as: UInt32.self)
+        out.storeBytes(of: KQuantSubBlock.fifthBitWord(bits: fifthBits), toByteOffset: 320 + 4 * r, as: UInt32.self)
     }
 
     let weights: OffsetBlockWeights
