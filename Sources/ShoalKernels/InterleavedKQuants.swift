@@ -153,21 +153,23 @@ struct Q5_KBlock: InterleavedBlock, OffsetWeightsBlock {
 
     @inline(__always)
     init(_ base: UnsafeRawPointer) {
-        weights = OffsetBlockWeights(fiveBit: base)
+        weights = OffsetBlockWeights(nibbles: base + 64, fifthBits: base + 320,
+                                     d: _mm512_cvtph_ps(base.loadUnaligned(as: __m256i.self)),
+                                     m: _mm512_cvtph_ps(base.loadUnaligned(fromByteOffset: 32, as: __m256i.self)))
     }
 }
 
 extension OffsetBlockWeights {
-    /// Loads a five-bit block of 384 bytes (`Q5_KBlock`, `Q5_0Block`): 16 half `d`, 16 half `m`, the low four bits
-    /// as in `Q4_1Block`, then the fifth bits (`KQuantSubBlock.fifthBitWord`).
+    /// Loads a five-bit block (`Q5_KBlock`, `Q5_1Block`, `Q5_0Block`): the low four bits of the values at `nibbles`
+    /// (four vectors, as in `Q4_1Block`), their fifth bits at `fifthBits` (`KQuantSubBlock.fifthBitWord`).
     @inline(__always)
-    init(fiveBit base: UnsafeRawPointer) {
+    init(nibbles: UnsafeRawPointer, fifthBits: UnsafeRawPointer, d: __m512, m: __m512) {
         let nibble = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10)
-        let v0 = base.loadUnaligned(fromByteOffset: 64, as: __m512i.self)
-        let v1 = base.loadUnaligned(fromByteOffset: 128, as: __m512i.self)
-        let v2 = base.loadUnaligned(fromByteOffset: 192, as: __m512i.self)
-        let v3 = base.loadUnaligned(fromByteOffset: 256, as: __m512i.self)
-        let h = base.loadUnaligned(fromByteOffset: 320, as: __m512i.self)
+        let v0 = nibbles.loadUnaligned(as: __m512i.self)
+        let v1 = nibbles.loadUnaligned(fromByteOffset: 64, as: __m512i.self)
+        let v2 = nibbles.loadUnaligned(fromByteOffset: 128, as: __m512i.self)
+        let v3 = nibbles.loadUnaligned(fromByteOffset: 192, as: __m512i.self)
+        let h = fifthBits.loadUnaligned(as: __m512i.self)
         @inline(__always) func low(_ v: __m512i, _ fifth: __m512i) -> __m512i {
             _mm512_or_si512(_mm512_and_si512(v, nibble), _mm512_and_si512(fifth, bit4))
         }
@@ -179,8 +181,7 @@ extension OffsetBlockWeights {
             l2: low(v2, _mm512_slli_epi32(h, 2)), l3: low(v3, _mm512_slli_epi32(h, 1)),
             h0: high(v0, h), h1: high(v1, _mm512_srli_epi32(h, 1)),
             h2: high(v2, _mm512_srli_epi32(h, 2)), h3: high(v3, _mm512_srli_epi32(h, 3)),
-            d: _mm512_cvtph_ps(base.loadUnaligned(as: __m256i.self)),
-            m: _mm512_cvtph_ps(base.loadUnaligned(fromByteOffset: 32, as: __m256i.self)))
+            d: d, m: m)
     }
 }
 

@@ -18,11 +18,12 @@ struct Q4_1Block: InterleavedFileBlock, OffsetWeightsBlock {
         packNibbles(source + 4, row: r, into: out)
     }
 
-    /// Spreads row r's 16 quant bytes over the four 64-byte vectors after the 64 bytes of `d` and `m`.
-    static func packNibbles(_ quants: UnsafeRawPointer, row r: Int, into out: UnsafeMutableRawPointer) {
+    /// Spreads row r's 16 quant bytes over the four 64-byte vectors at `offset` (after the 64 bytes of `d` and `m`,
+    /// or the 32 of `d` alone in layouts whose `m` follows from `d`).
+    static func packNibbles(_ quants: UnsafeRawPointer, row r: Int, into out: UnsafeMutableRawPointer, at offset: Int = 64) {
         for j in 0..<4 {
             out.storeBytes(of: quants.loadUnaligned(fromByteOffset: 4 * j, as: UInt32.self),
-                           toByteOffset: 64 + 64 * j + 4 * r, as: UInt32.self)
+                           toByteOffset: offset + 64 * j + 4 * r, as: UInt32.self)
         }
     }
 
@@ -30,18 +31,26 @@ struct Q4_1Block: InterleavedFileBlock, OffsetWeightsBlock {
 
     @inline(__always)
     init(_ base: UnsafeRawPointer) {
+        weights = OffsetBlockWeights(nibbles: base + 64, d: _mm512_cvtph_ps(base.loadUnaligned(as: __m256i.self)),
+                                     m: _mm512_cvtph_ps(base.loadUnaligned(fromByteOffset: 32, as: __m256i.self)))
+    }
+}
+
+extension OffsetBlockWeights {
+    /// Loads the four 64-byte nibble vectors at `nibbles` (`Q4_1Block`'s order), with factors `d` and `m`.
+    @inline(__always)
+    init(nibbles: UnsafeRawPointer, d: __m512, m: __m512) {
         let nibble = _mm512_set1_epi8(0x0F)
-        let v0 = base.loadUnaligned(fromByteOffset: 64, as: __m512i.self)
-        let v1 = base.loadUnaligned(fromByteOffset: 128, as: __m512i.self)
-        let v2 = base.loadUnaligned(fromByteOffset: 192, as: __m512i.self)
-        let v3 = base.loadUnaligned(fromByteOffset: 256, as: __m512i.self)
-        weights = OffsetBlockWeights(
+        let v0 = nibbles.loadUnaligned(as: __m512i.self)
+        let v1 = nibbles.loadUnaligned(fromByteOffset: 64, as: __m512i.self)
+        let v2 = nibbles.loadUnaligned(fromByteOffset: 128, as: __m512i.self)
+        let v3 = nibbles.loadUnaligned(fromByteOffset: 192, as: __m512i.self)
+        self.init(
             l0: _mm512_and_si512(v0, nibble), l1: _mm512_and_si512(v1, nibble),
             l2: _mm512_and_si512(v2, nibble), l3: _mm512_and_si512(v3, nibble),
             h0: _mm512_and_si512(_mm512_srli_epi16(v0, 4), nibble), h1: _mm512_and_si512(_mm512_srli_epi16(v1, 4), nibble),
             h2: _mm512_and_si512(_mm512_srli_epi16(v2, 4), nibble), h3: _mm512_and_si512(_mm512_srli_epi16(v3, 4), nibble),
-            d: _mm512_cvtph_ps(base.loadUnaligned(as: __m256i.self)),
-            m: _mm512_cvtph_ps(base.loadUnaligned(fromByteOffset: 32, as: __m256i.self)))
+            d: d, m: m)
     }
 }
 
