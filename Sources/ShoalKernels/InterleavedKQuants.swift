@@ -116,7 +116,11 @@ struct Q4_KBlock: InterleavedBlock, OffsetWeightsBlock {
     static func accepts(_ w: MatrixView) -> Bool { KQuantSubBlock.fitsHalf(w) }
 
     static func pack(row: UnsafeRawPointer, block b: Int, lane r: Int, into out: UnsafeMutableRawPointer) {
-        let s = KQuantSubBlock(.q4_K, row: row, block: b)
+        packScalesAndNibbles(KQuantSubBlock(.q4_K, row: row, block: b), lane: r, into: out)
+    }
+
+    /// Writes lane r's `d` (`scaleLow`), `m` (`offset`) and low four bits of `s`'s values in Q4_1's layout.
+    static func packScalesAndNibbles(_ s: KQuantSubBlock, lane r: Int, into out: UnsafeMutableRawPointer) {
         out.storeBytes(of: s.scaleLow.bitPattern, toByteOffset: 2 * r, as: UInt16.self)
         out.storeBytes(of: s.offset.bitPattern, toByteOffset: 32 + 2 * r, as: UInt16.self)
         withUnsafeBytes(of: s.nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out) }
@@ -130,7 +134,7 @@ struct Q4_KBlock: InterleavedBlock, OffsetWeightsBlock {
     }
 }
 
-/// Q5_K for the fast path (384 bytes per 16 rows and 32 columns, 6 bits per weight against the file's 5.5):
+/// Q5_K for the fast path (`Q5_1Block`'s layout: 384 bytes per 16 rows and 32 columns, 6 bits per weight against the file's 5.5):
 /// `Q4_KBlock`'s 320 bytes for the low four bits of each value, then one 64-byte vector of fifth bits, row r's 32
 /// in lane r (`KQuantSubBlock.fifthBitWord`): so that for nibble vector j, shifting the word by `4 - j`
 /// (low nibbles) or `-j` (high nibbles) puts each byte's fifth bit at bit 4.
@@ -143,9 +147,7 @@ struct Q5_KBlock: InterleavedBlock, OffsetWeightsBlock {
 
     static func pack(row: UnsafeRawPointer, block b: Int, lane r: Int, into out: UnsafeMutableRawPointer) {
         let s = KQuantSubBlock(.q5_K, row: row, block: b)
-        out.storeBytes(of: s.scaleLow.bitPattern, toByteOffset: 2 * r, as: UInt16.self)
-        out.storeBytes(of: s.offset.bitPattern, toByteOffset: 32 + 2 * r, as: UInt16.self)
-        withUnsafeBytes(of: s.nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out) }
+        Q4_KBlock.packScalesAndNibbles(s, lane: r, into: out)
         out.storeBytes(of: KQuantSubBlock.fifthBitWord(s.values), toByteOffset: 320 + 4 * r, as: UInt32.self)
     }
 
@@ -153,9 +155,7 @@ struct Q5_KBlock: InterleavedBlock, OffsetWeightsBlock {
 
     @inline(__always)
     init(_ base: UnsafeRawPointer) {
-        weights = OffsetBlockWeights(nibbles: base + 64, fifthBits: base + 320,
-                                     d: _mm512_cvtph_ps(base.loadUnaligned(as: __m256i.self)),
-                                     m: _mm512_cvtph_ps(base.loadUnaligned(fromByteOffset: 32, as: __m256i.self)))
+        weights = Q5_1Block(base).weights
     }
 }
 
