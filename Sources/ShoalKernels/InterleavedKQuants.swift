@@ -22,16 +22,11 @@ package struct KQuantSubBlock {
     package init(_ type: GGMLType, row: UnsafeRawPointer, block b: Int) {
         let j = b % 8
         values = SIMD32<UInt8>()
+        (scaleLow, scaleHigh, offset) = Self.factors(type, row: row, block: b)
         switch type {
         case .q4_K, .q5_K:
             let five = type == .q5_K
             let source = row + (b / 8) * (five ? 176 : 144)
-            let d = Float(Float16(bitPattern: source.loadUnaligned(as: UInt16.self)))
-            let dmin = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
-            let (sc, m) = scaleMinK4Reference(j, source + 4)
-            scaleLow = Float16(d * Float(sc))
-            scaleHigh = scaleLow
-            offset = Float16(-(dmin * Float(m)))
             // Sub-block j: the low (j even) or high (j odd) nibbles of quant bytes 32(j/2) ..< 32(j/2) + 32.
             let quants = source + (five ? 48 : 16) + 32 * (j / 2)
             for i in 0..<32 {
@@ -42,10 +37,6 @@ package struct KQuantSubBlock {
             }
         case .q6_K:
             let source = row + (b / 8) * 210
-            let d = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 208, as: UInt16.self)))
-            scaleLow = Float16(d * Float(source.load(fromByteOffset: 192 + 2 * j, as: Int8.self)))
-            scaleHigh = Float16(d * Float(source.load(fromByteOffset: 193 + 2 * j, as: Int8.self)))
-            offset = 0
             // Element e = 128n + 32k + l (l < 32) of the super-block: low bits from ql[64n + l + 32(k % 2)]
             // (nibble k / 2), high two bits from qh[32n + l] at bit 2k.
             let n = j / 4, k = j % 4
@@ -59,13 +50,34 @@ package struct KQuantSubBlock {
         }
     }
 
+    /// Block b's half-precision factors: `scaleLow`, `scaleHigh`, `offset` (see the type's description).
+    static func factors(_ type: GGMLType, row: UnsafeRawPointer, block b: Int) -> (Float16, Float16, Float16) {
+        let j = b % 8
+        switch type {
+        case .q4_K, .q5_K:
+            let source = row + (b / 8) * (type == .q5_K ? 176 : 144)
+            let d = Float(Float16(bitPattern: source.loadUnaligned(as: UInt16.self)))
+            let dmin = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
+            let (sc, m) = scaleMinK4Reference(j, source + 4)
+            let scale = Float16(d * Float(sc))
+            return (scale, scale, Float16(-(dmin * Float(m))))
+        case .q6_K:
+            let source = row + (b / 8) * 210
+            let d = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 208, as: UInt16.self)))
+            return (Float16(d * Float(source.load(fromByteOffset: 192 + 2 * j, as: Int8.self))),
+                    Float16(d * Float(source.load(fromByteOffset: 193 + 2 * j, as: Int8.self))), 0)
+        default:
+            preconditionFailure("\(type) is not a K-quant")
+        }
+    }
+
     /// Whether every sub-block's factors of `w` are finite in half precision (the K-quants' super-block factors
     /// times 6-bit integers exceed its range only for weights near 65504 / 63, which no model has).
     static func fitsHalf(_ w: MatrixView) -> Bool {
         for r in 0..<w.rows {
             for b in 0..<w.columns / 32 {
-                let s = KQuantSubBlock(w.type, row: w.row(r), block: b)
-                if !s.scaleLow.isFinite || !s.scaleHigh.isFinite || !s.offset.isFinite { return false }
+                let (low, high, offset) = factors(w.type, row: w.row(r), block: b)
+                if !low.isFinite || !high.isFinite || !offset.isFinite { return false }
             }
         }
         return true
