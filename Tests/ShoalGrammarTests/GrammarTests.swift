@@ -1,0 +1,157 @@
+import ShoalGrammar
+import Testing
+
+@Suite struct GrammarTests {
+    @Test func literalsClassesAndRepetition() throws {
+        let g = try Grammar(gbnf: #"""
+            # a greeting, then digits
+            root ::= "hi" ws? name ("," ws? name)* digits
+            name ::= [a-z]+
+            ws ::= " "
+            digits ::= [0-9]{2,3}
+            """#)
+        for text in ["hibob12", "hi bob, al123", "hibob,al,cy99"] { #expect(g.accepts(text), "\(text)") }
+        for text in ["hi", "hibob1", "hibob1234", "hi  bob12", "hiBob12", "hibob,12"] { #expect(!g.accepts(text), "\(text)") }
+        #expect(g.acceptsPrefix("hi bo"))
+        #expect(g.acceptsPrefix("hibob,al12"))
+        #expect(!g.acceptsPrefix("hx"))
+    }
+
+    @Test func rulesMaySpanLinesAndNestGroups() throws {
+        let g = try Grammar(gbnf: """
+            root ::=
+              ( "a" | "b"
+                | "c" ( "d" | "e" )* )
+              "!"
+            """)
+        for text in ["a!", "b!", "c!", "cdede!"] { #expect(g.accepts(text), "\(text)") }
+        for text in ["ab!", "d!", "c"] { #expect(!g.accepts(text), "\(text)") }
+    }
+
+    @Test func escapesAndNegatedClasses() throws {
+        let g = try Grammar(gbnf: #"""
+            root ::= "\"" [^"\\\n]* "\"" "\t" "\x41\u00e9"
+            """#)
+        #expect(g.accepts("\"abc d\"\tAé"))
+        #expect(g.accepts("\"\"\tAé"))
+        #expect(!g.accepts("\"a\"b\"\tAé"))
+        #expect(!g.accepts("\"a\nb\"\tAé"))
+    }
+
+    @Test func nonASCIICharactersMatchTheirUTF8Bytes() throws {
+        let g = try Grammar(gbnf: #"root ::= [α-ω]+ "·" . [^a-z]"#)
+        #expect(g.accepts("αβω·x€"))
+        #expect(g.accepts("λ·😀😀"))
+        #expect(!g.accepts("λ·xa"))
+        #expect(!g.accepts("a·xx"))
+        // A prefix that ends inside a character's bytes is viable only if some character of the class starts so.
+        let lambda = Array("λ".utf8)
+        #expect(g.acceptsPrefix(bytes: [lambda[0]]))
+        #expect(!g.acceptsPrefix(bytes: [0xD0]))  // Cyrillic lead byte: no Greek small letter starts with it
+        #expect(!g.acceptsPrefix(bytes: [0xFF]))
+    }
+
+    @Test func badGrammarsAreRefusedWithTheirLine() {
+        func message(_ text: String) -> String? {
+            do { _ = try Grammar(gbnf: text); return nil } catch { return error.message }
+        }
+        #expect(message("root ::= a\n") == "rule 'a' is used but never defined")
+        #expect(message("start ::= \"x\"") == "the grammar has no rule named 'root'")
+        #expect(message("root ::= \"x\"\nroot ::= \"y\"")?.contains("defined twice") == true)
+        #expect(message("root ::= \"x\"\n  ( \"y\"")?.contains("line 2") == true)
+        #expect(message("root ::= [z-a]")?.contains("backwards") == true)
+        #expect(message("root ::= \"a\"{3,1}")?.contains("maximum below") == true)
+        #expect(message("root ::= expr\nexpr ::= expr \"+\" \"1\" | \"1\"")?.contains("left recursion: expr -> expr") == true)
+        #expect(message("root ::= a\na ::= b? a \"x\" | \"y\"\nb ::= \"b\"")?.contains("left recursion") == true)
+    }
+
+    @Test func rightRecursionKeepsTheAutomatonSmall() throws {
+        // A long run of a repeated item reuses states: the automaton must not grow with the input.
+        let g = try Grammar(gbnf: #"root ::= "[" item ("," item)* "]"  item ::= [a-z]+"#)
+        let vocabulary = ConstraintVocabulary(tokenBytes: ["[", "]", ",", "a", "bc"].map { Array($0.utf8) }, endTokens: [])
+        let constraint = try CompiledConstraint(grammar: g, vocabulary: vocabulary)
+        var state = constraint.initialState
+        state = try constraint.next(state, token: 0)
+        for _ in 0..<1000 {
+            state = try constraint.next(state, token: 3)
+            state = try constraint.next(state, token: 2)
+        }
+        state = try constraint.next(state, token: 4)
+        let before = constraint.stateCount
+        state = try constraint.next(state, token: 1)
+        #expect(constraint.mayEnd(state))
+        #expect(constraint.mustEnd(state))
+        #expect(before < 20)
+    }
+}
+
+@Suite struct TokenMaskTests {
+    /// Grammars with recursion, optional parts, repetition bounds and non-ASCII classes.
+    static let grammars = [
+        #"root ::= "{" ws (pair ("," ws pair)*)? "}"  pair ::= key ":" ws value  key ::= "\"" [a-c]{1,3} "\""  value ::= [0-9]+ | "true" | root  ws ::= " "?"#,
+        #"root ::= ([a-z] | "é" | "ü")* ("." | "!")"#,
+        #"root ::= "(" root ")" root | """#,
+        #"root ::= "ab"? "abc"* ("x"{2,4} | [0-9] [0-9]?)"#,
+    ]
+
+    /// A vocabulary over the grammars' bytes: single bytes, pairs, longer runs, and multi-byte characters cut
+    /// between tokens.
+    static func vocabulary(seed: UInt64) -> [[UInt8]] {
+        var random = SplitMix(seed: seed)
+        let alphabet = Array(#"{}" :,abcx0129true().!é"#.utf8) + Array("ü".utf8) + [Array("é".utf8)[0], Array("ü".utf8)[1]]
+        var tokens = Set(alphabet.map { [$0] })
+        while tokens.count < 300 {
+            let length = 2 + Int(random.next() % 5)
+            tokens.insert((0..<length).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] })
+        }
+        return tokens.sorted { $0.lexicographicallyPrecedes($1) }
+    }
+
+    @Test(arguments: 0..<grammars.count)
+    func masksAllowExactlyTheTokensThatKeepTheOutputViable(_ index: Int) throws {
+        let grammar = try Grammar(gbnf: Self.grammars[index])
+        let reference = EarleyReference(grammar: grammar)
+        for seed in UInt64(1)...3 {
+            var tokens = Self.vocabulary(seed: seed &* 7 &+ UInt64(index))
+            tokens.append([])  // a special token: never allowed by the grammar
+            let end = Int32(tokens.count)
+            tokens.append([])  // the end token
+            let vocabulary = ConstraintVocabulary(tokenBytes: tokens, endTokens: [end])
+            let constraint = try CompiledConstraint(grammar: grammar, vocabulary: vocabulary)
+            var random = SplitMix(seed: seed)
+            var state = constraint.initialState
+            var text: [UInt8] = []
+            for step in 0..<40 {
+                let mask = try constraint.allowedTokens(in: state)
+                var allowed: [Int32] = []
+                for id in 0..<tokens.count {
+                    let isAllowed = mask[id / 64] >> UInt64(id % 64) & 1 == 1
+                    let expected = Int32(id) == end ? reference.complete(text)
+                        : !tokens[id].isEmpty && reference.viable(text + tokens[id])
+                    #expect(isAllowed == expected, "grammar \(index) seed \(seed) step \(step) after \(String(decoding: text, as: UTF8.self)) token \(String(decoding: tokens[id], as: UTF8.self))")
+                    if isAllowed { allowed.append(Int32(id)) }
+                }
+                #expect(constraint.mayEnd(state) == reference.complete(text))
+                guard !allowed.isEmpty else { break }
+                let pick = allowed[Int(random.next() % UInt64(allowed.count))]
+                if pick == end { break }
+                state = try constraint.next(state, token: pick)
+                text += tokens[Int(pick)]
+                #expect(!constraint.isDead(state))
+            }
+        }
+    }
+}
+
+/// A small seeded generator (SplitMix64), so failures replay.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
