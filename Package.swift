@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "ShoalEngine", dependencies: ["ShoalGGUF", "ShoalKernels", "ShoalModels", "ShoalTokenizers", "ShoalGrammar"], swiftSettings: cpuFlags),
         .target(name: "ShoalStore"),
         .target(name: "ShoalCluster", dependencies: ["ShoalStore", "ShoalGGUF", "CShoalKernels", "ShoalKernels", "ShoalModels", "ShoalEngine"]),
-        .target(name: "ShoalAPI", dependencies: ["ShoalEngine"]),
+        .target(name: "ShoalAPI", dependencies: ["ShoalEngine", "ShoalGrammar"]),
         .target(
             name: "ShoalHTTP",
             dependencies: [

@@ -142,8 +142,8 @@ extension ChatCompletionRequest {
 
     /// Checks the request and builds its sampling parameters.
     ///
-    /// Rejects what cannot be served yet: `response_format` other than text, `tools`, `tool_choice` other
-    /// than "none", non-text content parts.
+    /// Rejects what cannot be served yet: `tools`, `tool_choice` other than "none", non-text content parts.
+    /// (`response_format` is read by `StructuredOutput`.)
     /// - Parameters:
     ///   - vocabularySize: The model's vocabulary, for `logit_bias` and `stop_token_ids` keys.
     ///   - defaultMaxTokens: `max_tokens` when the request leaves it out (the rest of the context).
@@ -178,14 +178,6 @@ extension ChatCompletionRequest {
                 throw APIError(.unsupported,
                     "messages[\(index)].content[\(p)]: content parts of type \"\(part.type)\" are not supported; only text parts are",
                     param: "messages[\(index)].content[\(p)]")
-            }
-        }
-        if let responseFormat, !responseFormat.isEmpty {
-            let type = responseFormat["type"]?.stringValue
-            guard type == "text" else {
-                throw APIError(.unsupported,
-                    "response_format of type \"\(type ?? "?")\" is not supported yet; only {\"type\": \"text\"} is",
-                    param: "response_format")
             }
         }
         if let tools, !tools.isEmpty {

@@ -297,9 +297,11 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
         }
         var events: [Emission] = []
         var orphans: [Live] = []
+        var failures: [(Live, String)] = []
         state.withLock { state in
             var sampled: [SequenceID: Int32] = [:]
             var stopped: Set<SequenceID> = []
+            var failed: [SequenceID: String] = [:]
             var stopTokens: [SequenceID: Int32] = [:]
             for id in step.samplingSequences { sampled[id] = 0 }  // aborted meanwhile: the scheduler skips it
             for (index, entry) in taken.enumerated() {
@@ -326,6 +328,11 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
                     stopped.insert(id)
                     live.emitted += 1
                     events.append((live.continuation, .token(token), false))
+                case .failed(let message):
+                    // Ends like a stop for the scheduler (its blocks are freed); the client gets the error.
+                    sampled[id] = 0
+                    stopped.insert(id)
+                    failed[id] = message
                 }
                 state.live[id] = live
             }
@@ -340,6 +347,10 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
                    "scheduler invariants: \(state.scheduler.invariantViolations())")
             for sequence in finished {
                 guard var live = state.live.removeValue(forKey: sequence.id) else { continue }
+                if let message = failed[sequence.id] {
+                    failures.append((live, message))
+                    continue
+                }
                 let tail = live.output.finish()
                 let reason: FinishReason = (stopped.contains(sequence.id) || tail.stopped) ? .stop : .length
                 let queued = sequence.firstScheduledTime.map { ($0 - sequence.arrivalTime).seconds }
@@ -351,6 +362,7 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
             }
         }
         for live in orphans { live.continuation.finish(throwing: EngineError(.draining, "the server is shutting down")) }
+        for (live, message) in failures { live.continuation.finish(throwing: EngineError(.internalError, message)) }
         return events
     }
 

@@ -32,7 +32,10 @@ public struct Sampler: Sendable {
     ///   - logits: the model's logits for this step, at least `vocabularySize` long (extra entries are
     ///     ignored). Used as scratch: the penalized logits are left in it.
     ///   - context: the prompt and the tokens generated so far, for the penalties.
-    public mutating func sample(logits: UnsafeMutableBufferPointer<Float>, context: TokenHistory) -> SampledToken {
+    ///   - allowed: when given, only tokens whose bit is set (bit `id % 64` of word `id / 64`) can be chosen;
+    ///     applied after bias and penalties, before temperature and truncation. Log-probabilities stay raw.
+    public mutating func sample(logits: UnsafeMutableBufferPointer<Float>, context: TokenHistory,
+                                allowed: [UInt64]? = nil) -> SampledToken {
         let n = min(logits.count, vocabularySize)
         guard n > 0, let base = logits.baseAddress else { return SampledToken(id: 0, logprob: -.infinity) }
 
@@ -49,9 +52,26 @@ public struct Sampler: Sendable {
         }
 
         applyAdjustments(base, count: n, context: context)
-        let best = touched.isEmpty ? raw : SamplerKernels.argmax(base, count: n)
+        if let allowed { Self.mask(base, count: n, allowed: allowed) }
+        let best = touched.isEmpty && allowed == nil ? raw : SamplerKernels.argmax(base, count: n)
         let chosen = params.isGreedy || !best.value.isFinite ? best.index : draw(base, count: n, max: best.value, argmax: best.index)
         return SampledToken(id: Int32(chosen), logprob: rawLogit(of: chosen, base) - logNormalizer, topLogprobs: topLogprobs)
+    }
+
+    /// Sets the logits of tokens not in `allowed` to minus infinity.
+    private static func mask(_ base: UnsafeMutablePointer<Float>, count n: Int, allowed: [UInt64]) {
+        for (w, word) in allowed.enumerated() where word != ~0 {
+            let first = w * 64
+            guard first < n else { break }
+            var banned = ~word
+            while banned != 0 {
+                let i = first + banned.trailingZeroBitCount
+                if i >= n { break }
+                base[i] = -.infinity
+                banned &= banned - 1
+            }
+        }
+        if allowed.count * 64 < n { (base + allowed.count * 64).update(repeating: -.infinity, count: n - allowed.count * 64) }
     }
 
     /// The logit of `index` before adjustments.

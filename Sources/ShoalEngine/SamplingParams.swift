@@ -28,6 +28,9 @@ public struct SamplingParams: Sendable, Equatable {
     public var ignoreEOS: Bool = false
     /// Report this many most likely alternatives (0...20) for every token; nil reports none.
     public var logprobs: Int?
+    /// A grammar every output token must keep the text inside (tokens that would leave it are masked before
+    /// sampling, whatever the other parameters); nil for none.
+    public var constraint: OutputConstraint?
 
     public init(
         temperature: Float = 1, topK: Int = 0, topP: Float = 1, minP: Float = 0, repetitionPenalty: Float = 1,

@@ -1,4 +1,5 @@
 public import ShoalTokenizers
+import ShoalGrammar
 
 /// Turns one sequence's logits into client-visible output: samples a token, decides whether it ends the
 /// sequence (end-of-sequence token, stop token id, stop string) and releases only text that is safe to show
@@ -14,6 +15,8 @@ public struct SequenceOutput: Sendable {
         case tokenThenStop(GeneratedToken)
         /// The token is an end-of-sequence or stop token id: show nothing of it and stop.
         case stop(id: Int32)
+        /// The output constraint cannot go on (a grammar too large to run); the request fails with this message.
+        case failed(String)
     }
 
     private var sampler: Sampler
@@ -22,6 +25,8 @@ public struct SequenceOutput: Sendable {
     private var stops: StopStringMatcher
     private let stopIDs: Set<Int32>
     private let endIDs: Set<Int32>
+    /// The grammar the output follows, at the state after the tokens so far.
+    public private(set) var constraint: OutputConstraint?
 
     public init(params: SamplingParams, prompt: [Int32], tokenizer: any Tokenizer, vocabularySize: Int) {
         sampler = Sampler(params: params, vocabularySize: vocabularySize)
@@ -30,16 +35,33 @@ public struct SequenceOutput: Sendable {
         stops = StopStringMatcher(stops: params.stop)
         stopIDs = Set(params.stopTokenIDs)
         endIDs = params.ignoreEOS ? [] : tokenizer.endOfTurnIDs
+        constraint = params.constraint
     }
 
     /// Samples from `logits` (used as scratch) and classifies the result.
     public mutating func next(logits: UnsafeMutableBufferPointer<Float>) -> Decision {
-        let sampled = sampler.sample(logits: logits, context: history)
+        var allowed: [UInt64]?
+        if let constraint {
+            do { allowed = try constraint.compiled.allowedTokens(in: constraint.state) } catch { return .failed(error.message) }
+        }
+        let sampled = sampler.sample(logits: logits, context: history, allowed: allowed)
         history.append(sampled.id)
         if endIDs.contains(sampled.id) || stopIDs.contains(sampled.id) { return .stop(id: sampled.id) }
+        // The grammar is complete when nothing may follow: stop here rather than spend a step on the end token.
+        var complete = false
+        if var constraint {
+            do { constraint.state = try constraint.compiled.next(constraint.state, token: sampled.id) } catch {
+                return .failed(error.message)
+            }
+            if constraint.compiled.isDead(constraint.state) {
+                return .failed("the output constraint allows no token here")
+            }
+            complete = constraint.compiled.mustEnd(constraint.state)
+            self.constraint = constraint
+        }
         let (piece, stopped) = stops.append(detokenizer.append(sampled.id))
         let token = GeneratedToken(id: sampled.id, text: piece, logprob: sampled.logprob, topLogprobs: sampled.topLogprobs)
-        return stopped ? .tokenThenStop(token) : .token(token)
+        return stopped || complete ? .tokenThenStop(token) : .token(token)
     }
 
     /// Text still held back when the sequence ends without a stop string, plus whether releasing it hit one.

@@ -48,6 +48,8 @@ public struct GenerationError: Error, CustomStringConvertible, Sendable {
         public static let contextExceeded = Code(name: "contextExceeded")
         public static let invalidToken = Code(name: "invalidToken")
         public static let outOfMemory = Code(name: "outOfMemory")
+        /// The output constraint could not go on (a grammar too large to run).
+        public static let constraintFailed = Code(name: "constraintFailed")
     }
     public let code: Code
     public let message: String
@@ -147,6 +149,8 @@ public final class TextGenerator {
                 token = t
                 finish = .stop
                 stoppedByString = true
+            case .failed(let message):
+                throw GenerationError(.constraintFailed, message)
             }
             tokens.append(token)
             text += token.text

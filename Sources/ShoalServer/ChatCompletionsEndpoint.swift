@@ -23,9 +23,13 @@ struct ChatCompletionsEndpoint: Sendable {
             messages: input.messages, addGenerationPrompt: input.addGenerationPrompt ?? true, model: model,
             engine: engine, state: server.state)
         let requested = input.requestedMaxTokens
-        let params = try input.samplingParams(
+        var params = try input.samplingParams(
             vocabularySize: tokenizer.vocabularySize,
             defaultMaxTokens: max(1, engine.contextLength - promptIDs.count))
+        if let structured = try StructuredOutput.read(from: body) {
+            let cache = server.state.constraintCache(for: model, engine: engine)
+            params.constraint = try structured.outputConstraint(prompt: promptIDs, compile: cache.compile)
+        }
         try ContextLimit.check(promptTokens: promptIDs.count, maxTokens: requested ?? params.maxTokens,
                                contextLength: engine.contextLength, input: "messages")
 

@@ -18,7 +18,8 @@ struct CompletionsEndpoint: Sendable {
         let input = try RequestDecoding.decode(CompletionRequest.self, from: body)
         let (model, engine) = try server.state.engine(for: input.model, retryAfter: server.retryAfter)
         let tokenizer = engine.tokenizer
-        let params = try input.samplingParams(vocabularySize: tokenizer.vocabularySize)
+        var params = try input.samplingParams(vocabularySize: tokenizer.vocabularySize)
+        let structured = try StructuredOutput.read(from: body)
 
         let items = input.prompt.items
         var prompts: [CompletionRun.Prompt] = []
@@ -38,6 +39,13 @@ struct CompletionsEndpoint: Sendable {
             try ContextLimit.check(promptTokens: prompt.ids.count, maxTokens: params.maxTokens,
                                    contextLength: engine.contextLength, input: "prompt")
             prompts.append(prompt)
+        }
+        if let structured {
+            if structured.resumeTokens > 0, prompts.count > 1 {
+                throw APIError.invalid(StructuredOutput.resumeField, "\(StructuredOutput.resumeField) needs a single prompt")
+            }
+            let cache = server.state.constraintCache(for: model, engine: engine)
+            params.constraint = try structured.outputConstraint(prompt: prompts[0].ids, compile: cache.compile)
         }
 
         let id = ServerContext.makeID("cmpl-")

@@ -13,6 +13,7 @@ public final class ServerState: Sendable {
     private struct Storage {
         var engines: [String: any InferenceEngine]
         var templates: [String: Result<ChatTemplate, APIError>] = [:]
+        var constraints: [String: ConstraintCache] = [:]
         var isLoading: Bool
         var isDraining = false
         var inFlight = 0
@@ -39,6 +40,7 @@ public final class ServerState: Sendable {
         storage.withLock {
             $0.engines[name] = engine
             $0.templates[name] = nil
+            $0.constraints[name] = nil
         }
     }
 
@@ -131,6 +133,16 @@ public final class ServerState: Sendable {
             throw APIError(.modelNotFound, "The model `\(model)` does not exist.", param: "model")
         }
         return (model, engine)
+    }
+
+    /// The compiled output constraints of a model (`response_format`, `guided_*`, `grammar`).
+    func constraintCache(for name: String, engine: any InferenceEngine) -> ConstraintCache {
+        storage.withLock { storage in
+            if let known = storage.constraints[name] { return known }
+            let cache = ConstraintCache(tokenizer: engine.tokenizer)
+            storage.constraints[name] = cache
+            return cache
+        }
     }
 
     /// The parsed chat template of a model (parsed once).
