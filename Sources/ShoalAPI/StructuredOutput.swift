@@ -204,3 +204,28 @@ extension StructuredOutput {
         return constraint
     }
 }
+
+extension StructuredOutput {
+    /// `body` encoded as JSON, with every constraint field present in it taken byte for byte from `original` (the
+    /// client's body), so that a schema's member order, which `JSONValue` does not keep, survives a proxy.
+    public static func encode(_ body: [String: JSONValue], keepingConstraintsOf original: some Collection<UInt8>) throws -> [UInt8] {
+        var rest = body
+        var raw: [(String, [UInt8])] = []
+        if let members = RawJSONMembers(original) {
+            for field in fields where rest[field] != nil {
+                guard let value = members[field] else { continue }
+                rest[field] = nil
+                raw.append((field, value))
+            }
+        }
+        var bytes = Array(try ServerSentEvents.makeEncoder().encode(JSONValue.object(rest)))
+        guard !raw.isEmpty, bytes.last == UInt8(ascii: "}") else { return bytes }
+        bytes.removeLast()
+        for (field, value) in raw {
+            if bytes.count > 1 { bytes.append(UInt8(ascii: ",")) }
+            bytes += Array("\"\(field)\":".utf8) + value
+        }
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
+    }
+}

@@ -607,8 +607,10 @@ private struct SchemaCompiler {
     /// The exact integer a number literal denotes, if it is a whole number of at most 18 digits.
     static func integerValue(_ text: String) -> Int64? {
         if let exact = Int64(text), abs(exact) < 1_000_000_000_000_000_000 { return exact }
-        guard let double = Double(text), double.rounded() == double, abs(double) < 1e18 else { return nil }
-        return Int64(double)
+        // A truncating conversion and a comparison: `rounded()` and `Int64(exactly:)` would need libm.
+        guard let double = Double(text), abs(double) < 1e18 else { return nil }
+        let truncated = Int64(double)
+        return Double(truncated) == double ? truncated : nil
     }
 
     func canonicalNumber(_ text: String) -> String {
@@ -945,7 +947,10 @@ private struct SchemaCompiler {
                 if let exact = candidate.integer {
                     value = exact
                 } else {
-                    value = Int64(lower ? candidate.double.rounded(.up) : candidate.double.rounded(.down))
+                    // Ceiling or floor without libm: truncate, then step towards the allowed side.
+                    value = Int64(candidate.double)
+                    if lower, Double(value) < candidate.double { value += 1 }
+                    if !lower, Double(value) > candidate.double { value -= 1 }
                     exclusive = false
                 }
                 if exclusive { value += lower ? 1 : -1 }

@@ -620,6 +620,8 @@ extension RegexGrammar {
             var isAtomic: Bool
             /// A single character spelled as one literal character (mergeable into a literal string).
             var literalScalars: [UInt32]?
+            /// Ends in a postfix operator (`*`, `+`, `?`, `{m,n}`).
+            var hasPostfix = false
 
             var atomicText: String { isAtomic ? text : "(\(text))" }
         }
@@ -669,7 +671,7 @@ extension RegexGrammar {
                 if expressions.isEmpty { return Expression(text: "", isAtomic: true) }
                 let texts = expressions.map(\.text)
                 if hasEmpty {
-                    return Expression(text: "(\(texts.joined(separator: " | ")))?", isAtomic: true)
+                    return Expression(text: "(\(texts.joined(separator: " | ")))?", isAtomic: true, hasPostfix: true)
                 }
                 if expressions.count == 1 { return expressions[0] }
                 return Expression(text: texts.joined(separator: " | "), isAtomic: false)
@@ -683,7 +685,8 @@ extension RegexGrammar {
                 }
                 if maximum == 0 { return Expression(text: "", isAtomic: true) }
                 let inner = render(body)
-                let operand = inner.atomicText
+                // A postfix operator never follows another one: `(x+)*`, not `x+*`.
+                let operand = inner.isAtomic && !inner.hasPostfix ? inner.text : "(\(inner.text))"
                 let suffix: String
                 switch (lower, maximum) {
                 case (0, 1): suffix = "?"
@@ -694,7 +697,7 @@ extension RegexGrammar {
                 case (let low, let high?) where low == high: suffix = "{\(low)}"
                 case (let low, let high?): suffix = "{\(low),\(high)}"
                 }
-                return Expression(text: operand + suffix, isAtomic: true)
+                return Expression(text: operand + suffix, isAtomic: true, hasPostfix: true)
             }
         }
 

@@ -66,7 +66,7 @@ extension RouterGateway {
         } else if poolNamed && idsFieldAbsent, let spliced = Self.addingReturnTokenIDs(to: data) {
             encodedBody = spliced
         } else {
-            encodedBody = ByteBuffer(bytes: try ServerSentEvents.makeEncoder().encode(JSONValue.object(body)))
+            encodedBody = ByteBuffer(bytes: try StructuredOutput.encode(body, keepingConstraintsOf: data.readableBytesView))
         }
 
         var forward = HTTPHeaders()
@@ -342,7 +342,8 @@ extension RouterGateway {
                                                           message: reason), writer: &writer)
                         return
                     case .resubmit(let body):
-                        let encoded = ByteBuffer(bytes: try ServerSentEvents.makeEncoder().encode(JSONValue.object(body)))
+                        let encoded = ByteBuffer(bytes: try StructuredOutput.encode(
+                            body, keepingConstraintsOf: plan.encodedBody.readableBytesView))
                         next = try await send(retryPlan, path: "/v1/completions", body: encoded,
                                               excluding: [lease.replica])
                     }

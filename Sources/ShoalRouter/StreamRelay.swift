@@ -248,6 +248,12 @@ package struct StreamRelay: Sendable {
         body["max_tokens"] = .number(Double(remaining))
         body["stream"] = .bool(true)
         body["return_token_ids"] = .bool(true)
+        // A constrained output resumes its grammar after the tokens already sent.
+        for field in StructuredOutput.fields { if let value = original[field] { body[field] = value } }
+        if StructuredOutput.fields.contains(where: { original[$0] != nil && original[$0] != .null }) {
+            let earlier = original[StructuredOutput.resumeField]?.intValue ?? 0
+            body[StructuredOutput.resumeField] = .number(Double(earlier + generated.count))
+        }
         return .resubmit(body)
     }
 

@@ -172,8 +172,6 @@ private func apiError(_ body: () throws -> Void) -> APIError? {
     }
 
     @Test(arguments: [
-        (#""response_format": {"type": "json_object"}"#, "response_format"),
-        (#""response_format": {"type": "json_schema", "json_schema": {}}"#, "response_format"),
         (#""tools": [{"type": "function", "function": {"name": "f"}}]"#, "tools"),
         (#""tool_choice": "auto""#, "tool_choice"),
         (#""tool_choice": {"type": "function", "function": {"name": "f"}}"#, "tool_choice"),

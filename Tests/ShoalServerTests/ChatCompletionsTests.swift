@@ -154,7 +154,6 @@ import Testing
     }
 
     @Test(arguments: [
-        (#""response_format": {"type": "json_object"}"#, "response_format"),
         (#""tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]"#, "tools"),
         (#""tool_choice": "required""#, "tool_choice"),
     ])
