@@ -9,8 +9,9 @@
 ///   and `\uXXXX`. Unbounded length unless `maxLength` says otherwise.
 /// - Numbers: JSON numbers with at most 16 digits before the point, at most 16 after it, and an exponent of at most
 ///   3 digits; no leading zeros. Integers (`"type": "integer"`) are written without fraction or exponent (`1.0` and
-///   `1e2` are integers to JSON Schema but not accepted here) and have at most 16 digits unless a bound needs more.
-///   Bounded numbers (`minimum` … on `"type": "number"`) are written without an exponent.
+///   `1e2` are integers to JSON Schema but not accepted here) and have at most 16 digits: a bound beyond
+///   ±9999999999999999 is clamped to it (a minimum above it is unsupported). Bounded numbers (`minimum` … on
+///   `"type": "number"`) are written without an exponent, and `-0` is not written.
 /// - Objects: members in the order of `properties`, required and optional alike; optional ones may be left out.
 ///   `additionalProperties` follows llama.cpp's convention: **absent means `false`** (no members beyond `properties`;
 ///   faster grammars, fewer hallucinated keys); `true` or a schema allows extra members, whose keys are not among the

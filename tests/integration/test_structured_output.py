@@ -1,0 +1,197 @@
+"""Structured output against a real `shoal serve`: every constrained answer parses and validates.
+
+The official `openai` client sends `response_format` (json_object, json_schema, and a pydantic model through
+`chat.completions.parse`); `jsonschema` validates what comes back. Sampling is at temperature 1.0 with fixed seeds,
+so the small model wanders, and the grammar is what keeps the output valid.
+"""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import openai
+import pydantic
+import pytest
+import requests
+
+from conftest import MODEL_DIR, ShoalServer, error_body, sse_events
+
+PERSON = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "maxLength": 40},
+        "age": {"type": "integer", "minimum": 0, "maximum": 130},
+        "email": {"type": "string", "format": "email"},
+    },
+    "required": ["name", "age"],
+    "additionalProperties": False,
+}
+SCHEMAS = {
+    "person": PERSON,
+    "nested": {
+        "type": "object",
+        "properties": {
+            "team": {"type": "string", "maxLength": 30},
+            "lead": PERSON,
+            "members": {"type": "array", "items": {"type": "string", "maxLength": 20}, "minItems": 1, "maxItems": 3},
+        },
+        "required": ["team", "lead", "members"],
+        "additionalProperties": False,
+    },
+    "enum": {
+        "type": "object",
+        "properties": {
+            "colour": {"enum": ["red", "green", "blue"]},
+            "shade": {"type": "string", "enum": ["light", "dark"]},
+            "ok": {"type": "boolean"},
+        },
+        "required": ["colour", "ok"],
+        "additionalProperties": False,
+    },
+    "anyof": {
+        "type": "object",
+        "properties": {
+            "value": {"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": 10}, {"type": "null"}]},
+            "tags": {"type": "array", "items": {"enum": ["a", "b", "c"]}, "maxItems": 4},
+        },
+        "required": ["value"],
+        "additionalProperties": False,
+    },
+    "numbers": {
+        "type": "object",
+        "properties": {
+            "count": {"type": "integer", "minimum": -5, "exclusiveMaximum": 50},
+            "ratio": {"type": "number"},
+        },
+        "required": ["count", "ratio"],
+        "additionalProperties": False,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def client(server: ShoalServer) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", timeout=120, max_retries=0)
+
+
+def test_fifty_seeded_answers_at_temperature_one_all_validate(client, model_name):
+    finished = 0
+    truncated = 0
+    for name, schema in SCHEMAS.items():
+        for seed in range(10):
+            response = client.chat.completions.create(
+                model=model_name, temperature=1.0, seed=seed, max_tokens=200,
+                messages=[{"role": "user", "content": f"Reply with a JSON {name} record."}],
+                response_format={"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": True}})
+            choice = response.choices[0]
+            if choice.finish_reason == "length":
+                truncated += 1
+                continue
+            assert choice.finish_reason == "stop", choice
+            jsonschema.validate(json.loads(choice.message.content), schema)
+            finished += 1
+    assert finished + truncated == 50
+    assert truncated <= 5, f"{truncated} of 50 answers hit max_tokens"
+
+
+def test_json_object_mode_streams_one_object(client, model_name):
+    stream = client.chat.completions.create(
+        model=model_name, temperature=1.0, seed=7, max_tokens=200, stream=True,
+        messages=[{"role": "user", "content": "Describe a cat as JSON."}], response_format={"type": "json_object"})
+    text, reasons = "", []
+    for chunk in stream:
+        for choice in chunk.choices:
+            text += choice.delta.content or ""
+            if choice.finish_reason:
+                reasons.append(choice.finish_reason)
+    assert reasons == ["stop"]
+    assert isinstance(json.loads(text), dict)
+
+
+class City(pydantic.BaseModel):
+    name: str = pydantic.Field(max_length=30)
+    population: int = pydantic.Field(ge=0)
+    coastal: bool
+
+
+def test_pydantic_model_through_parse(client, model_name):
+    parse = client.chat.completions.parse if hasattr(client.chat.completions, "parse") else client.beta.chat.completions.parse
+    response = parse(model=model_name, temperature=1.0, seed=3, max_tokens=150, response_format=City,
+                     messages=[{"role": "user", "content": "Give me a city."}])
+    parsed = response.choices[0].message.parsed
+    assert isinstance(parsed, City)
+
+
+def test_vllm_and_llama_server_fields(server, model_name):
+    cases = [
+        ({"guided_regex": "[A-Z][a-z]{2,8} (is|was) [0-9]{1,3}"}, r"^[A-Z][a-z]{2,8} (is|was) [0-9]{1,3}$"),
+        ({"guided_choice": ["positive", "negative"]}, r"^(positive|negative)$"),
+        ({"grammar": 'root ::= "yes" | "no" | "maybe"'}, r"^(yes|no|maybe)$"),
+        ({"structured_outputs": {"regex": "[0-9]{4}-[0-9]{2}"}}, r"^[0-9]{4}-[0-9]{2}$"),
+    ]
+    import re
+    for fields, pattern in cases:
+        for seed in range(3):
+            response = server.post("/v1/completions", {
+                "model": model_name, "prompt": "Answer:", "max_tokens": 30, "temperature": 1.0, "seed": seed, **fields})
+            assert response.status_code == 200, response.text
+            choice = response.json()["choices"][0]
+            assert choice["finish_reason"] == "stop", (fields, choice)
+            assert re.match(pattern, choice["text"]), (fields, choice["text"])
+    # llama-server's json_schema field on completions, streamed.
+    with requests.post(f"{server.url}/v1/completions", stream=True, timeout=60, json={
+            "model": model_name, "prompt": "A point:", "max_tokens": 60, "temperature": 1.0, "seed": 1, "stream": True,
+            "json_schema": {"type": "object", "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}},
+                            "required": ["x", "y"], "additionalProperties": False}}) as response:
+        assert response.status_code == 200
+        text = ""
+        for data in sse_events(response.iter_lines()):
+            if data == "[DONE]":
+                break
+            text += "".join(c.get("text", "") for c in json.loads(data)["choices"])
+    point = json.loads(text)
+    assert set(point) == {"x", "y"}
+
+
+def test_length_limit_is_reported_not_hidden(server, model_name):
+    response = server.post("/v1/chat/completions", {
+        "model": model_name, "max_tokens": 5, "temperature": 1.0, "seed": 0,
+        "messages": [{"role": "user", "content": "A person as JSON."}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "p", "schema": SCHEMAS["nested"]}}})
+    choice = response.json()["choices"][0]
+    assert choice["finish_reason"] == "length"
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(choice["message"]["content"])
+
+
+@pytest.mark.parametrize("fields, param, words", [
+    ({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object", "patternProperties": {"a": {}}}}}},
+     "response_format", "patternProperties"),
+    ({"guided_grammar": "root ::= missing"}, "guided_grammar", "missing"),
+    ({"guided_regex": "(a"}, "guided_regex", ""),
+    ({"guided_regex": "a", "guided_choice": ["b"]}, "guided_choice", "only one"),
+])
+def test_unenforceable_constraints_are_400s_naming_the_construct(server, model_name, fields, param, words):
+    response = server.post("/v1/chat/completions", {
+        "model": model_name, "max_tokens": 5, "messages": [{"role": "user", "content": "x"}], **fields})
+    assert response.status_code == 400, response.text
+    error = error_body(response)
+    assert error["param"] == param
+    assert words in error["message"]
+
+
+def test_base_model_completions_with_a_schema(start_server):
+    gemma = MODEL_DIR / "gemma-3-270m-q4_k_m.gguf"
+    if not gemma.exists():
+        pytest.skip(f"missing: {gemma}")
+    server = start_server("--model", str(gemma), "--served-model-name", "gemma3-270m")
+    schema = SCHEMAS["enum"]
+    for seed in range(3):
+        response = server.post("/v1/completions", {
+            "model": "gemma3-270m", "prompt": "The answer as JSON:", "max_tokens": 80, "temperature": 1.0,
+            "seed": seed, "response_format": {"type": "json_schema", "json_schema": {"name": "e", "schema": schema}}})
+        assert response.status_code == 200, response.text
+        choice = response.json()["choices"][0]
+        assert choice["finish_reason"] == "stop", choice
+        jsonschema.validate(json.loads(choice["text"]), schema)
