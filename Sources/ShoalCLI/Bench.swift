@@ -9,7 +9,7 @@ import ShoalKernels
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks: the engine (default, like llama-bench) or a running server (`bench serve`).",
-        subcommands: [BenchEngine.self, BenchServe.self, BenchKernels.self],
+        subcommands: [BenchEngine.self, BenchServe.self, BenchKernels.self, BenchConstraint.self],
         defaultSubcommand: BenchEngine.self)
 }
 

@@ -40,6 +40,9 @@ struct BenchServe: AsyncParsableCommand {
     @Flag(name: .customLong("ignore-eos"), help: "Ask the server to generate exactly max_tokens.")
     var ignoreEOS = false
 
+    @Option(name: .customLong("response-format"), help: "Constrain every output: json_object (OpenAI's JSON mode).")
+    var responseFormat: String?
+
     @Flag(name: .customLong("fixed-prompt"), help: "Send the same prompt every time instead of random ones.")
     var fixedPrompt = false
 
@@ -153,6 +156,7 @@ struct BenchServe: AsyncParsableCommand {
             ]
             if ignoreEOS { body["ignore_eos"] = true }
             if let user { body["user"] = user }
+            if let responseFormat { body["response_format"] = ["type": responseFormat] }
             request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
             let response = try await client.execute(request, timeout: .seconds(600))
             guard response.status == .ok else {
