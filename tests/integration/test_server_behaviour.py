@@ -180,12 +180,12 @@ def test_unknown_route_is_404(server, method, path):
     error_body(response)
 
 
-def test_response_format_json_object_is_rejected(server, model_name):
+def test_tools_are_rejected_by_name(server, model_name):
     response = server.post("/v1/chat/completions", {
         "model": model_name, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2,
-        "response_format": {"type": "json_object"}})
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]})
     assert response.status_code == 400
-    assert error_body(response)["param"] == "response_format"
+    assert error_body(response)["param"] == "tools"
 
 
 def test_limits_context_and_body_size(start_server, model_name):
