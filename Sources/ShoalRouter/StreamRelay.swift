@@ -16,7 +16,7 @@ package struct StreamRelay: Sendable {
     }
 
     /// What to do after the upstream broke.
-    enum Plan: Sendable, Equatable {
+    package enum Plan: Sendable, Equatable {
         /// Send this `/v1/completions` body to another replica.
         case resubmit([String: JSONValue])
         /// Nothing is left to generate: write these events and end.
@@ -222,7 +222,7 @@ package struct StreamRelay: Sendable {
     /// - Parameters:
     ///   - original: the client's request body (with `model` already set to the pool).
     ///   - contextLength: the pool's context, for chat requests without a token limit.
-    func plan(original: [String: JSONValue], contextLength: Int?) -> Plan {
+    package func plan(original: [String: JSONValue], contextLength: Int?) -> Plan {
         if finishReason != nil {
             // The answer was complete; only the end of the stream was lost, maybe with the usage chunk.
             return .finish(lostUsage(original) + [ServerSentEvents.done])
