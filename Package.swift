@@ -109,7 +109,7 @@ let package = Package(
         .testTarget(name: "ShoalEngineTests", dependencies: ["ShoalEngine", "ShoalModels", "ShoalTokenizers", "ShoalTestSupport"]),
         .testTarget(name: "ShoalStoreTests", dependencies: ["ShoalStore"]),
         .testTarget(name: "ShoalClusterTests", dependencies: ["ShoalCluster", "ShoalModels", "ShoalKernels", "ShoalGGUF", "ShoalTestSupport"]),
-        .testTarget(name: "ShoalAPITests", dependencies: ["ShoalAPI"]),
+        .testTarget(name: "ShoalAPITests", dependencies: ["ShoalAPI", "ShoalGrammar"]),
         .testTarget(
             name: "ShoalServerTests",
             dependencies: [

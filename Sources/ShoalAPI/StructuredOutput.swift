@@ -24,30 +24,8 @@ public enum OutputFormat: Hashable, Sendable {
         case .jsonSchema(let schema): return try JSONSchemaGrammar.gbnf(schemaJSON: schema)
         case .regex(let pattern): return try RegexGrammar.gbnf(pattern: pattern)
         case .grammar(let text): return text
-        case .choice(let options):
-            return "root ::= " + options.map { Self.literal($0) }.joined(separator: " | ") + "\n"
+        case .choice(let options): return RegexGrammar.gbnf(choices: options)
         }
-    }
-
-    /// A GBNF string literal for `text`.
-    static func literal(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += String(format: "\\x%02X", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }
 

@@ -764,3 +764,10 @@ extension RegexGrammar {
         }
     }
 }
+
+extension RegexGrammar {
+    /// A grammar whose root matches exactly one of `choices` (vLLM's `guided_choice`).
+    public static func gbnf(choices: [String]) -> String {
+        "root ::= " + choices.map { GBNFSpelling.literal($0) }.joined(separator: " | ") + "\n"
+    }
+}

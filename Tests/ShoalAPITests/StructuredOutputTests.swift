@@ -1,4 +1,5 @@
 import ShoalAPI
+import ShoalGrammar
 import Testing
 
 @Suite struct StructuredOutputTests {
@@ -71,8 +72,11 @@ import Testing
         #expect(error?.param == param, "\(fields): \(error?.message ?? "")")
     }
 
-    @Test func choiceLiteralsAreEscaped() throws {
-        let text = try OutputFormat.choice(["say \"hi\"", "a\\b", "line\nbreak"]).grammarText()
-        #expect(text == #"root ::= "say \"hi\"" | "a\\b" | "line\nbreak""# + "\n")
+    @Test func choicesAreMatchedExactly() throws {
+        let options = ["say \"hi\"", "a\\b", "line\nbreak", "é"]
+        let grammar = try Grammar(gbnf: try OutputFormat.choice(options).grammarText())
+        for option in options { #expect(grammar.accepts(option), "\(option)") }
+        #expect(!grammar.accepts("say hi"))
+        #expect(!grammar.accepts("a\\bc"))
     }
 }

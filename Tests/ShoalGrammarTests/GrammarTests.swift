@@ -97,7 +97,7 @@ import Testing
     /// A vocabulary over the grammars' bytes: single bytes, pairs, longer runs, and multi-byte characters cut
     /// between tokens.
     static func vocabulary(seed: UInt64) -> [[UInt8]] {
-        var random = SplitMix(seed: seed)
+        var random = SeededGenerator(seed: seed)
         let alphabet = Array(#"{}" :,abcx0129true().!é"#.utf8) + Array("ü".utf8) + [Array("é".utf8)[0], Array("ü".utf8)[1]]
         var tokens = Set(alphabet.map { [$0] })
         while tokens.count < 300 {
@@ -118,7 +118,7 @@ import Testing
             tokens.append([])  // the end token
             let vocabulary = ConstraintVocabulary(tokenBytes: tokens, endTokens: [end])
             let constraint = try CompiledConstraint(grammar: grammar, vocabulary: vocabulary)
-            var random = SplitMix(seed: seed)
+            var random = SeededGenerator(seed: seed)
             var state = constraint.initialState
             var text: [UInt8] = []
             for step in 0..<40 {
@@ -140,18 +140,5 @@ import Testing
                 #expect(!constraint.isDead(state))
             }
         }
-    }
-}
-
-/// A small seeded generator (SplitMix64), so failures replay.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
