@@ -94,9 +94,37 @@ public struct ChatChunkChoice: Codable, Sendable, Equatable {
 public struct ChatDelta: Codable, Sendable, Equatable {
     public var role: String?
     public var content: String?
+    public var toolCalls: [ChatToolCallDelta]?
 
-    public init(role: String? = nil, content: String? = nil) {
+    public init(role: String? = nil, content: String? = nil, toolCalls: [ChatToolCallDelta]? = nil) {
         self.role = role
         self.content = content
+        self.toolCalls = toolCalls
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case role, content
+        case toolCalls = "tool_calls"
+    }
+}
+
+/// A fragment of a streamed call (`delta.tool_calls[i]`): the first carries id, type and name, the rest pieces of
+/// the arguments; joined by `index` they make the call.
+public struct ChatToolCallDelta: Codable, Sendable, Equatable {
+    public var index: Int
+    public var id: String?
+    public var type: String?
+    public var function: Function
+
+    public struct Function: Codable, Sendable, Equatable {
+        public var name: String?
+        public var arguments: String?
+    }
+
+    public init(index: Int, id: String? = nil, name: String? = nil, arguments: String?) {
+        self.index = index
+        self.id = id
+        type = id == nil ? nil : "function"
+        function = Function(name: name, arguments: arguments)
     }
 }

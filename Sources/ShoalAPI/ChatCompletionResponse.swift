@@ -66,18 +66,44 @@ public struct ChatChoice: Codable, Sendable, Equatable {
 public struct ChatResponseMessage: Codable, Sendable, Equatable {
     public var role: String
     public var content: String?
+    /// The calls the model made (content is then null).
+    public var toolCalls: [ChatToolCall]?
 
-    public init(role: String = "assistant", content: String?) {
+    public init(role: String = "assistant", content: String?, toolCalls: [ChatToolCall]? = nil) {
         self.role = role
         self.content = content
+        self.toolCalls = toolCalls
     }
 
-    enum CodingKeys: String, CodingKey { case role, content }
+    enum CodingKeys: String, CodingKey {
+        case role, content
+        case toolCalls = "tool_calls"
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(role, forKey: .role)
         try c.encode(content, forKey: .content)
+        try c.encodeIfPresent(toolCalls, forKey: .toolCalls)
+    }
+}
+
+/// One call in `message.tool_calls`.
+public struct ChatToolCall: Codable, Sendable, Equatable {
+    public var id: String
+    public var type: String
+    public var function: Function
+
+    public struct Function: Codable, Sendable, Equatable {
+        public var name: String
+        /// The arguments as JSON text.
+        public var arguments: String
+    }
+
+    public init(id: String, name: String, arguments: String) {
+        self.id = id
+        type = "function"
+        function = Function(name: name, arguments: arguments)
     }
 }
 

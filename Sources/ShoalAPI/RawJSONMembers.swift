@@ -13,6 +13,13 @@ public struct RawJSONMembers: Sendable {
         self.members = members
     }
 
+    /// The raw elements of the JSON array in `bytes`, in order; nil when `bytes` is not one array.
+    public static func arrayElements(_ bytes: some Collection<UInt8>) -> [[UInt8]]? {
+        var reader = Reader(bytes: Array(bytes))
+        guard let elements = reader.arrayElements(), reader.atEnd else { return nil }
+        return elements
+    }
+
     /// The raw value of member `key` (the last one if repeated, as JSON decoders do).
     public subscript(key: String) -> [UInt8]? { members.last { $0.key == key }?.value }
 
@@ -69,6 +76,34 @@ public struct RawJSONMembers: Sendable {
                 } else if bytes[pos] == UInt8(ascii: "}") {
                     pos += 1
                     return members
+                } else {
+                    return nil
+                }
+            }
+        }
+
+        mutating func arrayElements() -> [[UInt8]]? {
+            skipSpace()
+            guard pos < bytes.count, bytes[pos] == UInt8(ascii: "[") else { return nil }
+            pos += 1
+            var elements: [[UInt8]] = []
+            skipSpace()
+            if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") {
+                pos += 1
+                return elements
+            }
+            while true {
+                skipSpace()
+                let start = pos
+                guard skipValue() else { return nil }
+                elements.append(Array(bytes[start..<pos]))
+                skipSpace()
+                guard pos < bytes.count else { return nil }
+                if bytes[pos] == UInt8(ascii: ",") {
+                    pos += 1
+                } else if bytes[pos] == UInt8(ascii: "]") {
+                    pos += 1
+                    return elements
                 } else {
                     return nil
                 }

@@ -142,8 +142,8 @@ extension ChatCompletionRequest {
 
     /// Checks the request and builds its sampling parameters.
     ///
-    /// Rejects what cannot be served yet: `tools`, `tool_choice` other than "none", non-text content parts.
-    /// (`response_format` is read by `StructuredOutput`.)
+    /// Rejects what cannot be served yet: non-text content parts. (`response_format` is read by
+    /// `StructuredOutput`, `tools` by `ToolCalling`.)
     /// - Parameters:
     ///   - vocabularySize: The model's vocabulary, for `logit_bias` and `stop_token_ids` keys.
     ///   - defaultMaxTokens: `max_tokens` when the request leaves it out (the rest of the context).
@@ -179,12 +179,6 @@ extension ChatCompletionRequest {
                     "messages[\(index)].content[\(p)]: content parts of type \"\(part.type)\" are not supported; only text parts are",
                     param: "messages[\(index)].content[\(p)]")
             }
-        }
-        if let tools, !tools.isEmpty {
-            throw APIError(.unsupported, "tools are not supported yet", param: "tools")
-        }
-        if let toolChoice, !toolChoice.isEmpty, toolChoice.stringValue != "none" {
-            throw APIError(.unsupported, "tool_choice is not supported yet; only \"none\" is", param: "tool_choice")
         }
     }
 }

@@ -38,6 +38,12 @@ public struct StructuredOutput: Sendable, Equatable {
     public var param: String
     public var resumeTokens: Int
 
+    public init(format: OutputFormat, param: String, resumeTokens: Int = 0) {
+        self.format = format
+        self.param = param
+        self.resumeTokens = resumeTokens
+    }
+
     /// Request fields that constrain the output (the router carries them into a migrated stream's continuation).
     public static let fields = [
         "response_format", "guided_json", "guided_regex", "guided_grammar", "guided_choice", "structured_outputs",

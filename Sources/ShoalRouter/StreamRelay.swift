@@ -52,10 +52,11 @@ package struct StreamRelay: Sendable {
         self.clientWantsIDs = clientWantsIDs
     }
 
-    /// Whether a request can be migrated mid-stream: one prompt, one choice, and for chat no logprobs (their
-    /// chat shape cannot be rebuilt from a completion's).
-    static func canMigrate(_ body: [String: JSONValue], kind: Kind) -> Bool {
+    /// Whether a request can be migrated mid-stream: one prompt, one choice, and for chat no logprobs and no tool
+    /// calling (their chat shape, `delta.tool_calls`, cannot be rebuilt from a completion's).
+    package static func canMigrate(_ body: [String: JSONValue], kind: Kind) -> Bool {
         if let n = body["n"]?.intValue, n != 1 { return false }
+        if case .array(let tools)? = body["tools"], !tools.isEmpty, body["tool_choice"] != .string("none") { return false }
         switch kind {
         case .completion:
             switch body["prompt"] {

@@ -19,16 +19,23 @@ struct ChatCompletionsEndpoint: Sendable {
         try input.checkServable()
         let (model, engine) = try server.state.engine(for: input.model, retryAfter: server.retryAfter)
         let tokenizer = engine.tokenizer
+        let toolCalling = try ToolCalling.read(from: body)
+        let structured = try StructuredOutput.read(from: body)
+        if toolCalling != nil, let structured {
+            throw APIError.invalid(structured.param, "\(structured.param) cannot be combined with tools (the tool-call answer is already constrained)")
+        }
         let promptIDs = try ChatPrompt.render(
-            messages: input.messages, addGenerationPrompt: input.addGenerationPrompt ?? true, model: model,
-            engine: engine, state: server.state)
+            messages: ToolCalling.prepare(input.messages, for: toolCalling),
+            addGenerationPrompt: input.addGenerationPrompt ?? true, model: model, engine: engine, state: server.state)
         let requested = input.requestedMaxTokens
         var params = try input.samplingParams(
             vocabularySize: tokenizer.vocabularySize,
             defaultMaxTokens: max(1, engine.contextLength - promptIDs.count))
-        if let structured = try StructuredOutput.read(from: body) {
+        let constraint = toolCalling.map { StructuredOutput(format: .jsonSchema($0.answerSchema), param: "tools", resumeTokens: 0) }
+            ?? structured
+        if let constraint {
             let cache = server.state.constraintCache(for: model, engine: engine)
-            params.constraint = try structured.outputConstraint(prompt: promptIDs, compile: cache.compile)
+            params.constraint = try constraint.outputConstraint(prompt: promptIDs, compile: cache.compile)
         }
         try ContextLimit.check(promptTokens: promptIDs.count, maxTokens: requested ?? params.maxTokens,
                                contextLength: engine.contextLength, input: "messages")
@@ -43,7 +50,7 @@ struct ChatCompletionsEndpoint: Sendable {
             created: ServerContext.unixTime, promptIDs: promptIDs, n: n,
             topLogprobs: input.logprobs == true ? (input.topLogprobs ?? 0) : nil,
             returnTokenIDs: input.returnTokenIDs ?? false,
-            includeUsage: input.streamOptions?.includeUsage ?? false, streams: streams)
+            includeUsage: input.streamOptions?.includeUsage ?? false, streams: streams, toolCalling: toolCalling)
 
         return try await run.respond(connection: connection, streaming: input.stream == true, ticket: ticket, server: server)
     }
@@ -123,6 +130,8 @@ struct ChatRun: GenerationRun {
     let returnTokenIDs: Bool
     let includeUsage: Bool
     let streams: ChoiceStreams
+    /// Set when the answer is a tool-calling envelope to read back into `tool_calls`.
+    let toolCalling: ToolCalling?
 
     private func makeLedger() -> ChoiceLedger {
         ChoiceLedger(metrics: server.metrics, model: model, promptLengths: [promptIDs.count], n: n,
@@ -154,10 +163,23 @@ struct ChatRun: GenerationRun {
         }
         if let failure { throw failure }
         let choices = (0..<n).map { choice in
-            ChatChoice(
-                index: choice, message: ChatResponseMessage(content: texts[choice]),
+            var message = ChatResponseMessage(content: texts[choice])
+            var finishReason = ledger.entries[choice].finishReason
+            if toolCalling != nil, let answer = ToolCalling.parse(texts[choice]) {
+                if answer.calls.isEmpty {
+                    message.content = answer.content
+                } else {
+                    message.content = nil
+                    message.toolCalls = answer.calls.map {
+                        ChatToolCall(id: ToolCalling.makeCallID(), name: $0.name, arguments: $0.arguments)
+                    }
+                    if finishReason == "stop" { finishReason = "tool_calls" }
+                }
+            }
+            return ChatChoice(
+                index: choice, message: message,
                 logprobs: topLogprobs == nil ? nil : ChatLogprobs(content: entries[choice]),
-                finishReason: ledger.entries[choice].finishReason, tokenIDs: returnTokenIDs ? ids[choice] : nil)
+                finishReason: finishReason, tokenIDs: returnTokenIDs ? ids[choice] : nil)
         }
         return ChatCompletionResponse(id: id, created: created, model: model, choices: choices, usage: ledger.usage,
                                       promptTokenIDs: returnTokenIDs ? promptIDs : nil)
@@ -189,29 +211,58 @@ struct ChatRun: GenerationRun {
             return try ServerSentEvents.event(value, encoder: encoder)
         }
 
+        // Tool-calling answers are read as they grow: text for `{"response": ...}`, call fragments for calls.
+        var toolStreams = [ToolCallStream](repeating: ToolCallStream(), count: toolCalling == nil ? 0 : n)
+        var callIDs = [[String]](repeating: [], count: n)
+        func toolDeltas(_ choice: Int, _ text: String) -> [ChatDelta] {
+            toolStreams[choice].append(text).map { event in
+                switch event {
+                case .content(let text):
+                    return ChatDelta(content: text)
+                case .callStarted(let index, let name):
+                    let id = ToolCalling.makeCallID()
+                    callIDs[choice].append(id)
+                    return ChatDelta(toolCalls: [ChatToolCallDelta(index: index, id: id, name: name, arguments: "")])
+                case .arguments(let index, let fragment):
+                    return ChatDelta(toolCalls: [ChatToolCallDelta(index: index, arguments: fragment)])
+                }
+            }
+        }
+
         for choice in 0..<n {
-            try await send(try chunk(choice, delta: ChatDelta(role: "assistant", content: ""), flush: false))
+            try await send(try chunk(choice, delta: ChatDelta(role: "assistant", content: toolCalling == nil ? "" : nil),
+                                     flush: false))
         }
         do {
             try await streams.forEachItem { item in
                 switch item {
                 case .token(let choice, let token):
                     ledger.token(choice)
-                    pendingText[choice] += token.text
                     pendingIDs[choice].append(token.id)
                     if let topLogprobs { pendingEntries[choice].append(formatter.chatEntry(token, limit: topLogprobs)) }
+                    if toolCalling != nil {
+                        for delta in toolDeltas(choice, token.text) { try await send(try chunk(choice, delta: delta)) }
+                        return
+                    }
+                    pendingText[choice] += token.text
                     if !pendingText[choice].isEmpty {
                         let text = pendingText[choice]
                         pendingText[choice] = ""
                         try await send(try chunk(choice, delta: ChatDelta(content: text)))
                     }
                 case .finished(let choice, let reason, let usage, let trailingText, let stopToken):
-                    ledger.finish(choice, reason: reason.apiValue, usage: usage)
                     if let stopToken { pendingIDs[choice].append(stopToken) }
-                    let text = pendingText[choice] + trailingText
-                    pendingText[choice] = ""
-                    if !text.isEmpty { try await send(try chunk(choice, delta: ChatDelta(content: text))) }
-                    try await send(try chunk(choice, delta: ChatDelta(), finishReason: reason.apiValue))
+                    var finishReason = reason.apiValue
+                    if toolCalling != nil {
+                        for delta in toolDeltas(choice, trailingText) { try await send(try chunk(choice, delta: delta)) }
+                        if callIDs[choice].count > 0 && finishReason == "stop" { finishReason = "tool_calls" }
+                    } else {
+                        let text = pendingText[choice] + trailingText
+                        pendingText[choice] = ""
+                        if !text.isEmpty { try await send(try chunk(choice, delta: ChatDelta(content: text))) }
+                    }
+                    ledger.finish(choice, reason: finishReason, usage: usage)
+                    try await send(try chunk(choice, delta: ChatDelta(), finishReason: finishReason))
                 case .aborted(let choice, let error):
                     ledger.finish(choice, reason: "abort", usage: nil)
                     if let error { throw GenerationFailure.apiError(error, retryAfter: server.retryAfter) }
