@@ -195,3 +195,110 @@ def test_base_model_completions_with_a_schema(start_server):
         choice = response.json()["choices"][0]
         assert choice["finish_reason"] == "stop", choice
         jsonschema.validate(json.loads(choice["text"]), schema)
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather", "description": "The weather forecast for a city",
+        "parameters": {"type": "object", "properties": {
+            "city": {"type": "string", "maxLength": 30}, "unit": {"enum": ["celsius", "fahrenheit"]},
+            "days": {"type": "integer", "minimum": 1, "maximum": 7}}, "required": ["city", "unit", "days"]},
+    },
+}
+TIME = {
+    "type": "function",
+    "function": {
+        "name": "get_time", "description": "The local time in a time zone",
+        "parameters": {"type": "object", "properties": {"zone": {"type": "string", "maxLength": 20}}, "required": ["zone"]},
+    },
+}
+PARAMETERS = {t["function"]["name"]: t["function"]["parameters"] for t in (WEATHER, TIME)}
+QUESTION = [{"role": "user", "content": "What will the weather be in Paris for the next 3 days?"}]
+
+
+def test_required_tool_calls_validate(client, model_name):
+    calls = 0
+    for seed in range(8):
+        response = client.chat.completions.create(
+            model=model_name, messages=QUESTION, tools=[WEATHER, TIME], tool_choice="required",
+            parallel_tool_calls=False, temperature=1.0, seed=seed, max_tokens=120)
+        choice = response.choices[0]
+        if choice.finish_reason == "length":
+            continue
+        assert choice.finish_reason == "tool_calls", choice
+        assert choice.message.content is None
+        (call,) = choice.message.tool_calls
+        assert call.type == "function" and call.id.startswith("call_")
+        jsonschema.validate(json.loads(call.function.arguments), PARAMETERS[call.function.name])
+        calls += 1
+    assert calls >= 6
+
+
+def test_named_function_is_the_one_called(client, model_name):
+    for seed in range(4):
+        response = client.chat.completions.create(
+            model=model_name, messages=QUESTION, tools=[WEATHER, TIME], temperature=1.0, seed=seed, max_tokens=120,
+            tool_choice={"type": "function", "function": {"name": "get_time"}})
+        choice = response.choices[0]
+        assert choice.finish_reason in ("tool_calls", "length")
+        if choice.finish_reason == "tool_calls":
+            assert all(call.function.name == "get_time" for call in choice.message.tool_calls)
+            for call in choice.message.tool_calls:
+                jsonschema.validate(json.loads(call.function.arguments), PARAMETERS["get_time"])
+
+
+def test_streamed_tool_call_fragments_reassemble_to_the_same_call(client, model_name):
+    request = dict(model=model_name, messages=QUESTION, tools=[WEATHER], tool_choice="required",
+                   parallel_tool_calls=False, temperature=1.0, seed=11, max_tokens=120)
+    whole = client.chat.completions.create(**request).choices[0]
+    assert whole.finish_reason == "tool_calls", whole
+    calls: dict[int, dict] = {}
+    reasons = []
+    for chunk in client.chat.completions.create(stream=True, **request):
+        for choice in chunk.choices:
+            for fragment in choice.delta.tool_calls or []:
+                call = calls.setdefault(fragment.index, {"id": None, "name": None, "arguments": ""})
+                if fragment.id:
+                    call["id"] = fragment.id
+                if fragment.function and fragment.function.name:
+                    call["name"] = fragment.function.name
+                if fragment.function and fragment.function.arguments:
+                    call["arguments"] += fragment.function.arguments
+            if choice.finish_reason:
+                reasons.append(choice.finish_reason)
+    assert reasons == ["tool_calls"]
+    assert [c["name"] for c in calls.values()] == [c.function.name for c in whole.message.tool_calls]
+    assert [c["arguments"] for c in calls.values()] == [c.function.arguments for c in whole.message.tool_calls]
+    assert all(c["id"].startswith("call_") for c in calls.values())
+
+
+def test_auto_answers_in_text_or_with_a_valid_call_and_the_result_goes_back(client, model_name):
+    response = client.chat.completions.create(
+        model=model_name, messages=QUESTION, tools=[WEATHER], temperature=0.7, seed=5, max_tokens=150,
+        parallel_tool_calls=False)
+    choice = response.choices[0]
+    assert choice.finish_reason in ("tool_calls", "stop"), choice
+    if choice.finish_reason == "stop":
+        assert isinstance(choice.message.content, str)
+        return
+    call = choice.message.tool_calls[0]
+    jsonschema.validate(json.loads(call.function.arguments), PARAMETERS["get_weather"])
+    # The call and its result go back; the model answers (in text, or with another valid call).
+    follow = client.chat.completions.create(
+        model=model_name, tools=[WEATHER], temperature=0.7, seed=5, max_tokens=150, parallel_tool_calls=False,
+        messages=QUESTION + [
+            {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+            {"role": "tool", "tool_call_id": call.id, "content": "Sunny, 21 C, then rain."}])
+    assert follow.choices[0].finish_reason in ("tool_calls", "stop", "length")
+
+
+@pytest.mark.parametrize("fields, param", [
+    ({"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice"),
+    ({"tools": [WEATHER], "response_format": {"type": "json_object"}}, "response_format"),
+    ({"tools": [{"type": "function", "function": {"name": "bad name"}}]}, "tools[0].function.name"),
+])
+def test_bad_tool_requests_are_400s(server, model_name, fields, param):
+    response = server.post("/v1/chat/completions", {"model": model_name, "max_tokens": 5, "messages": QUESTION, **fields})
+    assert response.status_code == 400, response.text
+    assert error_body(response)["param"] == param
