@@ -302,3 +302,45 @@ def test_bad_tool_requests_are_400s(server, model_name, fields, param):
     response = server.post("/v1/chat/completions", {"model": model_name, "max_tokens": 5, "messages": QUESTION, **fields})
     assert response.status_code == 400, response.text
     assert error_body(response)["param"] == param
+
+
+def test_through_the_router(server, model_name):
+    """`shoal route` in front of the replica: schemas (member order included) and tool calls pass through."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from conftest import SHOAL_BIN, poll_until
+
+    port_file = Path(tempfile.mkdtemp(prefix="shoal-route-")) / "port"
+    router = subprocess.Popen([str(SHOAL_BIN), "route", "--replica", server.url, "--host", "127.0.0.1", "--port", "0",
+                               "--port-file", str(port_file)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        poll_until(lambda: port_file.exists() and port_file.read_text().strip(), 30, "the router's port file")
+        url = f"http://127.0.0.1:{port_file.read_text().strip()}"
+        poll_until(lambda: requests.get(f"{url}/v1/models", timeout=5).json()["data"], 30, "the router to admit the replica")
+        routed = openai.OpenAI(base_url=f"{url}/v1", api_key="x", timeout=120, max_retries=0)
+        # Keys in the schema's order, not alphabetical: the router must not reorder the schema.
+        schema = {"type": "object", "properties": {"zebra": {"type": "integer"}, "apple": {"type": "boolean"}},
+                  "required": ["zebra", "apple"], "additionalProperties": False}
+        for stream in (False, True):
+            request = dict(model=model_name, temperature=1.0, seed=2, max_tokens=60,
+                           messages=[{"role": "user", "content": "JSON please."}],
+                           response_format={"type": "json_schema", "json_schema": {"name": "z", "schema": schema}})
+            if stream:
+                text = "".join(c.choices[0].delta.content or "" for c in routed.chat.completions.create(stream=True, **request)
+                               if c.choices)
+            else:
+                text = routed.chat.completions.create(**request).choices[0].message.content
+            value = json.loads(text)
+            jsonschema.validate(value, schema)
+            assert list(value) == ["zebra", "apple"]
+        response = routed.chat.completions.create(
+            model=model_name, messages=QUESTION, tools=[WEATHER], tool_choice="required", parallel_tool_calls=False,
+            temperature=1.0, seed=1, max_tokens=120)
+        choice = response.choices[0]
+        assert choice.finish_reason == "tool_calls", choice
+        jsonschema.validate(json.loads(choice.message.tool_calls[0].function.arguments), PARAMETERS["get_weather"])
+    finally:
+        router.terminate()
+        router.wait(timeout=30)
