@@ -43,6 +43,9 @@ struct BenchServe: AsyncParsableCommand {
     @Option(name: .customLong("response-format"), help: "Constrain every output: json_object (OpenAI's JSON mode).")
     var responseFormat: String?
 
+    @Option(name: .customLong("extra-body"), help: "A JSON object whose fields are added to every request (e.g. {\"guided_json\": {...}}).")
+    var extraBody: String?
+
     @Flag(name: .customLong("fixed-prompt"), help: "Send the same prompt every time instead of random ones.")
     var fixedPrompt = false
 
@@ -64,6 +67,9 @@ struct BenchServe: AsyncParsableCommand {
         }
         guard prefixGroups >= 1 else { throw ValidationError("--prefix-groups must be at least 1") }
         guard URL(string: url)?.host != nil else { throw ValidationError("--url '\(url)' is not a URL") }
+        if let extraBody, (try? JSONSerialization.jsonObject(with: Data(extraBody.utf8))) as? [String: Any] == nil {
+            throw ValidationError("--extra-body must be a JSON object")
+        }
     }
 
     func run() async throws {
@@ -157,6 +163,9 @@ struct BenchServe: AsyncParsableCommand {
             if ignoreEOS { body["ignore_eos"] = true }
             if let user { body["user"] = user }
             if let responseFormat { body["response_format"] = ["type": responseFormat] }
+            if let extraBody, let extra = try JSONSerialization.jsonObject(with: Data(extraBody.utf8)) as? [String: Any] {
+                body.merge(extra) { _, new in new }
+            }
             request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
             let response = try await client.execute(request, timeout: .seconds(600))
             guard response.status == .ok else {
