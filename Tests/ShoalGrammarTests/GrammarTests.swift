@@ -142,3 +142,62 @@ import Testing
         }
     }
 }
+
+/// Masks of grammars compiled from random JSON schemas, checked token by token against the Earley reference along
+/// random walks (the walk picks among the allowed tokens, so it goes deep into the schema).
+@Suite struct SchemaMaskTests {
+    static func randomSchema(_ random: inout SeededGenerator, depth: Int) -> String {
+        let kind = depth == 0 ? 4 + random.next() % 2 : depth > 2 ? random.next() % 4 : random.next() % 6
+        switch kind {
+        case 0: return #"{"type": "integer", "minimum": \#(Int(random.next() % 5) - 2), "maximum": \#(Int(random.next() % 30) + 3)}"#
+        case 1: return #"{"type": "string", "maxLength": \#(random.next() % 4 + 1)}"#
+        case 2: return #"{"enum": ["ab", "b\"c", 7, null]}"#
+        case 3: return #"{"type": "boolean"}"#
+        case 4:
+            let count = Int(random.next() % 3) + 1
+            let properties = (0..<count).map { #""p\#($0)": \#(randomSchema(&random, depth: depth + 1))"# }
+            let required = (0..<count).filter { _ in random.next() % 4 != 0 }.map { #""p\#($0)""# }
+            return #"{"type": "object", "properties": {\#(properties.joined(separator: ", "))}, "required": [\#(required.joined(separator: ", "))]}"#
+        default:
+            return #"{"type": "array", "items": \#(randomSchema(&random, depth: depth + 1)), "minItems": 1, "maxItems": \#(random.next() % 3 + 1)}"#
+        }
+    }
+
+    static let fragments = [
+        "{", "}", "[", "]", ",", ":", " ", "\n", "\"", "\\\"", "\\", "p0", "p1", "p2", "\"p0\"", "\"p1\":", "\": ",
+        "true", "false", "null", "nu", "ll", "tr", "-", "0", "1", "2", "12", "30", "-2", "a", "b", "ab", "\"ab\"",
+        "c", "7", ", \"", "{\"", "\"}", "[]", "{}", "x", "\u{e9}", "\u{1F600}", "u", "e", "ue", "rue", "al", "se", "s",
+        "f", "t", "n", "l", "3", "8",
+    ]
+
+    @Test(arguments: 0..<20)
+    func masksOfRandomSchemasMatchTheReference(_ seed: Int) throws {
+        var random = SeededGenerator(seed: UInt64(seed) &* 0x9E37_79B9)
+        let schema = Self.randomSchema(&random, depth: 0)
+        let grammar = try Grammar(gbnf: try JSONSchemaGrammar.gbnf(schemaJSON: schema))
+        let reference = EarleyReference(grammar: grammar)
+        var tokens = Self.fragments.map { Array($0.utf8) }
+        tokens += [Array("\u{e9}".utf8).prefix(1).map { $0 }, Array("\u{1F600}".utf8).suffix(3).map { $0 }]
+        let end = Int32(tokens.count)
+        tokens.append([])
+        let constraint = try CompiledConstraint(grammar: grammar, vocabulary: ConstraintVocabulary(tokenBytes: tokens, endTokens: [end]))
+        var state = constraint.initialState
+        var text: [UInt8] = []
+        for step in 0..<30 {
+            let mask = try constraint.allowedTokens(in: state)
+            var allowed: [Int32] = []
+            for id in tokens.indices {
+                let isAllowed = mask[id / 64] >> UInt64(id % 64) & 1 == 1
+                let expected = Int32(id) == end ? reference.complete(text) : reference.viable(text + tokens[id])
+                #expect(isAllowed == expected, "schema \(schema) step \(step) after \(String(decoding: text, as: UTF8.self)) token \(String(decoding: tokens[id], as: UTF8.self))")
+                if isAllowed { allowed.append(Int32(id)) }
+            }
+            // End only when nothing else is allowed, to walk deep.
+            let going = allowed.filter { $0 != end }
+            guard !going.isEmpty else { break }
+            let pick = going[Int(random.next() % UInt64(going.count))]
+            state = try constraint.next(state, token: pick)
+            text += tokens[Int(pick)]
+        }
+    }
+}
