@@ -344,3 +344,50 @@ def test_through_the_router(server, model_name):
     finally:
         router.terminate()
         router.wait(timeout=30)
+
+
+def test_constrained_and_free_requests_share_batches(server, model_name):
+    from concurrent.futures import ThreadPoolExecutor
+
+    schema = SCHEMAS["enum"]
+
+    def constrained(seed):
+        response = server.post("/v1/chat/completions", {
+            "model": model_name, "temperature": 1.0, "seed": seed, "max_tokens": 80,
+            "messages": [{"role": "user", "content": "A colour record."}],
+            "response_format": {"type": "json_schema", "json_schema": {"name": "e", "schema": schema}}})
+        choice = response.json()["choices"][0]
+        assert choice["finish_reason"] == "stop", choice
+        jsonschema.validate(json.loads(choice["message"]["content"]), schema)
+
+    def free(seed):
+        response = server.post("/v1/completions", {
+            "model": model_name, "prompt": "Once upon a time", "temperature": 1.0, "seed": seed, "max_tokens": 40,
+            "ignore_eos": True})
+        assert response.json()["usage"]["completion_tokens"] == 40
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        jobs = [pool.submit(constrained if i % 2 else free, i) for i in range(8)]
+        for job in jobs:
+            job.result()
+
+
+def test_a_resumed_constraint_continues_the_same_object(server, model_name):
+    """What the router does when a stream breaks: prompt + tokens so far, constraint_resume_tokens = their count."""
+    schema = SCHEMAS["person"]
+    body = {"model": model_name, "prompt": "A person as JSON:", "temperature": 1.0, "seed": 4, "max_tokens": 80,
+            "return_token_ids": True, "guided_json": schema}
+    first = server.post("/v1/completions", body).json()
+    prompt_ids = first["prompt_token_ids"] if "prompt_token_ids" in first else first["choices"][0]["prompt_token_ids"]
+    generated = first["choices"][0]["token_ids"]
+    assert first["choices"][0]["finish_reason"] == "stop" and len(generated) > 6
+    half = generated[: len(generated) // 2]
+    head = server.post("/detokenize", {"model": model_name, "tokens": half}).json()["prompt"]
+    resumed = server.post("/v1/completions", {**body, "prompt": prompt_ids + half, "constraint_resume_tokens": len(half)})
+    assert resumed.status_code == 200, resumed.text
+    choice = resumed.json()["choices"][0]
+    assert choice["finish_reason"] == "stop"
+    jsonschema.validate(json.loads(head + choice["text"]), schema)
+    # Tokens that do not follow the constraint cannot be resumed from.
+    wrong = server.post("/v1/completions", {**body, "prompt": prompt_ids + half[1:], "constraint_resume_tokens": len(half) - 1})
+    assert wrong.status_code == 400 and error_body(wrong)["param"] == "constraint_resume_tokens"
