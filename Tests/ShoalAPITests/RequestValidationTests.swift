@@ -172,20 +172,6 @@ private func apiError(_ body: () throws -> Void) -> APIError? {
     }
 
     @Test(arguments: [
-        (#""tools": [{"type": "function", "function": {"name": "f"}}]"#, "tools"),
-        (#""tool_choice": "auto""#, "tool_choice"),
-        (#""tool_choice": {"type": "function", "function": {"name": "f"}}"#, "tool_choice"),
-    ])
-    func unservableChatFeaturesAreRefused(field: String, param: String) throws {
-        let request = try decode(ChatCompletionRequest.self, #"{"messages": [{"role": "user", "content": "x"}], \#(field)}"#)
-        let error = apiError { _ = try request.samplingParams(vocabularySize: 10, defaultMaxTokens: 9) }
-        #expect(error?.status == 400)
-        #expect(error?.code == .unsupported)
-        #expect(error?.param == param)
-        #expect(error?.message.contains("not supported") == true)
-    }
-
-    @Test(arguments: [
         #""response_format": {"type": "text"}"#, #""tools": []"#, #""tool_choice": "none""#, #""tool_choice": null"#,
     ])
     func servableChatOptionsPass(field: String) throws {

@@ -180,12 +180,12 @@ def test_unknown_route_is_404(server, method, path):
     error_body(response)
 
 
-def test_tools_are_rejected_by_name(server, model_name):
+def test_image_content_parts_are_rejected_by_name(server, model_name):
     response = server.post("/v1/chat/completions", {
-        "model": model_name, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2,
-        "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]})
+        "model": model_name, "max_tokens": 2,
+        "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://x/y.png"}}]}]})
     assert response.status_code == 400
-    assert error_body(response)["param"] == "tools"
+    assert error_body(response)["param"] == "messages[0].content[0]"
 
 
 def test_limits_context_and_body_size(start_server, model_name):
