@@ -114,13 +114,16 @@ public struct ToolCalling: Sendable, Equatable {
         return #"{"anyOf": [\#(toolCalls), \#(response)]}"#
     }
 
-    /// The system text that describes the tools and the answer's form.
-    public var instructions: String {
-        var text = "You can call these tools (functions). Each is given with its JSON schema of arguments.\n"
-        for tool in callable {
-            text += "- \(tool.name)"
-            if let description = tool.description, !description.isEmpty { text += ": \(description)" }
-            text += "\n  arguments schema: \(tool.parameters)\n"
+    /// The system text that describes the tools (unless the template lists them) and the answer's form.
+    public func instructions(listingTools: Bool = true) -> String {
+        var text = ""
+        if listingTools {
+            text = "You can call these tools (functions). Each is given with its JSON schema of arguments.\n"
+            for tool in callable {
+                text += "- \(tool.name)"
+                if let description = tool.description, !description.isEmpty { text += ": \(description)" }
+                text += "\n  arguments schema: \(tool.parameters)\n"
+            }
         }
         let call = #"{"tool_calls": [{"name": "<tool name>", "arguments": {<arguments>}}]}"#
         switch choice {
@@ -198,8 +201,9 @@ extension ToolCalling {
     /// message (merged into the client's own, or first), earlier calls as the answer form the model writes them in,
     /// and tool results as user turns (consecutive user turns merged, so templates that insist on alternating
     /// roles accept them). With no tool calling (`tools` absent or `tool_choice: "none"`) only the history is
-    /// rewritten.
-    public static func prepare(_ messages: [ChatMessage], for calling: ToolCalling?) -> [ChatMessage] {
+    /// rewritten; without `describeTools` (a template that shows the `tools` variable itself) the answer's form
+    /// is still described, but not the tools.
+    public static func prepare(_ messages: [ChatMessage], for calling: ToolCalling?, describeTools: Bool = true) -> [ChatMessage] {
         var out: [ChatMessage] = []
         func text(_ content: ChatMessageContent?) -> String {
             switch content {
@@ -224,10 +228,11 @@ extension ToolCalling {
             }
         }
         guard let calling else { return out }
+        let instructions = calling.instructions(listingTools: describeTools)
         if let first = out.first, first.role == "system" || first.role == "developer" {
-            out[0] = ChatMessage(role: first.role, content: .text(text(first.content) + "\n\n" + calling.instructions))
+            out[0] = ChatMessage(role: first.role, content: .text(text(first.content) + "\n\n" + instructions))
         } else {
-            out.insert(ChatMessage(role: "system", content: .text(calling.instructions)), at: 0)
+            out.insert(ChatMessage(role: "system", content: .text(instructions)), at: 0)
         }
         return out
     }

@@ -25,7 +25,7 @@ struct ChatCompletionsEndpoint: Sendable {
             throw APIError.invalid(structured.param, "\(structured.param) cannot be combined with tools (the tool-call answer is already constrained)")
         }
         let promptIDs = try ChatPrompt.render(
-            messages: ToolCalling.prepare(input.messages, for: toolCalling),
+            messages: input.messages, toolCalling: toolCalling,
             addGenerationPrompt: input.addGenerationPrompt ?? true, model: model, engine: engine, state: server.state)
         let requested = input.requestedMaxTokens
         var params = try input.samplingParams(
@@ -59,20 +59,34 @@ struct ChatCompletionsEndpoint: Sendable {
 /// Renders chat messages with a model's template and tokenizes the result.
 enum ChatPrompt {
     /// - Throws: 400 for messages the template refuses or a model without a template.
-    static func render(messages: [ChatMessage], addGenerationPrompt: Bool, model: String,
-                       engine: any InferenceEngine, state: ServerState) throws(APIError) -> [Int32] {
-        let text = try renderText(messages: messages, addGenerationPrompt: addGenerationPrompt, model: model,
-                                  engine: engine, state: state)
+    static func render(messages: [ChatMessage], toolCalling: ToolCalling? = nil, addGenerationPrompt: Bool,
+                       model: String, engine: any InferenceEngine, state: ServerState) throws(APIError) -> [Int32] {
+        let text = try renderText(messages: messages, toolCalling: toolCalling, addGenerationPrompt: addGenerationPrompt,
+                                  model: model, engine: engine, state: state)
         // The template writes BOS itself where the model wants it.
         return engine.tokenizer.encode(text, addSpecial: false, parseSpecial: true)
     }
 
-    static func renderText(messages: [ChatMessage], addGenerationPrompt: Bool, model: String,
-                           engine: any InferenceEngine, state: ServerState) throws(APIError) -> String {
+    /// - Parameter toolCalling: the request's tools: the template gets them as `tools` (as in `transformers`),
+    ///   and where it does not use them, the system message describes them (`ToolCalling.prepare`).
+    static func renderText(messages: [ChatMessage], toolCalling: ToolCalling? = nil, addGenerationPrompt: Bool,
+                           model: String, engine: any InferenceEngine, state: ServerState) throws(APIError) -> String {
         let template = try state.chatTemplate(for: model, engine: engine)
+        let templateUsesTools = template.source.contains("tools")
+        var extra: [String: TemplateValue] = [:]
+        if let toolCalling {
+            extra["tools"] = .array(toolCalling.tools.map { tool in
+                let parameters = (try? JSONDecoder().decode(JSONValue.self, from: Data(tool.parameters.utf8))).map(templateValue) ?? .null
+                var function: [(key: String, value: TemplateValue)] = [("name", .string(tool.name))]
+                if let description = tool.description { function.append(("description", .string(description))) }
+                function.append(("parameters", parameters))
+                return .object([("type", .string("function")), ("function", .object(function))])
+            })
+        }
         let values: [TemplateValue]
         do {
-            values = try ChatMessages.normalize(messages.map(templateValue))
+            let prepared = ToolCalling.prepare(messages, for: toolCalling, describeTools: !templateUsesTools)
+            values = try ChatMessages.normalize(prepared.map(templateValue))
         } catch let error as ChatTemplateError {
             throw .invalid("messages", error.message)
         } catch {
@@ -84,7 +98,7 @@ enum ChatPrompt {
         }
         do {
             return try template.render(messages: values, addGenerationPrompt: addGenerationPrompt,
-                                       bosToken: special(tokenizer.bosID), eosToken: special(tokenizer.eosID))
+                                       bosToken: special(tokenizer.bosID), eosToken: special(tokenizer.eosID), extra: extra)
         } catch {
             throw .invalid("messages", "The chat template rejected the messages: \(error.message)")
         }

@@ -136,5 +136,12 @@ import Testing
         #expect(prepared[3].content == .text("Result of call_1: Sunny\n\nAnd tomorrow?"))
         guard case .text(let system)? = prepared[0].content else { Issue.record("no system text"); return }
         #expect(system.contains("get_weather: Weather in a city"))
+        // A template that shows `tools` itself gets only the answer's form.
+        let native = ToolCalling.prepare([ChatMessage(role: "system", "Be brief."), ChatMessage(role: "user", "Hi")],
+                                         for: try calling(), describeTools: false)
+        guard case .text(let brief)? = native[0].content else { Issue.record("no system text"); return }
+        #expect(brief.hasPrefix("Be brief.\n\n"))
+        #expect(!brief.contains("Weather in a city"))
+        #expect(brief.contains(#"{"tool_calls": "#))
     }
 }
