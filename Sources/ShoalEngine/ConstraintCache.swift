@@ -18,7 +18,7 @@ public final class ConstraintCache: Sendable {
     }
 
     /// - Parameter capacity: compiled constraints kept (least recently used ones are dropped).
-    public init(tokenizer: any Tokenizer, capacity: Int = 64) {
+    public init(tokenizer: any Tokenizer, capacity: Int = 16) {
         self.tokenizer = tokenizer
         self.capacity = capacity
     }

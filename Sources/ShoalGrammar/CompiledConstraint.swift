@@ -70,8 +70,8 @@ public final class CompiledConstraint: Sendable {
         var maskWords = 0
     }
 
-    /// Mask words kept before the cache is cleared (64 MiB).
-    static let maskBudgetWords = 8 << 20
+    /// Mask words kept before the cache is cleared (8 MiB: 1,365 masks of SmolLM2's vocabulary, 256 of Gemma 3's).
+    static let maskBudgetWords = 1 << 20
 
     public init(grammar: Grammar, vocabulary: ConstraintVocabulary) throws(GrammarError) {
         self.vocabulary = vocabulary
