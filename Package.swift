@@ -104,7 +104,7 @@ let package = Package(
         .testTarget(name: "ShoalGGUFTests", dependencies: ["ShoalGGUF", "ShoalTestSupport"]),
         .testTarget(name: "ShoalKernelsTests", dependencies: ["ShoalKernels", "ShoalTestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "ShoalModelsTests", dependencies: ["ShoalModels", "ShoalKernels", "ShoalGGUF", "ShoalTestSupport"]),
-        .testTarget(name: "ShoalGrammarTests", dependencies: ["ShoalGrammar"]),
+        .testTarget(name: "ShoalGrammarTests", dependencies: ["ShoalGrammar", "ShoalTestSupport"]),
         .testTarget(name: "ShoalTokenizersTests", dependencies: ["ShoalTokenizers", "ShoalGGUF", "ShoalTestSupport"]),
         .testTarget(name: "ShoalEngineTests", dependencies: ["ShoalEngine", "ShoalModels", "ShoalTokenizers", "ShoalTestSupport"]),
         .testTarget(name: "ShoalStoreTests", dependencies: ["ShoalStore"]),

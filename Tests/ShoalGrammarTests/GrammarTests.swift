@@ -1,4 +1,5 @@
 import ShoalGrammar
+import ShoalTestSupport
 import Testing
 
 @Suite struct GrammarTests {

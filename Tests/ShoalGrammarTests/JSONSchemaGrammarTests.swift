@@ -1,4 +1,5 @@
 import ShoalGrammar
+import ShoalTestSupport
 import Testing
 
 // MARK: - Cases
@@ -327,20 +328,6 @@ let invalidSchemas: [String] = [
 
 // MARK: Generated instances
 
-/// SplitMix64: a small seeded generator, so a failing instance can be reproduced from the printed seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Random spellings of valid instances, within the documented whitespace and digit bounds.
 struct InstanceWriter {
