@@ -14,6 +14,9 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var prefixCaching: Bool = true
     /// Cap on prompt + output tokens (default: the model's context length).
     public var maxModelLength: Int?
+    /// Check the scheduler's and the block manager's bookkeeping after every step (O(blocks) each time); a broken
+    /// invariant ends every running request with an error. On in debug builds and in the engine tests.
+    public var checksInvariants = false
 
     public init() {}
 

@@ -18,6 +18,8 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
     /// Runs the model (in this process or across workers) and owns its KV cache.
     public let executor: any ModelExecutor
     public let configuration: EngineConfiguration
+    /// `configuration.checksInvariants`, or a debug build.
+    private let checksInvariants: Bool
     /// Tokens the KV cache holds.
     public let cacheTokenCapacity: Int
     private let state: Mutex<State>
@@ -94,6 +96,9 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
         self.modelName = modelName
         self.chatTemplate = chatTemplate
         self.configuration = configuration
+        var checks = configuration.checksInvariants
+        assert({ checks = true; return true }())
+        checksInvariants = checks
         contextLength = context
         cacheTokenCapacity = blocks * blockSize
         var initial = State(scheduler: scheduler)
@@ -338,13 +343,26 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
             }
             if state.stopped { return }
             let finished: [SequenceState]
+            var broken: String?
             do {
                 finished = try state.scheduler.complete(step, sampled: sampled, stopped: stopped)
             } catch {
+                // The scheduler and the step disagree: what it would compute next cannot be trusted.
+                broken = "the scheduler refused step \(step.index)'s results: \(error)"
                 finished = []
             }
-            assert(state.scheduler.invariantViolations().isEmpty,
-                   "scheduler invariants: \(state.scheduler.invariantViolations())")
+            if broken == nil, checksInvariants {
+                let problems = state.scheduler.invariantViolations()
+                if !problems.isEmpty { broken = "scheduler bookkeeping broken: \(problems.joined(separator: "; "))" }
+            }
+            if let broken {
+                // Loudly: every live request ends with the error, and the cache starts over.
+                for live in state.live.values { failures.append((live, broken)) }
+                state.live.removeAll()
+                _ = state.scheduler.abortAll()
+                state.scheduler.blocks.resetPrefixCache()
+                return
+            }
             for sequence in finished {
                 guard var live = state.live.removeValue(forKey: sequence.id) else { continue }
                 if let message = failed[sequence.id] {

@@ -27,6 +27,7 @@ import ShoalTokenizers
         configuration.kvCacheBytes = 4 << 20
         configuration.maxBatchedTokens = 64
         configuration.longPrefillThreshold = 16
+        configuration.checksInvariants = true  // the scheduler's bookkeeping is checked after every step
         configure(&configuration)
         let core = try EngineCore(model: loaded.model, tokenizer: loaded.tokenizer, modelName: "tiny", chatTemplate: nil,
                                   configuration: configuration)
