@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "ShoalGrammarTests", dependencies: ["ShoalGrammar", "ShoalTestSupport"]),
         .testTarget(name: "ShoalTokenizersTests", dependencies: ["ShoalTokenizers", "ShoalGGUF", "ShoalTestSupport"]),
         .testTarget(name: "ShoalEngineTests", dependencies: ["ShoalEngine", "ShoalModels", "ShoalTokenizers", "ShoalTestSupport"]),
-        .testTarget(name: "ShoalStoreTests", dependencies: ["ShoalStore"]),
+        .testTarget(name: "ShoalStoreTests", dependencies: ["ShoalStore", "ShoalTestSupport"]),
         .testTarget(name: "ShoalClusterTests", dependencies: ["ShoalCluster", "ShoalModels", "ShoalKernels", "ShoalGGUF", "ShoalTestSupport"]),
         .testTarget(name: "ShoalAPITests", dependencies: ["ShoalAPI", "ShoalGrammar"]),
         .testTarget(

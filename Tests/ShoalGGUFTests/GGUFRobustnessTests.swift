@@ -1,5 +1,6 @@
 import Foundation
 import ShoalGGUF
+import ShoalTestSupport
 import Testing
 
 /// Truncated, corrupted and hostile files must open or throw `GGUFError`, never crash or read out of bounds.
@@ -32,7 +33,7 @@ struct GGUFRobustnessTests {
     @Test(arguments: [1 as UInt64, 2, 3, 4])
     func randomByteFlips(seed: UInt64) throws {
         let original = try sampleFile().writer.serialized()
-        var rng = SeededRandom(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var opened = 0
         for round in 0..<500 {
             var bytes = original
@@ -64,7 +65,7 @@ struct GGUFRobustnessTests {
     }
 
     @Test func randomGarbage() {
-        var rng = SeededRandom(seed: 99)
+        var rng = SeededGenerator(seed: 99)
         for length in [0, 1, 4, 8, 23, 24, 25, 100, 4096] {
             for _ in 0..<50 {
                 var bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }

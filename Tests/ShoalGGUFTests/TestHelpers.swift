@@ -1,18 +1,7 @@
 import ShoalGGUF
+import ShoalTestSupport
 import Testing
 
-/// SplitMix64: a small seeded generator so failures can be replayed from the printed seed.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Raw little-endian GGUF bytes, for crafting files the writer would refuse to produce.
 struct RawGGUF {
@@ -70,7 +59,7 @@ func openError(_ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocati
 func sampleFile(alignment: Int = 32) throws -> (writer: GGUFWriter, tensorData: [String: [UInt8]]) {
     var w = GGUFWriter(alignment: alignment)
     for (key, value) in sampleMetadata { w.set(key, value) }
-    var rng = SeededRandom(seed: 7)
+    var rng = SeededGenerator(seed: 7)
     var data: [String: [UInt8]] = [:]
     let shapes: [(String, GGMLType, [Int])] = [
         ("f32.weight", .f32, [4, 3]),

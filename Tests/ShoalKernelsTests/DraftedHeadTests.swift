@@ -1,3 +1,4 @@
+import ShoalTestSupport
 import ShoalGGUF
 import Testing
 import ShoalKernels

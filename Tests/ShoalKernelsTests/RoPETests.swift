@@ -1,3 +1,4 @@
+import ShoalTestSupport
 import Testing
 import ShoalKernels
 

@@ -1,3 +1,4 @@
+import ShoalTestSupport
 import Glibc
 import Testing
 import ShoalKernels

@@ -1,4 +1,5 @@
 import ShoalStore
+import ShoalTestSupport
 import Testing
 
 struct SHA256Tests {
@@ -26,7 +27,7 @@ struct SHA256Tests {
     /// Lengths around the 55/56/64-byte padding boundaries, fed in random pieces, match one-shot hashing.
     @Test(arguments: [0, 1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000])
     func streamingMatchesOneShot(length: Int) {
-        var rng = SeededRandom(seed: UInt64(length) &+ 17)
+        var rng = SeededGenerator(seed: UInt64(length) &+ 17)
         let data = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let expected = SHA256.hex(of: data)
         for _ in 0..<20 {
@@ -47,15 +48,3 @@ struct SHA256Tests {
     }
 }
 
-/// SplitMix64: a small seeded generator.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,3 +1,4 @@
+import ShoalTestSupport
 import Foundation
 import ShoalStore
 import Testing
@@ -82,7 +83,7 @@ final class StoreSandbox {
 
 /// Random bytes from a seed.
 func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
-    var rng = SeededRandom(seed: seed)
+    var rng = SeededGenerator(seed: seed)
     return (0..<count).map { _ in UInt8.random(in: 0...255, using: &rng) }
 }
 
