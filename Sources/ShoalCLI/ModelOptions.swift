@@ -43,7 +43,7 @@ struct ModelOptions: ParsableArguments {
 
 /// `--precision` for the commands that run the model locally (`generate`, `bench`); `serve` has its own default.
 struct PrecisionOption: ParsableArguments {
-    @Option(name: .long, help: "Matrix products: exact (float32 activations, matches the reference) or fast (int8 activations for Q4_1 weights, like llama.cpp).",
+    @Option(name: .long, help: "Matrix products: exact (float32 activations, matches the reference) or fast (int8 activations for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K weights, like llama.cpp).",
             transform: parsePrecision)
     var precision: MatmulPrecision = .exact
 }

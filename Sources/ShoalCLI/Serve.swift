@@ -36,7 +36,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Compute threads per model (default: all cores).")
     var threads: Int?
 
-    @Option(name: .long, help: "Matrix products: fast (int8 activations for Q4_1 weights, llama.cpp's CPU path and accuracy) or exact (float32 activations, matches the reference).",
+    @Option(name: .long, help: "Matrix products: fast (int8 activations for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K weights, llama.cpp's CPU path and accuracy) or exact (float32 activations, matches the reference).",
             transform: parsePrecision)
     var precision: MatmulPrecision = .fast
 
