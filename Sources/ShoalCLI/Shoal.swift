@@ -8,6 +8,20 @@ struct Shoal: AsyncParsableCommand {
         version: ShoalVersion.string,
         subcommands: [Serve.self, Route.self, Generate.self, Pull.self, Tokenize.self, Render.self, Bench.self, Worker.self]
     )
+
+    static func main() async {
+        ParentWatch.startIfChild()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 enum ShoalVersion {

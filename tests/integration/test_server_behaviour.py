@@ -4,6 +4,7 @@ concurrency. Engine state changes are awaited by polling /metrics with bounded d
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import threading
@@ -408,3 +409,34 @@ def test_metrics_values_after_k_requests(start_server, model_name):
     assert queries == sum(u["prompt_tokens"] for u in usages)
     assert metric_sum(samples, "vllm:prefix_cache_hits_total") == sum(
         u["prompt_tokens_details"]["cached_tokens"] for u in usages)
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(entry))
+    return kids
+
+
+def test_replicas_end_when_their_parent_is_killed(start_server):
+    server = start_server("--replicas", "2")
+    kids = poll_until(lambda: (lambda k: k if len(k) == 2 else None)(_children(server.process.pid)), 30, "two replica children")
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(timeout=30)
+
+    def running(pid: int) -> bool:
+        try:
+            return "zombie" not in open(f"/proc/{pid}/status").read()
+        except OSError:
+            return False
+
+    def all_gone() -> bool:
+        return not any(running(k) for k in kids)
+
+    poll_until(all_gone, 30, "the orphaned replicas to exit")
