@@ -24,7 +24,6 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
     public let cacheTokenCapacity: Int
     private let state: Mutex<State>
     private let wakeup = DispatchSemaphore(value: 0)
-    private var thread: Thread?
 
     /// One live request's output side.
     struct Live {
@@ -43,6 +42,8 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
         var nextID: UInt64 = 1
         var draining = false
         var stopped = false
+        /// Whether `start` ran (the engine thread is started once).
+        var started = false
         var stats = EngineStats()
         var stepStart: ContinuousClock.Instant?
         /// Requests whose `Live` the loop has taken out to sample outside the lock.
@@ -110,11 +111,14 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
 
     /// Starts the engine thread (once).
     public func start() {
-        guard thread == nil else { return }
+        let first = state.withLock { state in
+            defer { state.started = true }
+            return !state.started
+        }
+        guard first else { return }
         let thread = Thread { [self] in loop() }
         thread.name = "shoal-engine"
         thread.stackSize = 8 << 20
-        self.thread = thread
         thread.start()
     }
 
