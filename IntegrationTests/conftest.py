@@ -224,3 +224,28 @@ def generate_json(shoal_bin: Path, model_file: Path, *args: str, precision: str 
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+class RouterProcess:
+    """`shoal route` in front of the given replica URLs, on a free port (use as a context manager)."""
+
+    def __init__(self, *replicas: str) -> None:
+        self.port_file = Path(tempfile.mkdtemp(prefix="shoal-route-")) / "port"
+        args = [str(SHOAL_BIN), "route", "--host", "127.0.0.1", "--port", "0", "--port-file", str(self.port_file)]
+        for replica in replicas:
+            args += ["--replica", replica]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        self.url = ""
+
+    def __enter__(self) -> "RouterProcess":
+        poll_until(lambda: self.port_file.exists() and self.port_file.read_text().strip(), READY_DEADLINE_S,
+                   "the router's port file")
+        self.url = f"http://127.0.0.1:{self.port_file.read_text().strip()}"
+        poll_until(lambda: requests.get(f"{self.url}/v1/models", timeout=5).json()["data"], READY_DEADLINE_S,
+                   "the router to admit its replicas")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        shutil.rmtree(self.port_file.parent, ignore_errors=True)

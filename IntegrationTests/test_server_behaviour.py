@@ -440,3 +440,20 @@ def test_replicas_end_when_their_parent_is_killed(start_server):
         return not any(running(k) for k in kids)
 
     poll_until(all_gone, 30, "the orphaned replicas to exit")
+
+
+def test_router_passes_tokenize_and_detokenize_through(server, model_name):
+    from conftest import RouterProcess
+
+    with RouterProcess(server.url) as router:
+        for path, body in (("/tokenize", {"model": model_name, "prompt": "Hello there, router"}),
+                           ("/detokenize", {"model": model_name, "tokens": [19556, 665, 28, 8734]})):
+            direct = server.post(path, body)
+            routed = requests.post(f"{router.url}{path}", json=body, timeout=HTTP_TIMEOUT_S)
+            assert routed.status_code == direct.status_code == 200, routed.text
+            assert routed.json() == direct.json()
+        # Without a model the router picks the only pool; a bad body is refused as a replica would refuse it.
+        assert requests.post(f"{router.url}/tokenize", json={"prompt": "x"}, timeout=HTTP_TIMEOUT_S).status_code == 200
+        bad = requests.post(f"{router.url}/tokenize", json={"model": 3, "prompt": "x"}, timeout=HTTP_TIMEOUT_S)
+        assert bad.status_code == 400
+        error_body(bad)

@@ -306,19 +306,10 @@ def test_bad_tool_requests_are_400s(server, model_name, fields, param):
 
 def test_through_the_router(server, model_name):
     """`shoal route` in front of the replica: schemas (member order included) and tool calls pass through."""
-    import subprocess
-    import tempfile
-    from pathlib import Path
+    from conftest import RouterProcess
 
-    from conftest import SHOAL_BIN, poll_until
-
-    port_file = Path(tempfile.mkdtemp(prefix="shoal-route-")) / "port"
-    router = subprocess.Popen([str(SHOAL_BIN), "route", "--replica", server.url, "--host", "127.0.0.1", "--port", "0",
-                               "--port-file", str(port_file)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    try:
-        poll_until(lambda: port_file.exists() and port_file.read_text().strip(), 30, "the router's port file")
-        url = f"http://127.0.0.1:{port_file.read_text().strip()}"
-        poll_until(lambda: requests.get(f"{url}/v1/models", timeout=5).json()["data"], 30, "the router to admit the replica")
+    with RouterProcess(server.url) as router:
+        url = router.url
         routed = openai.OpenAI(base_url=f"{url}/v1", api_key="x", timeout=120, max_retries=0)
         # Keys in the schema's order, not alphabetical: the router must not reorder the schema.
         schema = {"type": "object", "properties": {"zebra": {"type": "integer"}, "apple": {"type": "boolean"}},
@@ -341,9 +332,6 @@ def test_through_the_router(server, model_name):
         choice = response.choices[0]
         assert choice.finish_reason == "tool_calls", choice
         jsonschema.validate(json.loads(choice.message.tool_calls[0].function.arguments), PARAMETERS["get_weather"])
-    finally:
-        router.terminate()
-        router.wait(timeout=30)
 
 
 def test_constrained_and_free_requests_share_batches(server, model_name):

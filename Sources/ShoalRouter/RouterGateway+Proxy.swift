@@ -392,3 +392,65 @@ struct UpstreamAnswer: Error, @unchecked Sendable {
     var response: HTTPClientResponse
     var body: ByteBuffer
 }
+
+extension RouterGateway {
+    /// Passes a one-shot request (`/tokenize`, `/detokenize`) to a replica of the body's model: the client's body
+    /// as it came (with `model` set to the pool when an alias chose it), the replica's answer as it came, with the
+    /// same retries as completions.
+    func passThrough(_ incoming: Request, path: String) async throws -> Response {
+        var request = incoming
+        let limit = configuration.maxBodyBytes
+        let data = try await request.collectBody(upTo: limit)
+        guard case .object(var body)? = try? JSONDecoder().decode(JSONValue.self, from: Data(data.readableBytesView)) else {
+            throw ProxyError.invalid("The request body must be a JSON object")
+        }
+        if let model = body["model"], model != .null, model.stringValue == nil {
+            throw ProxyError.invalid("'model' must be a string")
+        }
+        var headerValues: [String: String] = [:]
+        for field in request.headers { headerValues[field.name.canonicalName] = field.value }
+        let text = body["prompt"]?.stringValue ?? ""
+        let pool = try resolvePool(body["model"]?.stringValue, promptText: text, lastUser: text, headers: headerValues)
+        let encoded: ByteBuffer
+        if body["model"] == .string(pool) {
+            encoded = data
+        } else {
+            body["model"] = .string(pool)
+            encoded = ByteBuffer(bytes: try ServerSentEvents.makeEncoder().encode(JSONValue.object(body)))
+        }
+        var forward = HTTPHeaders()
+        if configuration.replicaAPIKey != nil {
+            forward.add(contentsOf: upstream.replicaHeaders)
+        } else if let auth = request.headers[.authorization] {
+            forward.add(name: "authorization", value: auth)
+        }
+        if let id = headerValues["x-request-id"] { forward.add(name: "x-request-id", value: id) }
+        let plan = ProxyPlan(
+            kind: .completion, pool: pool, body: body, encodedBody: encoded,
+            routing: RoutingRequest(routingKey: headerValues["x-session-id"], promptText: text), headers: forward,
+            stream: false, migratable: false, clientWantsIDs: false, started: now)
+        let lease: ReplicaSet.Lease
+        let response: HTTPClientResponse
+        do {
+            (lease, response) = try await send(plan, path: path, body: encoded, excluding: [])
+        } catch let answer as UpstreamAnswer {
+            var headers: HTTPFields = [:]
+            headers[.contentType] = answer.response.headers.first(name: "content-type") ?? "application/json"
+            return Response(status: .init(code: Int(answer.response.status.code)), headers: headers,
+                            body: .init(byteBuffer: answer.body))
+        }
+        let status = Int(response.status.code)
+        let answer: ByteBuffer
+        do {
+            answer = try await response.body.collect(upTo: 64 << 20)
+        } catch {
+            replicas.release(lease, outcome: .failure, error: "stream_broken")
+            throw ProxyError(status: 502, type: "server_error", code: "upstream_unreachable",
+                             message: "Replica \(lease.replica) broke off its answer: \(error)")
+        }
+        replicas.release(lease, outcome: .status(status), error: status >= 500 ? "status_\(status)" : nil)
+        var headers: HTTPFields = [:]
+        headers[.contentType] = response.headers.first(name: "content-type") ?? "application/json"
+        return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: answer))
+    }
+}

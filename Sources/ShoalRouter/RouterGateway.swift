@@ -171,6 +171,12 @@ public final class RouterGateway: Service, Sendable {
             try self.authorizeClient(request)
             return try await self.proxy(request, kind: .chat, connection: context.connection)
         }
+        for path in ["/tokenize", "/detokenize"] {
+            router.post(RouterPath(path)) { request, _ in
+                try self.authorizeClient(request)
+                return try await self.passThrough(request, path: path)
+            }
+        }
         // The other methods on the API's paths get 405, as from a replica, rather than 404.
         for path in ["/v1/completions", "/v1/chat/completions"] {
             router.get(RouterPath(path)) { _, _ -> Response in throw ProxyError.methodNotAllowed(path, allowed: "POST") }
