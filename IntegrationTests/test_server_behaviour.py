@@ -267,6 +267,22 @@ def test_full_waiting_queue_is_429_with_retry_after(start_server, model_name):
     wait_idle(server)
 
 
+def test_a_burst_fills_the_free_running_slots_before_the_waiting_limit(start_server, model_name):
+    # 40 simultaneous requests, 64 running slots and 4 waiting places: every request is admitted.
+    server = start_server("--max-num-seqs", "64", "--max-waiting", "4")
+    count = 40
+    barrier = threading.Barrier(count)
+
+    def fire(_: int) -> requests.Response:
+        barrier.wait(timeout=HTTP_TIMEOUT_S)
+        return completion(server, model_name, prompt="Count to ten.", max_tokens=4, ignore_eos=True, temperature=0)
+
+    with ThreadPoolExecutor(count) as pool:
+        statuses = [r.status_code for r in pool.map(fire, range(count))]
+    assert statuses == [200] * count, statuses
+    wait_idle(server)
+
+
 # MARK: Disconnect
 
 def test_client_disconnect_frees_the_sequence(server, model_name):

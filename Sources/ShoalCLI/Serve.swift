@@ -52,7 +52,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-num-seqs"), help: "Sequences running at once per model.")
     var maxNumSeqs: Int = 64
 
-    @Option(name: .customLong("max-waiting"), help: "Requests that may wait; beyond it requests get 429.")
+    @Option(name: .customLong("max-waiting"), help: "Requests that may wait beyond the free --max-num-seqs slots; beyond it requests get 429.")
     var maxWaiting: Int = 1024
 
     @Option(name: .customLong("long-prefill-threshold"), help: "Largest prefill chunk of one sequence per step (0 = the whole budget).")

@@ -6,7 +6,7 @@ public struct EngineConfiguration: Sendable, Equatable {
     public var maxBatchedTokens: Int = 512
     /// Sequences running at once.
     public var maxSequences: Int = 64
-    /// Requests that may wait for admission; past it `submit` throws `.queueFull`.
+    /// Requests that may wait for admission beyond the free running slots; past it `submit` throws `.queueFull`.
     public var maxWaiting: Int = 1024
     /// The longest prefill chunk one sequence gets in a step (0 = up to the whole budget).
     public var longPrefillThreshold: Int = 256

@@ -122,8 +122,11 @@ public struct Scheduler: Sendable {
                 "the prompt's \(promptCount) tokens plus max_tokens \(request.maxTokens) need \(blocks.blocksNeeded(forTokens: overflow ? .max : total - 1)) KV blocks but the cache has \(blocks.blockCount) (\(blocks.tokenCapacity) tokens)"
             )
         }
-        guard waiting.count < configuration.maxWaiting else {
-            throw SchedulerError(.queueFull, "the waiting queue is full (\(configuration.maxWaiting) requests)")
+        // Requests that the next step starts (free running slots) do not count as waiting: a burst of
+        // simultaneous requests fills the free slots first.
+        let freeSlots = max(0, configuration.maxSequences - running.count)
+        guard waiting.count < configuration.maxWaiting + freeSlots else {
+            throw SchedulerError(.queueFull, "the waiting queue is full (\(configuration.maxWaiting) requests beyond the \(freeSlots) free running slots)")
         }
         sequences[request.id] = SequenceState(request: request, arrivalTime: clock.now, arrivalOrder: nextArrival)
         nextArrival += 1

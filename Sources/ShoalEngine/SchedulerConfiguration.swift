@@ -4,7 +4,8 @@ public struct SchedulerConfiguration: Sendable, Hashable {
     public var maxBatchedTokens: Int
     /// Sequences holding KV blocks at once (`--max-num-seqs`).
     public var maxSequences: Int
-    /// Requests that may wait for admission; past it ``Scheduler/add(_:)`` throws `.queueFull`.
+    /// Requests that may wait for admission beyond the free running slots (`maxSequences` minus those running);
+    /// past it ``Scheduler/add(_:)`` throws `.queueFull`.
     /// Preempted sequences return to the queue regardless.
     public var maxWaiting: Int
     /// The most prompt tokens one sequence prefills in a step (vLLM's `long_prefill_token_threshold`);

@@ -128,10 +128,18 @@ import ShoalTokenizers
 
     @Test func limitsAreEnforced() async throws {
         let loaded = try load()
-        let core = try engine(loaded) { $0.maxWaiting = 0 }
+        // One running slot and no waiting place: the first request takes the slot, the second is refused.
+        let core = try engine(loaded) {
+            $0.maxWaiting = 0
+            $0.maxSequences = 1
+        }
         defer { core.shutdown() }
-        let full = #expect(throws: EngineError.self) { _ = try core.submit(EngineRequest(id: "a", promptIDs: [1, 2], params: greedy(4))) }
+        var long = greedy(200)
+        long.ignoreEOS = true
+        let running = try core.submit(EngineRequest(id: "a", promptIDs: [1, 2], params: long))
+        let full = #expect(throws: EngineError.self) { _ = try core.submit(EngineRequest(id: "b", promptIDs: [1, 2], params: greedy(4))) }
         #expect(full?.code == .queueFull)
+        withExtendedLifetime(running) {}  // a dropped stream would cancel "a" and free its slot
         let core2 = try engine(loaded)
         defer { core2.shutdown() }
         let tooLong = #expect(throws: EngineError.self) {

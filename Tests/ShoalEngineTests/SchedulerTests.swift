@@ -226,14 +226,17 @@ struct SchedulerTests {
         #expect(scheduler.invariantViolations() == [])
     }
 
-    @Test func theWaitingQueueIsBounded() throws {
-        var scheduler = try Scheduler(configuration: .init(maxBatchedTokens: 16, maxSequences: 1, maxWaiting: 2), blockCount: 32)
+    @Test func theWaitingQueueIsBoundedBeyondTheFreeRunningSlots() throws {
+        var scheduler = try Scheduler(configuration: .init(maxBatchedTokens: 16, maxSequences: 2, maxWaiting: 1), blockCount: 32)
+        // Two free running slots and one waiting place: three requests are admitted at once, the fourth is not.
         #expect(scheduler.tryAdd(1, prompt: prompt(4), maxTokens: 4) == nil)
         #expect(scheduler.tryAdd(2, prompt: prompt(4), maxTokens: 4) == nil)
-        #expect(scheduler.tryAdd(3, prompt: prompt(4), maxTokens: 4) == .queueFull)
-        _ = try scheduler.runStep()
-        #expect(scheduler.waitingCount == 1)
         #expect(scheduler.tryAdd(3, prompt: prompt(4), maxTokens: 4) == nil)
+        #expect(scheduler.tryAdd(4, prompt: prompt(4), maxTokens: 4) == .queueFull)
+        _ = try scheduler.runStep()
+        #expect(scheduler.runningCount == 2)
+        #expect(scheduler.waitingCount == 1)
+        #expect(scheduler.tryAdd(4, prompt: prompt(4), maxTokens: 4) == .queueFull)
     }
 
     @Test func requestsThatCanNeverRunAreRejected() throws {
@@ -508,10 +511,11 @@ private struct SchedulerSimulation {
         nextID += 1
         let id = SequenceID(nextID)
         let waitingBefore = scheduler.waitingCount
+        let freeSlots = max(0, configuration.maxSequences - scheduler.runningCount)
         let code = scheduler.tryAdd(id, prompt: prompt, maxTokens: maxTokens, priority: priority)
         if prompt.count + maxTokens - 1 > capacity {
             try check(code == .exceedsCacheCapacity, "\(id) of \(prompt.count)+\(maxTokens) tokens fits no cache of \(capacity) but got \(String(describing: code))")
-        } else if waitingBefore >= configuration.maxWaiting {
+        } else if waitingBefore >= configuration.maxWaiting + freeSlots {
             try check(code == .queueFull, "\(id) joined a full queue: \(String(describing: code))")
         } else {
             try check(code == nil, "\(id) refused: \(String(describing: code))")
