@@ -175,3 +175,36 @@ private enum JSONDecoderShim {
         try JSONDecoder().decode(String.self, from: Data(raw))
     }
 }
+
+extension RawJSONMembers {
+    /// The first thing in a request body that a strict reading refuses but `JSONDecoder` would take silently or
+    /// misreport: a key given twice in one object (decoders disagree on which value wins, so Shoal takes neither),
+    /// or an integer too large for 64 bits. Returns the parameter's path (`messages[0].content`) and a message.
+    public static func firstProblem(in bytes: some Collection<UInt8>) -> (param: String, message: String)? {
+        problem(Array(bytes), path: "")
+    }
+
+    private static func problem(_ value: [UInt8], path: String) -> (param: String, message: String)? {
+        guard let first = value.first else { return nil }
+        if first == UInt8(ascii: "{"), let object = RawJSONMembers(value) {
+            var seen = Set<String>()
+            for member in object.members {
+                let param = path.isEmpty ? member.key : "\(path).\(member.key)"
+                guard seen.insert(member.key).inserted else {
+                    return (param, "'\(param)' is given more than once; give each parameter once")
+                }
+                if let found = problem(member.value, path: param) { return found }
+            }
+        } else if first == UInt8(ascii: "["), let elements = arrayElements(value) {
+            for (index, element) in elements.enumerated() {
+                if let found = problem(element, path: "\(path)[\(index)]") { return found }
+            }
+        } else if first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first),
+                  !value.contains(where: { $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "e") || $0 == UInt8(ascii: "E") }),
+                  Int64(String(decoding: value, as: UTF8.self)) == nil {
+            let param = path.isEmpty ? "body" : path
+            return (param, "'\(param)': \(String(decoding: value.prefix(40), as: UTF8.self)) is too large; integers must fit in 64 bits")
+        }
+        return nil
+    }
+}

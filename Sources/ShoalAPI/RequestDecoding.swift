@@ -9,6 +9,12 @@ public enum RequestDecoding {
         guard !data.isEmpty else {
             throw APIError(.invalidRequest, "The request body is empty; expected a JSON object")
         }
+        if let offset = invalidUTF8Offset(data) {
+            throw APIError(.invalidRequest, "The request body is not valid UTF-8 (at byte \(offset)); JSON must be UTF-8")
+        }
+        if let (param, message) = RawJSONMembers.firstProblem(in: data) {
+            throw .invalid(param, message)
+        }
         do {
             return try JSONDecoder().decode(type, from: data)
         } catch let error as DecodingError {
@@ -17,6 +23,20 @@ public enum RequestDecoding {
             throw error
         } catch {
             throw APIError(.invalidRequest, "The request body could not be decoded: \(error)")
+        }
+    }
+
+    /// The offset of the first byte that is not part of valid UTF-8, or nil.
+    static func invalidUTF8Offset(_ data: Data) -> Int? {
+        var iterator = data.makeIterator()
+        var decoder = UTF8()
+        var offset = 0
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar): offset += UTF8.width(scalar)
+            case .emptyInput: return nil
+            case .error: return offset
+            }
         }
     }
 

@@ -82,6 +82,33 @@ private func apiError(_ body: () throws -> Void) -> APIError? {
     }
 }
 
+@Suite struct StrictJSONTests {
+    @Test(arguments: [
+        (#"{"prompt": "a", "max_tokens": 1, "max_tokens": 3}"#, "max_tokens", "more than once"),
+        (#"{"model": "m", "messages": [{"role": "user", "content": "a", "content": "b"}]}"#, "messages[0].content", "more than once"),
+        (#"{"prompt": "a", "max_tokens": 99999999999999999999}"#, "max_tokens", "64 bits"),
+        (#"{"prompt": [1, 2, -99999999999999999999]}"#, "prompt[2]", "64 bits"),
+    ])
+    func ambiguousOrOversizedValuesAreNamed(body: String, param: String, words: String) {
+        let error = apiError { _ = try RequestDecoding.decode(CompletionRequest.self, from: Data(body.utf8)) }
+        #expect(error?.status == 400)
+        #expect(error?.param == param, "\(body): \(error?.message ?? "")")
+        #expect(error?.message.contains(words) == true, "\(error?.message ?? "")")
+    }
+
+    @Test func invalidUTF8IsReportedAsSuch() {
+        let body = Data(#"{"prompt": "a"#.utf8) + Data([0xFF, 0xFE]) + Data(#""}"#.utf8)
+        let error = apiError { _ = try RequestDecoding.decode(CompletionRequest.self, from: body) }
+        #expect(error?.status == 400)
+        #expect(error?.message.contains("not valid UTF-8 (at byte 13)") == true, "\(error?.message ?? "")")
+    }
+
+    @Test func ordinaryBodiesStillDecode() throws {
+        let request = try RequestDecoding.decode(CompletionRequest.self, from: Data(#"{"prompt": "é", "max_tokens": 9223372036854775807, "seed": -3, "temperature": 1e-3}"#.utf8))
+        #expect(request.maxTokens == Int.max)
+    }
+}
+
 @Suite struct SamplingValidationTests {
     @Test func completionFieldsMapToSamplingParams() throws {
         let request = try decode(CompletionRequest.self, """
