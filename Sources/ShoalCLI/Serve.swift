@@ -33,7 +33,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("port-file"), help: "Once listening, write the bound port to this file (useful with --port 0).")
     var portFile: String?
 
-    @Option(help: "Compute threads per model (default: all cores).")
+    @Option(help: "Compute threads per model (default: the cores divided among the models).")
     var threads: Int?
 
     @Option(name: .long, help: "Matrix products: fast (int8 activations for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K and Q6_K weights, llama.cpp's CPU path and accuracy) or exact (float32 activations, matches the reference).",
@@ -138,7 +138,10 @@ struct Serve: AsyncParsableCommand {
 
         let state = ServerState(isLoading: true)
         let engines = EngineService(
-            models: models, names: servedModelName, threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+            // Each model's pool spins while it works: several models would fight over all cores, so by default
+            // they share them out.
+            models: models, names: servedModelName,
+            threads: threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, models.count)),
             precision: precision, cacheType: kvCache.type(for: precision), parallel: parallel, configuration: engineConfiguration,
             state: state, logger: logger)
         let server = ShoalHTTPServer(state: state, configuration: serverConfiguration, registry: registry, logger: logger,
