@@ -24,9 +24,12 @@ struct ChatCompletionsEndpoint: Sendable {
         if toolCalling != nil, let structured {
             throw APIError.invalid(structured.param, "\(structured.param) cannot be combined with tools (the tool-call answer is already constrained)")
         }
-        let promptIDs = try ChatPrompt.render(
-            messages: input.messages, toolCalling: toolCalling,
-            addGenerationPrompt: input.addGenerationPrompt ?? true, model: model, engine: engine, state: server.state)
+        let state = server.state
+        let promptIDs = try await Offload.run {
+            try ChatPrompt.render(
+                messages: input.messages, toolCalling: toolCalling,
+                addGenerationPrompt: input.addGenerationPrompt ?? true, model: model, engine: engine, state: state)
+        }
         let requested = input.requestedMaxTokens
         var params = try input.samplingParams(
             vocabularySize: tokenizer.vocabularySize,
@@ -35,7 +38,9 @@ struct ChatCompletionsEndpoint: Sendable {
             ?? structured
         if let constraint {
             let cache = server.state.constraintCache(for: model, engine: engine)
-            params.constraint = try constraint.outputConstraint(prompt: promptIDs, compile: cache.compile)
+            params.constraint = try await Offload.run {
+                try constraint.outputConstraint(prompt: promptIDs, compile: cache.compile)
+            }
         }
         try ContextLimit.check(promptTokens: promptIDs.count, maxTokens: requested ?? params.maxTokens,
                                contextLength: engine.contextLength, input: "messages")

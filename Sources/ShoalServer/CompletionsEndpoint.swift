@@ -28,7 +28,8 @@ struct CompletionsEndpoint: Sendable {
             let prompt: CompletionRun.Prompt
             switch item {
             case .text(let text):
-                prompt = .init(ids: tokenizer.encode(text, addSpecial: true, parseSpecial: true), text: text)
+                let ids = try await Offload.run { tokenizer.encode(text, addSpecial: true, parseSpecial: true) }
+                prompt = .init(ids: ids, text: text)
             case .tokens(let ids):
                 if let bad = ids.first(where: { $0 < 0 || Int($0) >= tokenizer.vocabularySize }) {
                     throw APIError.invalid(param, "\(param): token id \(bad) is outside the vocabulary (0..<\(tokenizer.vocabularySize))")
@@ -45,7 +46,8 @@ struct CompletionsEndpoint: Sendable {
                 throw APIError.invalid(StructuredOutput.resumeField, "\(StructuredOutput.resumeField) needs a single prompt")
             }
             let cache = server.state.constraintCache(for: model, engine: engine)
-            params.constraint = try structured.outputConstraint(prompt: prompts[0].ids, compile: cache.compile)
+            let ids = prompts[0].ids
+            params.constraint = try await Offload.run { try structured.outputConstraint(prompt: ids, compile: cache.compile) }
         }
 
         let id = ServerContext.makeID("cmpl-")
