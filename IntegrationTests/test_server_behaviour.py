@@ -242,18 +242,23 @@ def test_api_key(start_server, model_name, how):
         assert requests.get(f"{server.url}{path}", timeout=HTTP_TIMEOUT_S).status_code == 200, path
 
 
-def test_full_waiting_queue_is_429_with_retry_after(start_server, model_name):
-    server = start_server("--max-num-seqs", "1", "--max-waiting", "1")
-    count = 6
+def simultaneously(count: int, call) -> list[requests.Response]:
+    """`count` calls of `call()` released at the same moment from their own threads."""
     barrier = threading.Barrier(count)
 
     def fire(_: int) -> requests.Response:
         barrier.wait(timeout=HTTP_TIMEOUT_S)
-        return completion(server, model_name, prompt="Tell me a long story.", max_tokens=128, ignore_eos=True,
-                          temperature=0)
+        return call()
 
     with ThreadPoolExecutor(count) as pool:
-        responses = list(pool.map(fire, range(count)))
+        return list(pool.map(fire, range(count)))
+
+
+def test_full_waiting_queue_is_429_with_retry_after(start_server, model_name):
+    server = start_server("--max-num-seqs", "1", "--max-waiting", "1")
+    count = 6
+    responses = simultaneously(count, lambda: completion(server, model_name, prompt="Tell me a long story.",
+                                                         max_tokens=128, ignore_eos=True, temperature=0))
     statuses = sorted(r.status_code for r in responses)
     assert set(statuses) <= {200, 429}, statuses
     assert 1 <= statuses.count(200) <= count - 1, statuses
@@ -271,14 +276,8 @@ def test_a_burst_fills_the_free_running_slots_before_the_waiting_limit(start_ser
     # 40 simultaneous requests, 64 running slots and 4 waiting places: every request is admitted.
     server = start_server("--max-num-seqs", "64", "--max-waiting", "4")
     count = 40
-    barrier = threading.Barrier(count)
-
-    def fire(_: int) -> requests.Response:
-        barrier.wait(timeout=HTTP_TIMEOUT_S)
-        return completion(server, model_name, prompt="Count to ten.", max_tokens=4, ignore_eos=True, temperature=0)
-
-    with ThreadPoolExecutor(count) as pool:
-        statuses = [r.status_code for r in pool.map(fire, range(count))]
+    statuses = [r.status_code for r in simultaneously(count, lambda: completion(
+        server, model_name, prompt="Count to ten.", max_tokens=4, ignore_eos=True, temperature=0))]
     assert statuses == [200] * count, statuses
     wait_idle(server)
 
