@@ -361,10 +361,7 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
             }
             if let broken {
                 // Loudly: every live request ends with the error, and the cache starts over.
-                for live in state.live.values { failures.append((live, broken)) }
-                state.live.removeAll()
-                _ = state.scheduler.abortAll()
-                state.scheduler.blocks.resetPrefixCache()
+                failures += state.abandonAll().map { ($0, broken) }
                 return
             }
             for sequence in finished {
@@ -392,15 +389,22 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
     /// whose KV caches are gone with it. Every live request ends with an error and the prefix cache is emptied, so
     /// nothing computed before the failure is reused.
     private func fail(_ step: SchedulerStep, _ error: any Error) {
-        let failed = state.withLock { state -> [Live] in
-            state.stepStart = nil
-            _ = state.scheduler.abortAll()
-            state.scheduler.blocks.resetPrefixCache()
-            defer { state.live.removeAll() }
-            return Array(state.live.values)
-        }
+        let failed = state.withLock { $0.abandonAll() }
         for live in failed {
             live.continuation.finish(throwing: EngineError(.internalError, "forward pass failed: \(error)"))
         }
+    }
+}
+
+extension EngineCore.State {
+    /// Ends everything after a failure the engine cannot recover from (a lost worker, broken bookkeeping): aborts
+    /// every sequence, empties the prefix cache so nothing computed before is reused, and returns the live requests
+    /// for the caller to fail.
+    mutating func abandonAll() -> [EngineCore.Live] {
+        stepStart = nil
+        _ = scheduler.abortAll()
+        scheduler.blocks.resetPrefixCache()
+        defer { live.removeAll() }
+        return Array(live.values)
     }
 }

@@ -29,25 +29,13 @@ extension RouterGateway {
 
     /// Proxies a completions or chat request; the client closing `connection` cancels the upstream request.
     func proxy(_ incoming: Request, kind: StreamRelay.Kind, connection: ClientConnection) async throws -> Response {
-        var request = incoming
-        let limit = configuration.maxBodyBytes
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
-            throw ProxyError(status: 413, type: "invalid_request_error", code: "request_too_large",
-                             message: "The request body is larger than the router accepts (\(limit) bytes)")
-        }
-        let data = try await request.collectBody(upTo: limit)
-        guard case .object(var body)? = try? JSONDecoder().decode(JSONValue.self, from: Data(data.readableBytesView)) else {
-            throw ProxyError.invalid("The request body must be a JSON object")
-        }
-        // What a replica would refuse is refused here too, not routed to a default pool.
-        if let model = body["model"], model != .null, model.stringValue == nil {
-            throw ProxyError.invalid("'model' must be a string")
-        }
+        let (data, decoded) = try await readBody(incoming)
+        var body = decoded
         if let stream = body["stream"], stream != .null, stream != .bool(true), stream != .bool(false) {
             throw ProxyError.invalid("'stream' must be a boolean")
         }
         var headerValues: [String: String] = [:]
-        for field in request.headers { headerValues[field.name.canonicalName] = field.value }
+        for field in incoming.headers { headerValues[field.name.canonicalName] = field.value }
         let (promptText, lastUser) = Self.promptText(body, kind: kind)
         let pool = try resolvePool(body["model"]?.stringValue, promptText: promptText, lastUser: lastUser,
                                    headers: headerValues)
@@ -69,13 +57,7 @@ extension RouterGateway {
             encodedBody = ByteBuffer(bytes: try StructuredOutput.encode(body, keepingConstraintsOf: data.readableBytesView))
         }
 
-        var forward = HTTPHeaders()
-        if configuration.replicaAPIKey != nil {
-            forward.add(contentsOf: upstream.replicaHeaders)
-        } else if let auth = request.headers[.authorization] {
-            forward.add(name: "authorization", value: auth)
-        }
-        if let id = headerValues["x-request-id"] { forward.add(name: "x-request-id", value: id) }
+        let forward = forwardHeaders(incoming, headerValues)
         let key = headerValues["x-session-id"] ?? body["user"]?.stringValue
         let plan = ProxyPlan(
             kind: kind, pool: pool, body: body, encodedBody: encodedBody, routing: RoutingRequest(routingKey: key, promptText: promptText),
@@ -86,11 +68,7 @@ extension RouterGateway {
         do {
             (lease, response) = try await send(plan, path: path, body: plan.encodedBody, excluding: [])
         } catch let answer as UpstreamAnswer {
-            var headers: HTTPFields = [:]
-            headers[.contentType] = answer.response.headers.first(name: "content-type") ?? "application/json"
-            if let retry = answer.response.headers.first(name: "retry-after") { headers[.retryAfter] = retry }
-            return Response(status: .init(code: Int(answer.response.status.code)), headers: headers,
-                            body: .init(byteBuffer: answer.body))
+            return answer.clientResponse
         }
         let status = Int(response.status.code)
 
@@ -398,17 +376,10 @@ extension RouterGateway {
     /// as it came (with `model` set to the pool when an alias chose it), the replica's answer as it came, with the
     /// same retries as completions.
     func passThrough(_ incoming: Request, path: String) async throws -> Response {
-        var request = incoming
-        let limit = configuration.maxBodyBytes
-        let data = try await request.collectBody(upTo: limit)
-        guard case .object(var body)? = try? JSONDecoder().decode(JSONValue.self, from: Data(data.readableBytesView)) else {
-            throw ProxyError.invalid("The request body must be a JSON object")
-        }
-        if let model = body["model"], model != .null, model.stringValue == nil {
-            throw ProxyError.invalid("'model' must be a string")
-        }
+        let (data, decoded) = try await readBody(incoming)
+        var body = decoded
         var headerValues: [String: String] = [:]
-        for field in request.headers { headerValues[field.name.canonicalName] = field.value }
+        for field in incoming.headers { headerValues[field.name.canonicalName] = field.value }
         let text = body["prompt"]?.stringValue ?? ""
         let pool = try resolvePool(body["model"]?.stringValue, promptText: text, lastUser: text, headers: headerValues)
         let encoded: ByteBuffer
@@ -418,13 +389,7 @@ extension RouterGateway {
             body["model"] = .string(pool)
             encoded = ByteBuffer(bytes: try ServerSentEvents.makeEncoder().encode(JSONValue.object(body)))
         }
-        var forward = HTTPHeaders()
-        if configuration.replicaAPIKey != nil {
-            forward.add(contentsOf: upstream.replicaHeaders)
-        } else if let auth = request.headers[.authorization] {
-            forward.add(name: "authorization", value: auth)
-        }
-        if let id = headerValues["x-request-id"] { forward.add(name: "x-request-id", value: id) }
+        let forward = forwardHeaders(incoming, headerValues)
         let plan = ProxyPlan(
             kind: .completion, pool: pool, body: body, encodedBody: encoded,
             routing: RoutingRequest(routingKey: headerValues["x-session-id"], promptText: text), headers: forward,
@@ -434,10 +399,7 @@ extension RouterGateway {
         do {
             (lease, response) = try await send(plan, path: path, body: encoded, excluding: [])
         } catch let answer as UpstreamAnswer {
-            var headers: HTTPFields = [:]
-            headers[.contentType] = answer.response.headers.first(name: "content-type") ?? "application/json"
-            return Response(status: .init(code: Int(answer.response.status.code)), headers: headers,
-                            body: .init(byteBuffer: answer.body))
+            return answer.clientResponse
         }
         let status = Int(response.status.code)
         let answer: ByteBuffer
@@ -452,5 +414,49 @@ extension RouterGateway {
         var headers: HTTPFields = [:]
         headers[.contentType] = response.headers.first(name: "content-type") ?? "application/json"
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: answer))
+    }
+}
+
+extension RouterGateway {
+    /// The client's body (at most `maxBodyBytes`) and its members. What a replica would refuse is refused here
+    /// too, not routed to a default pool: a body that is not a JSON object, a `model` that is not a string.
+    func readBody(_ incoming: Request) async throws -> (ByteBuffer, [String: JSONValue]) {
+        var request = incoming
+        let limit = configuration.maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw ProxyError(status: 413, type: "invalid_request_error", code: "request_too_large",
+                             message: "The request body is larger than the router accepts (\(limit) bytes)")
+        }
+        let data = try await request.collectBody(upTo: limit)
+        guard case .object(let body)? = try? JSONDecoder().decode(JSONValue.self, from: Data(data.readableBytesView)) else {
+            throw ProxyError.invalid("The request body must be a JSON object")
+        }
+        if let model = body["model"], model != .null, model.stringValue == nil {
+            throw ProxyError.invalid("'model' must be a string")
+        }
+        return (data, body)
+    }
+
+    /// The headers a request carries upstream: the replica key (or the client's own authorization) and its
+    /// request id.
+    func forwardHeaders(_ request: Request, _ headerValues: [String: String]) -> HTTPHeaders {
+        var forward = HTTPHeaders()
+        if configuration.replicaAPIKey != nil {
+            forward.add(contentsOf: upstream.replicaHeaders)
+        } else if let auth = request.headers[.authorization] {
+            forward.add(name: "authorization", value: auth)
+        }
+        if let id = headerValues["x-request-id"] { forward.add(name: "x-request-id", value: id) }
+        return forward
+    }
+}
+
+extension UpstreamAnswer {
+    /// The replica's own refusal as the client gets it (status, content type, `Retry-After`, body).
+    var clientResponse: Response {
+        var headers: HTTPFields = [:]
+        headers[.contentType] = response.headers.first(name: "content-type") ?? "application/json"
+        if let retry = response.headers.first(name: "retry-after") { headers[.retryAfter] = retry }
+        return Response(status: .init(code: Int(response.status.code)), headers: headers, body: .init(byteBuffer: body))
     }
 }
