@@ -56,7 +56,12 @@ public struct StructuredOutput: Sendable, Equatable {
     /// (none given, or `response_format` of type `text`).
     /// - Throws: 400 naming the field when one is malformed or more than one constraint is given.
     public static func read(from body: some Collection<UInt8>) throws(APIError) -> StructuredOutput? {
-        guard let members = RawJSONMembers(body) else { return nil }  // the strict decoder reports it
+        try read(RawJSONMembers(body))
+    }
+
+    /// `read(from:)` over a body's members already read (nil: not a JSON object, which the strict decoder reports).
+    public static func read(_ members: RawJSONMembers?) throws(APIError) -> StructuredOutput? {
+        guard let members else { return nil }
         var found: [(OutputFormat, String)] = []
         for field in fields {
             guard let raw = members[field], !isNull(raw) else { continue }

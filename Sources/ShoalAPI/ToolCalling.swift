@@ -29,7 +29,12 @@ public struct ToolCalling: Sendable, Equatable {
     /// `"none"` (the model then answers in text and the tools are not shown to it).
     /// - Throws: 400 naming the field for a malformed tool, a duplicate name, or a choice naming no tool.
     public static func read(from body: some Collection<UInt8>) throws(APIError) -> ToolCalling? {
-        guard let members = RawJSONMembers(body) else { return nil }
+        try read(RawJSONMembers(body))
+    }
+
+    /// `read(from:)` over a body's members already read (nil: not a JSON object).
+    public static func read(_ members: RawJSONMembers?) throws(APIError) -> ToolCalling? {
+        guard let members else { return nil }
         var choice = ToolChoice.auto
         if let raw = members["tool_choice"], raw != Array("null".utf8) {
             if let text = try? JSONDecoder().decode(String.self, from: Data(raw)) {

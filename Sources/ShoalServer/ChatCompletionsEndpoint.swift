@@ -19,8 +19,9 @@ struct ChatCompletionsEndpoint: Sendable {
         try input.checkServable()
         let (model, engine) = try server.state.engine(for: input.model, retryAfter: server.retryAfter)
         let tokenizer = engine.tokenizer
-        let toolCalling = try ToolCalling.read(from: body)
-        let structured = try StructuredOutput.read(from: body)
+        let members = RawJSONMembers(body)
+        let toolCalling = try ToolCalling.read(members)
+        let structured = try StructuredOutput.read(members)
         if toolCalling != nil, let structured {
             throw APIError.invalid(structured.param, "\(structured.param) cannot be combined with tools (the tool-call answer is already constrained)")
         }
