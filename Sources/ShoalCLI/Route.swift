@@ -91,6 +91,10 @@ struct Route: AsyncParsableCommand {
     @Option(name: .customLong("stream-idle-timeout"), help: "Seconds a silent upstream stream counts as broken.")
     var streamIdleTimeout: Double?
 
+    @Option(name: .customLong("first-byte-timeout"),
+            help: "Seconds without a response head after which the router checks the replica still answers /health; one that does not loses the request to another replica (0: off).")
+    var firstByteTimeout: Double?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -143,6 +147,9 @@ struct Route: AsyncParsableCommand {
         if let retryAttempts { configuration.retry.maxAttempts = retryAttempts }
         if let maxMigrations { configuration.maxMigrations = maxMigrations }
         if let streamIdleTimeout { configuration.streamIdleTimeout = .milliseconds(Int64(streamIdleTimeout * 1000)) }
+        if let firstByteTimeout {
+            configuration.firstByteTimeout = firstByteTimeout == 0 ? nil : .milliseconds(Int64(firstByteTimeout * 1000))
+        }
         try configuration.validate()
         return configuration
     }

@@ -44,6 +44,9 @@ final class ReplicaSet: Sendable {
         var breaker: Breaker
         var outstanding = 0
         var draining = false
+        /// Which membership of this URL the replica is: a replica removed and added again is a new one, and the
+        /// leases taken on the old one do not count against it.
+        var incarnation: UInt64
     }
 
     struct Pool {
@@ -54,13 +57,42 @@ final class ReplicaSet: Sendable {
     struct State {
         var replicas: [ReplicaID: Replica] = [:]
         var pools: [String: Pool] = [:]
+        var incarnations: UInt64 = 0
     }
 
-    /// A request's hold on a replica, released exactly once with how it went.
-    struct Lease: Sendable {
+    /// A request's hold on a replica. It ends exactly once: with `end(_:error:)` where the request's fate is
+    /// known, or, when its last owner drops it unended (a cancelled task, an exit nobody wrote an `end` for),
+    /// as `.ignored` (neither success nor failure for the breaker, and the replica's count goes down all the same).
+    final class Lease: Sendable {
         let replica: ReplicaID
         let pool: String
         let started: ContinuousClock.Instant
+        fileprivate let incarnation: UInt64
+        private let owner: ReplicaSet
+        private let ended = Atomic<Bool>(false)
+
+        fileprivate init(replica: ReplicaID, pool: String, started: ContinuousClock.Instant, incarnation: UInt64,
+                         owner: ReplicaSet) {
+            self.replica = replica
+            self.incarnation = incarnation
+            self.pool = pool
+            self.started = started
+            self.owner = owner
+        }
+
+        /// Ends the lease with how the request went; later calls do nothing.
+        /// - Parameter error: the failure kind for the errors counter, nil on success.
+        func end(_ outcome: Breaker.Outcome, error: String? = nil) {
+            guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return }
+            owner.release(self, outcome: outcome, error: error)
+        }
+
+        /// Ends a lease with the outcome of the replica's HTTP status (5xx counted as an error).
+        func end(status: Int) {
+            end(.status(status), error: status >= 500 ? "status_\(status)" : nil)
+        }
+
+        deinit { end(.ignored) }
     }
 
     private let state = Mutex(State())
@@ -86,8 +118,10 @@ final class ReplicaSet: Sendable {
                 existing.draining = false
                 state.replicas[id] = existing
             } else {
+                state.incarnations += 1
                 state.replicas[id] = Replica(models: models, health: HealthTracker(configuration: healthConfiguration),
-                                             breaker: Breaker(configuration: breakerConfiguration))
+                                             breaker: Breaker(configuration: breakerConfiguration),
+                                             incarnation: state.incarnations)
             }
             for pool in state.pools.keys { state.pools[pool]?.members.remove(id) }
             for model in models {
@@ -173,7 +207,7 @@ final class ReplicaSet: Sendable {
     /// - Returns: nil when no replica of the pool may take the request.
     func lease(pool name: String, request: RoutingRequest, excluding: Set<ReplicaID>) -> Lease? {
         let now = clock.now
-        let picked = state.withLock { state -> (ReplicaID, String, String, Int, Int)? in
+        let picked = state.withLock { state -> (ReplicaID, String, String, Int, Int, UInt64)? in
             guard var pool = state.pools[name] else { return nil }
             var candidates: [ReplicaCandidate] = []
             for id in pool.members where !excluding.contains(id) {
@@ -187,32 +221,33 @@ final class ReplicaSet: Sendable {
             replica.outstanding += 1
             state.replicas[chosen] = replica
             state.pools[name] = pool
-            return (chosen, pool.policy.name, pool.policy.decisionLabel, before, replica.breaker.state.gaugeValue)
+            return (chosen, pool.policy.name, pool.policy.decisionLabel, before, replica.breaker.state.gaugeValue,
+                    replica.incarnation)
         }
-        guard let (id, policy, decision, before, after) = picked else { return nil }
+        guard let (id, policy, decision, before, after, incarnation) = picked else { return nil }
         if before != after { reportBreaker(id, after) }
         metrics.policyDecision(pool: name, policy: policy, decision: decision)
         metrics.requestStarted(replica: id, model: name)
-        return Lease(replica: id, pool: name, started: now)
+        return Lease(replica: id, pool: name, started: now, incarnation: incarnation, owner: self)
     }
 
-    /// Ends a lease, feeding the outcome to the replica's breaker.
-    /// - Parameter error: the failure kind for the errors counter, nil on success.
-    func release(_ lease: Lease, outcome: Breaker.Outcome, error: String?) {
+    /// Ends a lease (called once per lease, by `Lease.end`), feeding the outcome to the replica's breaker.
+    private func release(_ lease: Lease, outcome: Breaker.Outcome, error: String?) {
         let now = clock.now
+        let id = lease.replica
         let (change, removeNow) = state.withLock { state -> (Int?, Bool) in
-            guard var replica = state.replicas[lease.replica] else { return (nil, false) }
+            guard var replica = state.replicas[id], replica.incarnation == lease.incarnation else { return (nil, false) }
             let before = replica.breaker.state.gaugeValue
             replica.breaker.record(outcome, now: now)
-            replica.outstanding = max(0, replica.outstanding - 1)
-            state.replicas[lease.replica] = replica
+            assert(replica.outstanding > 0, "a lease on \(id) ended twice")
+            replica.outstanding -= 1
+            state.replicas[id] = replica
             let after = replica.breaker.state.gaugeValue
             return (before == after ? nil : after, replica.draining && replica.outstanding == 0)
         }
-        if let change { reportBreaker(lease.replica, change) }
-        metrics.requestFinished(replica: lease.replica, model: lease.pool,
-                                seconds: (now - lease.started).inSeconds, error: error)
-        if removeNow { remove(lease.replica) }
+        if let change { reportBreaker(id, change) }
+        metrics.requestFinished(replica: id, model: lease.pool, seconds: (now - lease.started).inSeconds, error: error)
+        if removeNow { remove(id) }
     }
 
     private func reportBreaker(_ id: ReplicaID, _ value: Int) {

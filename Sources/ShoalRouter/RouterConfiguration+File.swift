@@ -28,6 +28,7 @@ extension RouterConfiguration {
     /// connect_timeout: 2s
     /// stream_idle_timeout: 60s
     /// request_timeout: 600s
+    /// first_byte_timeout: 5s           # 0: off
     /// ```
     /// A key set to `null` (or left empty) keeps its current value; an unknown key is an error.
     /// - Parameters:
@@ -117,6 +118,9 @@ private struct ConfigFileReader {
             case "max_migrations": configuration.maxMigrations = try int(value, key)
             case "connect_timeout": configuration.connectTimeout = try duration(value, key)
             case "stream_idle_timeout": configuration.streamIdleTimeout = try duration(value, key)
+            case "first_byte_timeout":
+                let limit = try duration(value, key)
+                configuration.firstByteTimeout = limit == .zero ? nil : limit
             default: configuration.requestTimeout = try duration(value, key)
             }
         }
@@ -125,6 +129,7 @@ private struct ConfigFileReader {
     static let topLevelKeys = [
         "host", "port", "policy", "admin_key", "api_keys", "replica_api_key", "replicas", "discover", "aliases", "health", "breaker", "retry",
         "prefix_affinity", "max_migrations", "connect_timeout", "stream_idle_timeout", "request_timeout",
+        "first_byte_timeout",
     ]
 
     /// Aliases in name order, each a list of `--alias` rules.

@@ -29,6 +29,10 @@ public struct RouterConfiguration: Sendable {
     public var streamIdleTimeout: Duration = .seconds(60)
     /// A non-streaming upstream request may take this long.
     public var requestTimeout: Duration = .seconds(600)
+    /// Waiting this long for a replica's response head, the router checks that the replica still answers
+    /// `/health` (then again after each such interval); one that does not lose the request to another replica.
+    /// nil: wait up to `requestTimeout` (non-streaming) or `streamIdleTimeout` (streaming).
+    public var firstByteTimeout: Duration? = .seconds(5)
     public var maxBodyBytes: Int = 8 << 20
     /// Seeds policy and split randomness (tests); nil draws from the system.
     public var seed: UInt64?
@@ -39,7 +43,8 @@ public struct RouterConfiguration: Sendable {
     public func validate() throws {
         guard (0...65535).contains(port) else { throw RouterError(.invalidConfiguration, "port must be in 0...65535") }
         guard maxMigrations >= 0 else { throw RouterError(.invalidConfiguration, "maxMigrations must not be negative") }
-        guard connectTimeout > .zero, streamIdleTimeout > .zero, requestTimeout > .zero else {
+        guard connectTimeout > .zero, streamIdleTimeout > .zero, requestTimeout > .zero,
+              (firstByteTimeout ?? .seconds(1)) > .zero else {
             throw RouterError(.invalidConfiguration, "timeouts must be positive")
         }
         guard apiKeys.allSatisfy({ !$0.isEmpty }) else {

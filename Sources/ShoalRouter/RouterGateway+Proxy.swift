@@ -62,7 +62,7 @@ extension RouterGateway {
         let plan = ProxyPlan(
             kind: kind, pool: pool, body: body, encodedBody: encodedBody, routing: RoutingRequest(routingKey: key, promptText: promptText),
             headers: forward, stream: stream, migratable: migratable, clientWantsIDs: clientWantsIDs, started: now)
-        let path = kind == .chat ? "/v1/chat/completions" : "/v1/completions"
+        let path = kind.path
         let lease: ReplicaSet.Lease
         let response: HTTPClientResponse
         do {
@@ -89,11 +89,10 @@ extension RouterGateway {
                     for try await chunk in response.body { try await writer.write(chunk) }
                 }
                 try await writer.finish(nil)
-                self.replicas.release(lease, outcome: .status(status), error: status >= 500 ? "status_\(status)" : nil)
+                lease.end(status: status)
             } catch {
-                let cancelled = Task.isCancelled || error is CancellationError
-                self.replicas.release(lease, outcome: cancelled ? .ignored : .failure,
-                                      error: cancelled ? nil : "stream_broken")
+                // A client that went away says nothing about the replica: the lease ends as ignored when dropped.
+                if !(Task.isCancelled || error is CancellationError) { lease.end(.failure, error: "stream_broken") }
                 throw error
             }
         })
@@ -205,23 +204,17 @@ extension RouterGateway {
             tried.insert(lease.replica)
             let failure: RetryPolicy.Failure
             do {
-                let response = try await upstream.post(
-                    lease.replica, path: path, body: buffer, headers: plan.headers, streaming: plan.stream,
-                    timeout: configuration.requestTimeout)
+                let response = try await responseHead(from: lease.replica, plan, path: path, body: buffer)
                 let code = Int(response.status.code)
                 guard configuration.retry.retryableStatuses.contains(code) else { return (lease, response) }
                 let errorBody = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
-                replicas.release(lease, outcome: .status(code), error: "status_\(code)")
+                lease.end(status: code)
                 lastResponse = (response, errorBody)
                 failure = .status(code)
             } catch {
-                if Task.isCancelled {
-                    replicas.release(lease, outcome: .ignored, error: nil)
-                    throw CancellationError()
-                }
+                if Task.isCancelled { throw CancellationError() }
                 let kind = Upstream.classify(error)
-                replicas.release(lease, outcome: Upstream.isLocalCongestion(error) ? .ignored : .failure,
-                                 error: Upstream.label(kind))
+                lease.end(Upstream.isLocalCongestion(error) ? .ignored : .failure, error: Upstream.label(kind))
                 logger.debug("upstream attempt failed", metadata: [
                     "replica": "\(lease.replica)", "error": "\(error)", "attempt": "\(attempt)",
                 ])
@@ -246,51 +239,54 @@ extension RouterGateway {
         }
     }
 
-    /// Streams the upstream's events to the client, migrating to another replica when the stream breaks.
+    /// POSTs the request to `replica` and waits for its response head. While the head has not come, the replica
+    /// is asked every `firstByteTimeout` whether it still answers at all (`GET /health`, any status, within the
+    /// health timeout): a frozen or cut-off replica loses the request, which nothing has reached the client of
+    /// yet, so that `send` can retry it elsewhere; a busy one that answers keeps it however long it takes.
+    /// - Throws: `HTTPClientError.deadlineExceeded` when the replica stopped answering, or the request's error.
+    private func responseHead(from replica: ReplicaID, _ plan: ProxyPlan, path: String,
+                              body: ByteBuffer) async throws -> HTTPClientResponse {
+        let post = { @Sendable [upstream, configuration] in
+            try await upstream.post(replica, path: path, body: body, headers: plan.headers, streaming: plan.stream,
+                                    timeout: configuration.requestTimeout)
+        }
+        guard let interval = configuration.firstByteTimeout else { return try await post() }
+        let probeTimeout = configuration.health.timeout
+        return try await withThrowingTaskGroup(of: HTTPClientResponse?.self) { group in
+            group.addTask { try await post() }
+            group.addTask { [upstream, logger] in
+                while true {
+                    try await Task.sleep(for: interval)
+                    if (try? await upstream.get(replica, path: "/health", timeout: probeTimeout)) == nil {
+                        logger.warning("replica stopped answering before the response head", metadata: [
+                            "replica": "\(replica)", "request": "\(plan.headers.first(name: "x-request-id") ?? "-")",
+                        ])
+                        return nil
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            guard let response = try await group.next() ?? nil else { throw HTTPClientError.deadlineExceeded }
+            return response
+        }
+    }
+
+    /// Streams the upstream's events to the client, migrating to another replica each time the stream breaks
+    /// (at most `maxMigrations` times).
     func relay(_ plan: ProxyPlan, lease firstLease: ReplicaSet.Lease, response firstResponse: HTTPClientResponse,
                writer: inout any ResponseBodyWriter) async throws {
         var relay = StreamRelay(kind: plan.kind, clientWantsIDs: plan.clientWantsIDs)
-        var lease = firstLease
-        var response = firstResponse
+        var upstream = (lease: firstLease, response: firstResponse)
         var migrations = 0
-        let context = replicas.models.first { $0.name == plan.pool }?.contextLength
         while true {
-            var parser = ServerSentEventParser()
-            var clientFinished = false
-            do {
-                for try await buffer in response.body {
-                    // After [DONE] the rest of the body (its end) is still read, so that the upstream connection
-                    // goes back to the pool instead of being closed.
-                    if relay.isDone { continue }
-                    for event in parser.append(buffer.readableBytesView) {
-                        do {
-                            for text in relay.handle(event) { try await writer.write(ByteBuffer(string: text)) }
-                            if relay.isDone {
-                                try await writer.finish(nil)
-                                clientFinished = true
-                                break
-                            }
-                        } catch {
-                            throw ClientGone()
-                        }
-                    }
-                }
-            } catch let error as ClientGone {
-                replicas.release(lease, outcome: .ignored, error: nil)
-                throw error
-            } catch {
-                if Task.isCancelled {
-                    replicas.release(lease, outcome: .ignored, error: nil)
-                    throw CancellationError()
-                }
-                logger.debug("upstream stream broke", metadata: ["replica": "\(lease.replica)", "error": "\(error)"])
-            }
-            if relay.isDone {
-                replicas.release(lease, outcome: .success, error: nil)
-                if !clientFinished { try await writer.finish(nil) }
+            // A client that went away ends the relay by throwing; the lease then ends as ignored when dropped.
+            switch try await forward(upstream.response, from: upstream.lease.replica, relay: &relay, writer: &writer) {
+            case .done:
+                upstream.lease.end(.success)
                 return
+            case .broken:
+                upstream.lease.end(.failure, error: "stream_broken")
             }
-            replicas.release(lease, outcome: .failure, error: "stream_broken")
             guard migrations < configuration.maxMigrations else {
                 metrics.migration(model: plan.pool, outcome: "limit")
                 try await endWithError(ProxyError(status: 502, type: "server_error", code: "stream_broken",
@@ -298,61 +294,118 @@ extension RouterGateway {
                 return
             }
             migrations += 1
-            // The migration gets its own retry time budget: a long stream may break long after the request came.
-            var retryPlan = plan
-            retryPlan.started = now
-            let next: (ReplicaSet.Lease, HTTPClientResponse)
-            do {
-                if !relay.forwardedAny {
-                    // Nothing reached the client yet: simply send the original request again.
-                    let path = plan.kind == .chat ? "/v1/chat/completions" : "/v1/completions"
-                    next = try await send(retryPlan, path: path, body: plan.encodedBody, excluding: [lease.replica])
-                } else {
-                    switch relay.plan(original: plan.body, contextLength: context) {
-                    case .finish(let events):
-                        for text in events { try await writer.write(ByteBuffer(string: text)) }
-                        metrics.migration(model: plan.pool, outcome: "finished")
-                        try await writer.finish(nil)
-                        return
-                    case .impossible(let reason):
-                        metrics.migration(model: plan.pool, outcome: "failed")
-                        try await endWithError(ProxyError(status: 502, type: "server_error", code: "stream_broken",
-                                                          message: reason), writer: &writer)
-                        return
-                    case .resubmit(let body):
-                        let encoded = ByteBuffer(bytes: try StructuredOutput.encode(
-                            body, keepingConstraintsOf: plan.encodedBody.readableBytesView))
-                        next = try await send(retryPlan, path: "/v1/completions", body: encoded,
-                                              excluding: [lease.replica])
+            guard let next = try await migrate(plan, relay: &relay, from: upstream.lease.replica, writer: &writer) else {
+                return
+            }
+            upstream = next
+        }
+    }
+
+    /// How one upstream stream ended.
+    enum UpstreamEnding {
+        /// `[DONE]` came and the client's stream is finished.
+        case done
+        /// The upstream broke (closed, reset, silent too long) before `[DONE]`.
+        case broken
+    }
+
+    /// Forwards one upstream's events to the client until `[DONE]` or the upstream breaks.
+    /// - Throws: `ClientGone` when writing to the client fails, `CancellationError` when the client went away.
+    private func forward(_ response: HTTPClientResponse, from replica: ReplicaID, relay: inout StreamRelay,
+                         writer: inout any ResponseBodyWriter) async throws -> UpstreamEnding {
+        var parser = ServerSentEventParser()
+        var clientFinished = false
+        do {
+            for try await buffer in response.body {
+                // After [DONE] the rest of the body (its end) is still read, so that the upstream connection goes
+                // back to the pool instead of being closed.
+                if relay.isDone { continue }
+                for event in parser.append(buffer.readableBytesView) {
+                    do {
+                        for text in relay.handle(event) { try await writer.write(ByteBuffer(string: text)) }
+                        if relay.isDone {
+                            try await writer.finish(nil)
+                            clientFinished = true
+                            break
+                        }
+                    } catch {
+                        throw ClientGone()
                     }
                 }
-            } catch let error as ProxyError {
-                metrics.migration(model: plan.pool, outcome: "failed")
-                try await endWithError(error, writer: &writer)
-                return
-            } catch let answer as UpstreamAnswer {
-                metrics.migration(model: plan.pool, outcome: "failed")
-                try await endWithError(ProxyError(status: Int(answer.response.status.code), type: "server_error",
-                    code: "stream_broken", message: String(buffer: answer.body)), writer: &writer)
-                return
             }
-            guard Int(next.1.status.code) == 200 else {
-                let code = Int(next.1.status.code)
-                let text = (try? await next.1.body.collect(upTo: 1 << 20)).map { String(buffer: $0) } ?? ""
-                replicas.release(next.0, outcome: .status(code), error: code >= 500 ? "status_\(code)" : nil)
-                metrics.migration(model: plan.pool, outcome: "failed")
-                try await endWithError(ProxyError(status: code, type: "server_error", code: "stream_broken",
-                    message: "Migration refused by the replica: \(text)"), writer: &writer)
-                return
-            }
-            if relay.forwardedAny { relay.beginContinuation() }
-            metrics.migration(model: plan.pool, outcome: "ok")
-            logger.info("stream migrated", metadata: [
-                "from": "\(lease.replica)", "to": "\(next.0.replica)", "generated": "\(relay.generated.count)",
-                "request": "\(plan.headers.first(name: "x-request-id") ?? "-")",
-            ])
-            (lease, response) = next
+        } catch let error as ClientGone {
+            throw error
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            logger.debug("upstream stream broke", metadata: ["replica": "\(replica)", "error": "\(error)"])
         }
+        guard relay.isDone else { return .broken }
+        if !clientFinished { try await writer.finish(nil) }
+        return .done
+    }
+
+    /// Continues a broken stream on another replica: the original request again when nothing reached the client
+    /// yet, else a continuation from what was generated (or, when generation had in fact ended, its last events).
+    /// - Returns: the new upstream, or nil when the client's stream was ended here (finished, or with an error
+    ///   event saying why the stream could not go on).
+    private func migrate(_ plan: ProxyPlan, relay: inout StreamRelay, from broken: ReplicaID,
+                         writer: inout any ResponseBodyWriter) async throws -> (lease: ReplicaSet.Lease, response: HTTPClientResponse)? {
+        // The migration gets its own retry time budget: a long stream may break long after the request came.
+        var retryPlan = plan
+        retryPlan.started = now
+        let next: (ReplicaSet.Lease, HTTPClientResponse)
+        do {
+            if !relay.forwardedAny {
+                next = try await send(retryPlan, path: plan.kind.path, body: plan.encodedBody, excluding: [broken])
+            } else {
+                let context = replicas.models.first { $0.name == plan.pool }?.contextLength
+                switch relay.plan(original: plan.body, contextLength: context) {
+                case .finish(let events):
+                    for text in events { try await writer.write(ByteBuffer(string: text)) }
+                    metrics.migration(model: plan.pool, outcome: "finished")
+                    try await writer.finish(nil)
+                    return nil
+                case .impossible(let reason):
+                    try await failMigration(plan, ProxyError(status: 502, type: "server_error", code: "stream_broken",
+                                                             message: reason), writer: &writer)
+                    return nil
+                case .resubmit(let body):
+                    let encoded = ByteBuffer(bytes: try StructuredOutput.encode(
+                        body, keepingConstraintsOf: plan.encodedBody.readableBytesView))
+                    next = try await send(retryPlan, path: StreamRelay.Kind.completion.path, body: encoded,
+                                          excluding: [broken])
+                }
+            }
+        } catch let error as ProxyError {
+            try await failMigration(plan, error, writer: &writer)
+            return nil
+        } catch let answer as UpstreamAnswer {
+            try await failMigration(plan, ProxyError(status: Int(answer.response.status.code), type: "server_error",
+                code: "stream_broken", message: String(buffer: answer.body)), writer: &writer)
+            return nil
+        }
+        let (lease, response) = next
+        let code = Int(response.status.code)
+        guard code == 200 else {
+            let text = (try? await response.body.collect(upTo: 1 << 20)).map { String(buffer: $0) } ?? ""
+            lease.end(status: code)
+            try await failMigration(plan, ProxyError(status: code, type: "server_error", code: "stream_broken",
+                message: "Migration refused by the replica: \(text)"), writer: &writer)
+            return nil
+        }
+        if relay.forwardedAny { relay.beginContinuation() }
+        metrics.migration(model: plan.pool, outcome: "ok")
+        logger.info("stream migrated", metadata: [
+            "from": "\(broken)", "to": "\(lease.replica)", "generated": "\(relay.generated.count)",
+            "request": "\(plan.headers.first(name: "x-request-id") ?? "-")",
+        ])
+        return (lease, response)
+    }
+
+    /// Ends the client's stream with `error` after a migration that could not be made.
+    private func failMigration(_ plan: ProxyPlan, _ error: ProxyError, writer: inout any ResponseBodyWriter) async throws {
+        metrics.migration(model: plan.pool, outcome: "failed")
+        try await endWithError(error, writer: &writer)
     }
 
     private func endWithError(_ error: ProxyError, writer: inout any ResponseBodyWriter) async throws {
@@ -406,11 +459,11 @@ extension RouterGateway {
         do {
             answer = try await response.body.collect(upTo: 64 << 20)
         } catch {
-            replicas.release(lease, outcome: .failure, error: "stream_broken")
+            lease.end(.failure, error: "stream_broken")
             throw ProxyError(status: 502, type: "server_error", code: "upstream_unreachable",
                              message: "Replica \(lease.replica) broke off its answer: \(error)")
         }
-        replicas.release(lease, outcome: .status(status), error: status >= 500 ? "status_\(status)" : nil)
+        lease.end(status: status)
         var headers: HTTPFields = [:]
         headers[.contentType] = response.headers.first(name: "content-type") ?? "application/json"
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: answer))

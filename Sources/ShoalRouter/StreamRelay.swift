@@ -13,6 +13,9 @@ package struct StreamRelay: Sendable {
     package enum Kind: Sendable {
         case completion
         case chat
+
+        /// The endpoint a request of this kind goes to.
+        var path: String { self == .chat ? "/v1/chat/completions" : "/v1/completions" }
     }
 
     /// What to do after the upstream broke.

@@ -20,6 +20,11 @@ struct FakeReplica: Sendable {
         var requiredKey: String?
         /// Streams stop after this many tokens and wait until their client (the router) goes away.
         var holdAfterTokens: Int?
+        /// Generation requests and `/health` get no answer at all until their client goes away, as from a
+        /// process stopped with SIGSTOP (`/v1/models` still answers, so that the router admits the replica).
+        var frozen = false
+        /// Generation requests are answered only after this long (`/health` answers at once: busy, not dead).
+        var answerDelay: Duration?
     }
 
     let behaviour: Behaviour
@@ -47,7 +52,11 @@ struct FakeReplica: Sendable {
                          onListening: @escaping @Sendable (Int) async -> Void) -> some ApplicationProtocol {
         let router = Router(context: BasicRequestContext.self)
         let model = behaviour.model
-        router.get("/health") { _, _ in Response(status: .ok) }
+        let frozen = behaviour.frozen
+        router.get("/health") { request, _ in
+            if frozen { try await Self.waitForClientToLeave(request) }
+            return Response(status: .ok)
+        }
         if let key = behaviour.requiredKey {
             router.add(middleware: KeyCheck(key: key))
         }
@@ -65,10 +74,19 @@ struct FakeReplica: Sendable {
 
     struct Died: Error {}
 
+    /// Returns (throwing) only once the client has closed the connection `request` came on.
+    static func waitForClientToLeave(_ request: Request) async throws {
+        try await request.body.consumeWithCancellationOnInboundClose { _ in
+            try await Task.sleep(for: .seconds(3600))
+        }
+    }
+
     func generate(_ incoming: Request, chat: Bool) async throws -> Response {
         var request = incoming
         let data = try await request.collectBody(upTo: 1 << 20)
         counter.increment()
+        if behaviour.frozen { try await Self.waitForClientToLeave(request) }
+        if let delay = behaviour.answerDelay { try await Task.sleep(for: delay) }
         if let status = behaviour.refuseWith {
             return Response(status: .init(code: status), headers: [.contentType: "application/json", .retryAfter: "1"],
                             body: .init(byteBuffer: ByteBuffer(string: #"{"error":{"message":"busy","type":"x","param":null,"code":"busy"}}"#)))
