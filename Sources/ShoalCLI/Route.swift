@@ -95,6 +95,13 @@ struct Route: AsyncParsableCommand {
             help: "Seconds without a response head after which the router checks the replica still answers /health; one that does not loses the request to another replica (0: off).")
     var firstByteTimeout: Double?
 
+    @Option(name: .customLong("header-timeout"),
+            help: "Seconds a client connection may take to send a request head (from opening, or its previous response's end); then it is closed.")
+    var headerTimeout: Double?
+
+    @Option(name: .customLong("body-timeout"), help: "Seconds a client may take to send a request body after its head.")
+    var bodyTimeout: Double?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -102,6 +109,14 @@ struct Route: AsyncParsableCommand {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
         if let portFile { try PortFile.validate(portFile) }
         if let policy { _ = try CommandSupport.policy(policy) }
+        let seconds: [(String, Double?)] = [
+            ("--health-interval", healthInterval), ("--health-timeout", healthTimeout),
+            ("--breaker-open-seconds", breakerOpenSeconds), ("--stream-idle-timeout", streamIdleTimeout),
+            ("--first-byte-timeout", firstByteTimeout), ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout),
+        ]
+        for (flag, value) in seconds {
+            if let value, !(0...86_400).contains(value) { throw ValidationError("\(flag) must be between 0 and 86400 seconds") }
+        }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
         for url in discover {
             do {
@@ -147,6 +162,8 @@ struct Route: AsyncParsableCommand {
         if let retryAttempts { configuration.retry.maxAttempts = retryAttempts }
         if let maxMigrations { configuration.maxMigrations = maxMigrations }
         if let streamIdleTimeout { configuration.streamIdleTimeout = .milliseconds(Int64(streamIdleTimeout * 1000)) }
+        if let headerTimeout { configuration.headerTimeout = .milliseconds(Int64(headerTimeout * 1000)) }
+        if let bodyTimeout { configuration.bodyTimeout = .milliseconds(Int64(bodyTimeout * 1000)) }
         if let firstByteTimeout {
             configuration.firstByteTimeout = firstByteTimeout == 0 ? nil : .milliseconds(Int64(firstByteTimeout * 1000))
         }

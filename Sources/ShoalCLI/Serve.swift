@@ -70,6 +70,13 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted (413 beyond).")
     var maxBodyBytes: Int = 8 << 20
 
+    @Option(name: .customLong("header-timeout"),
+            help: "Seconds a client connection may take to send a request head (from opening, or its previous response's end); then it is closed.")
+    var headerTimeout: Double = 60
+
+    @Option(name: .customLong("body-timeout"), help: "Seconds a client may take to send a request body after its head.")
+    var bodyTimeout: Double = 60
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -95,6 +102,9 @@ struct Serve: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a level") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard shutdownTimeout >= 0 else { throw ValidationError("--shutdown-timeout must not be negative") }
+        guard headerTimeout > 0, bodyTimeout > 0, headerTimeout <= 86_400, bodyTimeout <= 86_400 else {
+            throw ValidationError("--header-timeout and --body-timeout must be between 0 and 86400 seconds")
+        }
         guard replicas >= 1 else { throw ValidationError("--replicas must be at least 1") }
         if replicas == 1, !alias.isEmpty || policy != nil {
             throw ValidationError("--alias and --policy are router options: use them with --replicas 2 or more")
@@ -120,9 +130,11 @@ struct Serve: AsyncParsableCommand {
             try await makeLocalCluster(apiKeys: keys).run(registry: registry, logger: logger, portFile: portFile)
             return
         }
-        let serverConfiguration = ServerConfiguration(
+        var serverConfiguration = ServerConfiguration(
             host: host, port: port, apiKeys: keys, maxBodyBytes: maxBodyBytes,
             shutdownTimeout: .milliseconds(Int64(shutdownTimeout * 1000)), version: ShoalVersion.string)
+        serverConfiguration.headerTimeout = .milliseconds(Int64(headerTimeout * 1000))
+        serverConfiguration.bodyTimeout = .milliseconds(Int64(bodyTimeout * 1000))
         try serverConfiguration.validate()
 
         let models = model.isEmpty ? [ModelCatalog.defaultModelName] : model
@@ -166,6 +178,7 @@ extension Serve {
             "--max-waiting", "\(maxWaiting)", "--long-prefill-threshold", "\(longPrefillThreshold)",
             "--shutdown-timeout", "\(shutdownTimeout)", "--max-body-bytes", "\(maxBodyBytes)", "--log-level", logLevel,
             "--precision", precision.rawValue, "--kv-cache-dtype", kvCache.kvCacheDtype,
+            "--header-timeout", "\(headerTimeout)", "--body-timeout", "\(bodyTimeout)",
         ]
         if let maxModelLen { shared += ["--max-model-len", "\(maxModelLen)"] }
         if noPrefixCaching { shared.append("--no-prefix-caching") }
@@ -184,6 +197,8 @@ extension Serve {
         router.host = host
         router.port = port
         router.maxBodyBytes = maxBodyBytes
+        router.headerTimeout = .milliseconds(Int64(headerTimeout * 1000))
+        router.bodyTimeout = .milliseconds(Int64(bodyTimeout * 1000))
         router.health.interval = .seconds(2)
         router.apiKeys = apiKeys
         router.replicaAPIKey = replicaKey

@@ -18,10 +18,11 @@ public struct ConnectionRequestContext: RequestContext {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1.1 whose connections tell their `ClientConnection` when the client stops sending or goes away; serve
+    /// HTTP/1.1 whose connections tell their `ClientConnection` when the client stops sending or goes away, and
+    /// are closed when the client is slower to send a request than `readTimeouts` allow; serve
     /// `ConnectionRequestContext` requests with it.
-    public static func http1WatchingClients() -> HTTPServerBuilder {
-        .http1(configuration: .init(additionalChannelHandlers: [ClientConnectionHandler()]))
+    public static func http1WatchingClients(readTimeouts: RequestReadTimeouts = RequestReadTimeouts()) -> HTTPServerBuilder {
+        .http1(configuration: .init(additionalChannelHandlers: [ClientConnectionHandler(), RequestReadDeadline(readTimeouts)]))
     }
 }
 

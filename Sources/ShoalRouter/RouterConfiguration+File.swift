@@ -29,6 +29,8 @@ extension RouterConfiguration {
     /// stream_idle_timeout: 60s
     /// request_timeout: 600s
     /// first_byte_timeout: 5s           # 0: off
+    /// header_timeout: 60s
+    /// body_timeout: 60s
     /// ```
     /// A key set to `null` (or left empty) keeps its current value; an unknown key is an error.
     /// - Parameters:
@@ -118,6 +120,8 @@ private struct ConfigFileReader {
             case "max_migrations": configuration.maxMigrations = try int(value, key)
             case "connect_timeout": configuration.connectTimeout = try duration(value, key)
             case "stream_idle_timeout": configuration.streamIdleTimeout = try duration(value, key)
+            case "header_timeout": configuration.headerTimeout = try duration(value, key)
+            case "body_timeout": configuration.bodyTimeout = try duration(value, key)
             case "first_byte_timeout":
                 let limit = try duration(value, key)
                 configuration.firstByteTimeout = limit == .zero ? nil : limit
@@ -129,7 +133,7 @@ private struct ConfigFileReader {
     static let topLevelKeys = [
         "host", "port", "policy", "admin_key", "api_keys", "replica_api_key", "replicas", "discover", "aliases", "health", "breaker", "retry",
         "prefix_affinity", "max_migrations", "connect_timeout", "stream_idle_timeout", "request_timeout",
-        "first_byte_timeout",
+        "first_byte_timeout", "header_timeout", "body_timeout",
     ]
 
     /// Aliases in name order, each a list of `--alias` rules.

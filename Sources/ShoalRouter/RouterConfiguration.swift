@@ -34,6 +34,11 @@ public struct RouterConfiguration: Sendable {
     /// nil: wait up to `requestTimeout` (non-streaming) or `streamIdleTimeout` (streaming).
     public var firstByteTimeout: Duration? = .seconds(5)
     public var maxBodyBytes: Int = 8 << 20
+    /// A client connection must deliver each request head within this of opening or of its previous response
+    /// ending (so idle keep-alive connections close after it too), else it is closed.
+    public var headerTimeout: Duration = .seconds(60)
+    /// A request's body must arrive within this of its head, else the connection is closed.
+    public var bodyTimeout: Duration = .seconds(60)
     /// Seeds policy and split randomness (tests); nil draws from the system.
     public var seed: UInt64?
 
@@ -44,7 +49,7 @@ public struct RouterConfiguration: Sendable {
         guard (0...65535).contains(port) else { throw RouterError(.invalidConfiguration, "port must be in 0...65535") }
         guard maxMigrations >= 0 else { throw RouterError(.invalidConfiguration, "maxMigrations must not be negative") }
         guard connectTimeout > .zero, streamIdleTimeout > .zero, requestTimeout > .zero,
-              (firstByteTimeout ?? .seconds(1)) > .zero else {
+              (firstByteTimeout ?? .seconds(1)) > .zero, headerTimeout > .zero, bodyTimeout > .zero else {
             throw RouterError(.invalidConfiguration, "timeouts must be positive")
         }
         guard apiKeys.allSatisfy({ !$0.isEmpty }) else {

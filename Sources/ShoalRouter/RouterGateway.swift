@@ -223,7 +223,8 @@ public final class RouterGateway: Service, Sendable {
         let onListening = onListening
         return Application(
             router: router,
-            server: .http1WatchingClients(),
+            server: .http1WatchingClients(readTimeouts: RequestReadTimeouts(
+                header: configuration.headerTimeout, body: configuration.bodyTimeout)),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "shoal-router"),
             onServerRunning: { channel in
                 let bound = channel.localAddress?.port ?? port

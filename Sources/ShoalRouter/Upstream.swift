@@ -25,7 +25,9 @@ final class Upstream: Sendable {
         func client(read: Duration) -> HTTPClient {
             var settings = HTTPClient.Configuration()
             settings.timeout = .init(connect: .init(configuration.connectTimeout), read: .init(read))
-            settings.connectionPool = .init(idleTimeout: .seconds(60),
+            // Idle connections are dropped before a replica would close them (its --header-timeout, 60 s by
+            // default), so that the router never sends a request down a connection the replica is closing.
+            settings.connectionPool = .init(idleTimeout: .seconds(30),
                                             concurrentHTTP1ConnectionsPerHostSoftLimit: Self.connectionsPerReplica)
             settings.redirectConfiguration = .disallow
             settings.decompression = .disabled

@@ -18,6 +18,11 @@ public struct ServerConfiguration: Sendable {
     public var version: String
     /// The `Server` response header, if any.
     public var serverName: String?
+    /// A connection must deliver each request head within this of opening or of its previous response ending
+    /// (so idle keep-alive connections close after it too), else it is closed.
+    public var headerTimeout: Duration = .seconds(60)
+    /// A request's body must arrive within this of its head, else the connection is closed.
+    public var bodyTimeout: Duration = .seconds(60)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, apiKeys: [String] = [], maxBodyBytes: Int = 8 << 20,
@@ -48,6 +53,8 @@ public struct ServerConfiguration: Sendable {
         try check(maxBodyBytes > 0, "maxBodyBytes", "must be positive, got \(maxBodyBytes)")
         try check(healthStepDeadline > .zero, "healthStepDeadline", "must be positive")
         try check(shutdownTimeout >= .zero, "shutdownTimeout", "must not be negative")
+        try check(headerTimeout > .zero, "headerTimeout", "must be positive")
+        try check(bodyTimeout > .zero, "bodyTimeout", "must be positive")
         try check(retryAfterSeconds >= 0, "retryAfterSeconds", "must not be negative, got \(retryAfterSeconds)")
     }
 }

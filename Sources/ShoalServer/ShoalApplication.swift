@@ -64,7 +64,8 @@ public func makeApplication(
     let router = makeRouter(state: state, configuration: configuration, registry: registry, logger: logger)
     return Application(
         router: router,
-        server: .http1WatchingClients(),
+        server: .http1WatchingClients(readTimeouts: RequestReadTimeouts(
+            header: configuration.headerTimeout, body: configuration.bodyTimeout)),
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: configuration.serverName),

@@ -11,7 +11,7 @@ public final class RawHTTPConnection {
     }
 
     /// One response: status, header fields by lowercased name, and the body (chunked encoding undone).
-    public struct Response {
+    public struct Response: Sendable {
         public var status: Int
         public var headers: [String: String]
         public var body: String
@@ -45,6 +45,22 @@ public final class RawHTTPConnection {
         let body = Array(json.utf8)
         let head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
         try write(Array(head.utf8) + body)
+    }
+
+    /// Sends `text` as it is (a request in pieces, or a broken one).
+    public func send(raw text: String) throws {
+        try write(Array(text.utf8))
+    }
+
+    /// Blocks until the server closes the connection (the read timeout still applies).
+    /// - Throws: `Failure` when bytes arrive instead, or the read times out.
+    public func waitForClose() throws {
+        guard buffered.isEmpty else { throw Failure(description: "unread bytes before the end") }
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        let n = recv(socket, &chunk, chunk.count, 0)
+        if n == 0 { return }
+        if n < 0, errno == ECONNRESET { return }
+        throw Failure(description: n > 0 ? "the server sent \(n) bytes instead of closing" : "read timed out")
     }
 
     /// Reads one whole response.

@@ -92,6 +92,29 @@ import Testing
         }
     }
 
+    /// A client that sends half a request head, or half its body, loses its connection after the router's
+    /// read timeouts (the same handler as `shoal serve`'s, tested there in full).
+    @Test func slowClientsAreDisconnected() async throws {
+        let replica = FakeReplica()
+        try await Cluster.with([replica], configure: { configuration in
+            configuration.headerTimeout = .milliseconds(300)
+            configuration.bodyTimeout = .milliseconds(300)
+        }) { cluster in
+            let port = try #require(URLComponents(string: cluster.routerURL)?.port)
+            try await onOwnThread {
+                for partial in ["POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+                                "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 50\r\n\r\n{"] {
+                    let connection = try RawHTTPConnection(port: port, timeout: 10)
+                    let started = ContinuousClock.now
+                    try connection.send(raw: partial)
+                    try connection.waitForClose()
+                    #expect(ContinuousClock.now - started >= .milliseconds(250))
+                }
+            }
+            #expect(replica.served.load() == 0)
+        }
+    }
+
     /// Streamed, migratable or not, and whole answers leave the client's connection open for its next request.
     @Test func answersKeepTheClientConnection() async throws {
         try await Cluster.with([FakeReplica()]) { cluster in
