@@ -44,7 +44,10 @@ let package = Package(
         .target(name: "ShoalModels", dependencies: ["ShoalGGUF", "ShoalKernels"], swiftSettings: cpuFlags),
         .target(name: "ShoalTokenizers", dependencies: ["ShoalGGUF"]),
         .target(name: "ShoalGrammar"),
-        .target(name: "ShoalEngine", dependencies: ["ShoalGGUF", "ShoalKernels", "ShoalModels", "ShoalTokenizers", "ShoalGrammar"], swiftSettings: cpuFlags),
+        .target(name: "ShoalEngine", dependencies: [
+            "ShoalGGUF", "ShoalKernels", "ShoalModels", "ShoalTokenizers", "ShoalGrammar",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: cpuFlags),
         .target(name: "ShoalStore"),
         .target(name: "ShoalCluster", dependencies: ["ShoalStore", "ShoalGGUF", "CShoalKernels", "ShoalKernels", "ShoalModels", "ShoalEngine"]),
         .target(name: "ShoalAPI", dependencies: ["ShoalEngine", "ShoalGrammar"]),
@@ -55,6 +58,7 @@ let package = Package(
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(

@@ -229,13 +229,18 @@ def generate_json(shoal_bin: Path, model_file: Path, *args: str, precision: str 
 class RouterProcess:
     """`shoal route` in front of the given replica URLs, on a free port (use as a context manager)."""
 
-    def __init__(self, *replicas: str) -> None:
+    def __init__(self, *replicas: str, args: tuple[str, ...] = ()) -> None:
         self.port_file = Path(tempfile.mkdtemp(prefix="shoal-route-")) / "port"
-        args = [str(SHOAL_BIN), "route", "--host", "127.0.0.1", "--port", "0", "--port-file", str(self.port_file)]
+        self.log_path = self.port_file.parent / "router.log"
+        argv = [str(SHOAL_BIN), "route", "--host", "127.0.0.1", "--port", "0", "--port-file", str(self.port_file), *args]
         for replica in replicas:
-            args += ["--replica", replica]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            argv += ["--replica", replica]
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         self.url = ""
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
     def __enter__(self) -> "RouterProcess":
         poll_until(lambda: self.port_file.exists() and self.port_file.read_text().strip(), READY_DEADLINE_S,

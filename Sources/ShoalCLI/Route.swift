@@ -23,7 +23,7 @@ struct Route: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp(
         "A YAML (or JSON) config file; flags override it.",
         discussion: "Keys: host, port, policy, admin_key, api_keys, replica_api_key, replicas, discover, aliases, health, breaker, retry, "
-            + "prefix_affinity, max_migrations, connect_timeout, stream_idle_timeout, request_timeout "
+            + "prefix_affinity, max_migrations, connect_timeout, stream_idle_timeout, request_timeout, first_byte_timeout, header_timeout, body_timeout "
             + "(see RouterConfiguration.apply(configFile:path:)).",
         valueName: "file"))
     var config: String?

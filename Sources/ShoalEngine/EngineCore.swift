@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+public import Logging
 import ShoalKernels
 public import ShoalModels
 public import ShoalTokenizers
@@ -24,10 +25,14 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
     public let cacheTokenCapacity: Int
     private let state: Mutex<State>
     private let wakeup = DispatchSemaphore(value: 0)
+    /// For requests that bring no logger of their own.
+    private let logger: Logger
 
     /// One live request's output side.
     struct Live {
         var requestID: String
+        /// The request's logger, with `choice` (the engine request's id) added to its metadata.
+        var logger: Logger
         var output: SequenceOutput
         var continuation: AsyncThrowingStream<EngineEvent, any Error>.Continuation
         var promptTokens: Int
@@ -55,15 +60,18 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
     /// Builds the engine over `model` in this process; call `start()` to begin serving.
     /// - Throws: `EngineError` for an invalid configuration or a cache too small for one block.
     public convenience init(model: any LanguageModel, tokenizer: any Tokenizer, modelName: String, chatTemplate: String?,
-                            configuration: EngineConfiguration = EngineConfiguration()) throws {
+                            configuration: EngineConfiguration = EngineConfiguration(),
+                            logger: Logger = Logger(label: "shoal.engine")) throws {
         try self.init(executor: LocalExecutor(model: model), tokenizer: tokenizer, modelName: modelName,
-                      chatTemplate: chatTemplate, configuration: configuration)
+                      chatTemplate: chatTemplate, configuration: configuration, logger: logger)
     }
 
     /// Builds the scheduler and has `executor` allocate the KV cache; call `start()` to begin serving.
     /// - Throws: `EngineError` for an invalid configuration or a cache too small for one block.
+    /// - Parameter logger: for requests that bring none (`EngineRequest.logger`), and for the engine itself.
     public init(executor: any ModelExecutor, tokenizer: any Tokenizer, modelName: String, chatTemplate: String?,
-                configuration: EngineConfiguration = EngineConfiguration()) throws {
+                configuration: EngineConfiguration = EngineConfiguration(),
+                logger: Logger = Logger(label: "shoal.engine")) throws {
         try configuration.validate()
         let config = executor.config
         let blockSize = PagedKVCache.defaultBlockSize
@@ -93,6 +101,7 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
             throw EngineError(.internalError, "cannot allocate the KV cache: \(error)")
         }
         self.executor = executor
+        self.logger = logger
         self.tokenizer = tokenizer
         self.modelName = modelName
         self.chatTemplate = chatTemplate
@@ -131,7 +140,10 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
             defer { state.live.removeAll() }
             return Array(state.live.values)
         }
-        for live in pending { live.continuation.finish(throwing: EngineError(.draining, "the server is shutting down")) }
+        for live in pending {
+            live.logger.debug("request ended: the engine is shutting down")
+            live.continuation.finish(throwing: EngineError(.draining, "the server is shutting down"))
+        }
         wakeup.signal()
     }
 
@@ -175,6 +187,8 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
                 "This model's maximum context length is \(contextLength) tokens. However, you requested \(total) tokens (\(request.promptIDs.count) in the prompt, \(request.params.maxTokens) in the completion).")
         }
         let (stream, continuation) = AsyncThrowingStream<EngineEvent, any Error>.makeStream()
+        var requestLogger = request.logger ?? logger
+        requestLogger[metadataKey: "choice"] = .string(request.id)
         let id: SequenceID = try state.withLock { state in
             if state.draining { throw EngineError(.draining, "the server is draining and admits no new requests") }
             let id = SequenceID(state.nextID)
@@ -190,7 +204,7 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
             }
             state.nextID += 1
             state.live[id] = Live(
-                requestID: request.id,
+                requestID: request.id, logger: requestLogger,
                 output: SequenceOutput(params: request.params, prompt: request.promptIDs, tokenizer: tokenizer, vocabularySize: vocab),
                 continuation: continuation, promptTokens: request.promptIDs.count, maxTokens: request.params.maxTokens)
             return id
@@ -198,20 +212,26 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
         continuation.onTermination = { [weak self] termination in
             if case .cancelled = termination { self?.abort(id) }
         }
+        requestLogger.debug("request queued", metadata: [
+            "prompt_tokens": "\(request.promptIDs.count)", "max_tokens": "\(request.params.maxTokens)",
+        ])
         wakeup.signal()
         return stream
     }
 
     /// Ends a sequence early (its client went away) and frees its blocks.
     private func abort(_ id: SequenceID) {
-        state.withLock { state in
-            if state.live.removeValue(forKey: id) != nil {
+        let logger = state.withLock { state -> Logger? in
+            if let live = state.live.removeValue(forKey: id) {
                 state.scheduler.abort(id)
+                return live.logger
             } else if state.sampling.contains(id) {
                 state.abortedWhileSampling.insert(id)
                 state.scheduler.abort(id)
             }
+            return nil
         }
+        logger?.debug("request aborted: its stream was cancelled (the client went away)")
     }
 
     // MARK: The loop
@@ -305,6 +325,7 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
             decisions.append(taken[index].live.output.next(logits: rowLogits))
         }
         var events: [Emission] = []
+        var finishedLogs: [(Logger, FinishReason, EngineUsage)] = []
         var orphans: [Live] = []
         var failures: [(Live, String)] = []
         state.withLock { state in
@@ -378,10 +399,24 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
                 state.stats.promptTokens += live.promptTokens
                 events.append((live.continuation, .finished(reason: reason, usage: usage, trailingText: tail.text,
                                                                 stopToken: stopTokens[sequence.id]), true))
+                finishedLogs.append((live.logger, reason, usage))
             }
         }
-        for live in orphans { live.continuation.finish(throwing: EngineError(.draining, "the server is shutting down")) }
-        for (live, message) in failures { live.continuation.finish(throwing: EngineError(.internalError, message)) }
+        for (logger, reason, usage) in finishedLogs {
+            logger.debug("request finished", metadata: [
+                "finish_reason": "\(reason.rawValue)", "prompt_tokens": "\(usage.promptTokens)",
+                "completion_tokens": "\(usage.completionTokens)", "cached_tokens": "\(usage.cachedTokens)",
+                "queue_seconds": "\(usage.queueSeconds ?? 0)",
+            ])
+        }
+        for live in orphans {
+            live.logger.debug("request ended: the engine is shutting down")
+            live.continuation.finish(throwing: EngineError(.draining, "the server is shutting down"))
+        }
+        for (live, message) in failures {
+            live.logger.error("request failed", metadata: ["error": "\(message)"])
+            live.continuation.finish(throwing: EngineError(.internalError, message))
+        }
         return events
     }
 
@@ -390,7 +425,11 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
     /// nothing computed before the failure is reused.
     private func fail(_ step: SchedulerStep, _ error: any Error) {
         let failed = state.withLock { $0.abandonAll() }
+        logger.error("forward pass failed; ending every live request", metadata: [
+            "error": "\(error)", "requests": "\(failed.count)",
+        ])
         for live in failed {
+            live.logger.error("request failed: the forward pass failed", metadata: ["error": "\(error)"])
             live.continuation.finish(throwing: EngineError(.internalError, "forward pass failed: \(error)"))
         }
     }

@@ -1,3 +1,4 @@
+public import Logging
 public import ShoalTokenizers
 
 /// One generation request as the engine sees it: prompt ids and how to sample.
@@ -8,12 +9,16 @@ public struct EngineRequest: Sendable {
     public var params: SamplingParams
     /// Lower runs earlier; equal priorities are first come, first served.
     public var priority: Int
+    /// Where the engine logs about this request: the HTTP request's logger, whose metadata carry its
+    /// `request_id`; nil: the engine's own logger.
+    public var logger: Logger?
 
-    public init(id: String, promptIDs: [Int32], params: SamplingParams, priority: Int = 0) {
+    public init(id: String, promptIDs: [Int32], params: SamplingParams, priority: Int = 0, logger: Logger? = nil) {
         self.id = id
         self.promptIDs = promptIDs
         self.params = params
         self.priority = priority
+        self.logger = logger
     }
 }
 

@@ -6,10 +6,12 @@ internal import Synchronization
 /// A request context that knows its client connection, so that a long response can be cancelled when the client
 /// goes away without reading the connection's inbound side (Hummingbird's `consumeWithCancellationOnInboundClose`
 /// does, and costs the connection its keep-alive).
-public struct ConnectionRequestContext: RequestContext {
+public struct ConnectionRequestContext: RequestIDContext {
     public var coreContext: CoreRequestContextStorage
     /// The connection the request came on.
     public let connection: ClientConnection
+    /// The request's id (set by `RequestIDMiddleware`).
+    public var requestID = ""
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

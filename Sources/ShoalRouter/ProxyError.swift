@@ -45,10 +45,8 @@ struct ProxyError: Error, CustomStringConvertible {
     }
 }
 
-/// Renders every error as an OpenAI error body.
+/// Renders every error as an OpenAI error body; unexpected ones are logged through the request's logger.
 struct RouterErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    let logger: Logger
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -66,7 +64,7 @@ struct RouterErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            logger.error("router error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            context.logger.error("router error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return ProxyError(status: 500, type: "server_error", code: "internal_error",
                               message: "Internal router error: \(error)").response
         }

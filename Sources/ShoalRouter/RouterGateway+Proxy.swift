@@ -25,10 +25,13 @@ extension RouterGateway {
         var migratable: Bool
         var clientWantsIDs: Bool
         var started: ContinuousClock.Instant
+        /// The request's logger: its metadata carry the `request_id` that the replica logs too.
+        var logger: Logger
     }
 
-    /// Proxies a completions or chat request; the client closing `connection` cancels the upstream request.
-    func proxy(_ incoming: Request, kind: StreamRelay.Kind, connection: ClientConnection) async throws -> Response {
+    /// Proxies a completions or chat request; the client closing its connection cancels the upstream request.
+    func proxy(_ incoming: Request, kind: StreamRelay.Kind, context: ConnectionRequestContext) async throws -> Response {
+        let connection = context.connection
         let (data, decoded) = try await readBody(incoming)
         var body = decoded
         if let stream = body["stream"], stream != .null, stream != .bool(true), stream != .bool(false) {
@@ -38,7 +41,7 @@ extension RouterGateway {
         for field in incoming.headers { headerValues[field.name.canonicalName] = field.value }
         let (promptText, lastUser) = Self.promptText(body, kind: kind)
         let pool = try resolvePool(body["model"]?.stringValue, promptText: promptText, lastUser: lastUser,
-                                   headers: headerValues)
+                                   headers: headerValues, logger: context.logger)
         let poolNamed = body["model"] == .string(pool)
         body["model"] = .string(pool)
         let stream = body["stream"] == .bool(true)
@@ -57,11 +60,12 @@ extension RouterGateway {
             encodedBody = ByteBuffer(bytes: try StructuredOutput.encode(body, keepingConstraintsOf: data.readableBytesView))
         }
 
-        let forward = forwardHeaders(incoming, headerValues)
+        let forward = forwardHeaders(incoming, requestID: context.requestID)
         let key = headerValues["x-session-id"] ?? body["user"]?.stringValue
         let plan = ProxyPlan(
             kind: kind, pool: pool, body: body, encodedBody: encodedBody, routing: RoutingRequest(routingKey: key, promptText: promptText),
-            headers: forward, stream: stream, migratable: migratable, clientWantsIDs: clientWantsIDs, started: now)
+            headers: forward, stream: stream, migratable: migratable, clientWantsIDs: clientWantsIDs, started: now,
+            logger: context.logger)
         let path = kind.path
         let lease: ReplicaSet.Lease
         let response: HTTPClientResponse
@@ -114,7 +118,8 @@ extension RouterGateway {
     }
 
     /// The pool for the request's `model`: a pool by name, an alias through its rules, or the only pool.
-    func resolvePool(_ model: String?, promptText: String, lastUser: String, headers: [String: String]) throws -> String {
+    func resolvePool(_ model: String?, promptText: String, lastUser: String, headers: [String: String],
+                     logger: Logger) throws -> String {
         if let model, replicas.hasPool(model) { return model }
         if let model, let rules = aliases[model] {
             let input = RuleInput(promptTokens: RuleInput.estimatedTokens(characters: promptText.count),
@@ -206,6 +211,9 @@ extension RouterGateway {
             do {
                 let response = try await responseHead(from: lease.replica, plan, path: path, body: buffer)
                 let code = Int(response.status.code)
+                plan.logger.debug("replica answered", metadata: [
+                    "replica": "\(lease.replica)", "pool": "\(plan.pool)", "status": "\(code)", "attempt": "\(attempt)",
+                ])
                 guard configuration.retry.retryableStatuses.contains(code) else { return (lease, response) }
                 let errorBody = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
                 lease.end(status: code)
@@ -215,7 +223,7 @@ extension RouterGateway {
                 if Task.isCancelled { throw CancellationError() }
                 let kind = Upstream.classify(error)
                 lease.end(Upstream.isLocalCongestion(error) ? .ignored : .failure, error: Upstream.label(kind))
-                logger.debug("upstream attempt failed", metadata: [
+                plan.logger.warning("upstream attempt failed", metadata: [
                     "replica": "\(lease.replica)", "error": "\(error)", "attempt": "\(attempt)",
                 ])
                 lastError = kind == .timeout
@@ -254,13 +262,12 @@ extension RouterGateway {
         let probeTimeout = configuration.health.timeout
         return try await withThrowingTaskGroup(of: HTTPClientResponse?.self) { group in
             group.addTask { try await post() }
-            group.addTask { [upstream, logger] in
+            group.addTask { [upstream] in
                 while true {
                     try await Task.sleep(for: interval)
                     if (try? await upstream.get(replica, path: "/health", timeout: probeTimeout)) == nil {
-                        logger.warning("replica stopped answering before the response head", metadata: [
-                            "replica": "\(replica)", "request": "\(plan.headers.first(name: "x-request-id") ?? "-")",
-                        ])
+                        plan.logger.warning("replica stopped answering before the response head",
+                                            metadata: ["replica": "\(replica)"])
                         return nil
                     }
                 }
@@ -280,7 +287,8 @@ extension RouterGateway {
         var migrations = 0
         while true {
             // A client that went away ends the relay by throwing; the lease then ends as ignored when dropped.
-            switch try await forward(upstream.response, from: upstream.lease.replica, relay: &relay, writer: &writer) {
+            switch try await forward(upstream.response, from: upstream.lease.replica, relay: &relay, writer: &writer,
+                                     logger: plan.logger) {
             case .done:
                 upstream.lease.end(.success)
                 return
@@ -312,7 +320,7 @@ extension RouterGateway {
     /// Forwards one upstream's events to the client until `[DONE]` or the upstream breaks.
     /// - Throws: `ClientGone` when writing to the client fails, `CancellationError` when the client went away.
     private func forward(_ response: HTTPClientResponse, from replica: ReplicaID, relay: inout StreamRelay,
-                         writer: inout any ResponseBodyWriter) async throws -> UpstreamEnding {
+                         writer: inout any ResponseBodyWriter, logger: Logger) async throws -> UpstreamEnding {
         var parser = ServerSentEventParser()
         var clientFinished = false
         do {
@@ -337,7 +345,7 @@ extension RouterGateway {
             throw error
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            logger.debug("upstream stream broke", metadata: ["replica": "\(replica)", "error": "\(error)"])
+            logger.warning("upstream stream broke", metadata: ["replica": "\(replica)", "error": "\(error)"])
         }
         guard relay.isDone else { return .broken }
         if !clientFinished { try await writer.finish(nil) }
@@ -395,9 +403,8 @@ extension RouterGateway {
         }
         if relay.forwardedAny { relay.beginContinuation() }
         metrics.migration(model: plan.pool, outcome: "ok")
-        logger.info("stream migrated", metadata: [
+        plan.logger.info("stream migrated", metadata: [
             "from": "\(broken)", "to": "\(lease.replica)", "generated": "\(relay.generated.count)",
-            "request": "\(plan.headers.first(name: "x-request-id") ?? "-")",
         ])
         return (lease, response)
     }
@@ -428,13 +435,14 @@ extension RouterGateway {
     /// Passes a one-shot request (`/tokenize`, `/detokenize`) to a replica of the body's model: the client's body
     /// as it came (with `model` set to the pool when an alias chose it), the replica's answer as it came, with the
     /// same retries as completions.
-    func passThrough(_ incoming: Request, path: String) async throws -> Response {
+    func passThrough(_ incoming: Request, path: String, context: ConnectionRequestContext) async throws -> Response {
         let (data, decoded) = try await readBody(incoming)
         var body = decoded
         var headerValues: [String: String] = [:]
         for field in incoming.headers { headerValues[field.name.canonicalName] = field.value }
         let text = body["prompt"]?.stringValue ?? ""
-        let pool = try resolvePool(body["model"]?.stringValue, promptText: text, lastUser: text, headers: headerValues)
+        let pool = try resolvePool(body["model"]?.stringValue, promptText: text, lastUser: text, headers: headerValues,
+                                   logger: context.logger)
         let encoded: ByteBuffer
         if body["model"] == .string(pool) {
             encoded = data
@@ -442,11 +450,11 @@ extension RouterGateway {
             body["model"] = .string(pool)
             encoded = ByteBuffer(bytes: try ServerSentEvents.makeEncoder().encode(JSONValue.object(body)))
         }
-        let forward = forwardHeaders(incoming, headerValues)
+        let forward = forwardHeaders(incoming, requestID: context.requestID)
         let plan = ProxyPlan(
             kind: .completion, pool: pool, body: body, encodedBody: encoded,
             routing: RoutingRequest(routingKey: headerValues["x-session-id"], promptText: text), headers: forward,
-            stream: false, migratable: false, clientWantsIDs: false, started: now)
+            stream: false, migratable: false, clientWantsIDs: false, started: now, logger: context.logger)
         let lease: ReplicaSet.Lease
         let response: HTTPClientResponse
         do {
@@ -491,15 +499,15 @@ extension RouterGateway {
     }
 
     /// The headers a request carries upstream: the replica key (or the client's own authorization) and its
-    /// request id.
-    func forwardHeaders(_ request: Request, _ headerValues: [String: String]) -> HTTPHeaders {
+    /// request id (the client's, or the one the router made), so that the replica logs it too.
+    func forwardHeaders(_ request: Request, requestID: String) -> HTTPHeaders {
         var forward = HTTPHeaders()
         if configuration.replicaAPIKey != nil {
             forward.add(contentsOf: upstream.replicaHeaders)
         } else if let auth = request.headers[.authorization] {
             forward.add(name: "authorization", value: auth)
         }
-        if let id = headerValues["x-request-id"] { forward.add(name: "x-request-id", value: id) }
+        forward.add(name: "x-request-id", value: requestID)
         return forward
     }
 }

@@ -162,19 +162,20 @@ public final class RouterGateway: Service, Sendable {
     /// The Hummingbird application serving the router's endpoints.
     public func makeApplication() -> some ApplicationProtocol {
         let router = Router(context: ConnectionRequestContext.self)
-        router.add(middleware: RouterErrorMiddleware(logger: logger))
+        router.add(middleware: RequestIDMiddleware())
+        router.add(middleware: RouterErrorMiddleware())
         router.post("/v1/completions") { request, context in
             try self.authorizeClient(request)
-            return try await self.proxy(request, kind: .completion, connection: context.connection)
+            return try await self.proxy(request, kind: .completion, context: context)
         }
         router.post("/v1/chat/completions") { request, context in
             try self.authorizeClient(request)
-            return try await self.proxy(request, kind: .chat, connection: context.connection)
+            return try await self.proxy(request, kind: .chat, context: context)
         }
         for path in ["/tokenize", "/detokenize"] {
-            router.post(RouterPath(path)) { request, _ in
+            router.post(RouterPath(path)) { request, context in
                 try self.authorizeClient(request)
-                return try await self.passThrough(request, path: path)
+                return try await self.passThrough(request, path: path, context: context)
             }
         }
         // The other methods on the API's paths get 405, as from a replica, rather than 404.

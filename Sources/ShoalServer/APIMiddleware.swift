@@ -6,16 +6,16 @@ internal import ShoalAPI
 /// Turns every error into OpenAI's error body with the right status, so no handler has to: `APIError`s as
 /// they are, unknown routes as 404 (405 for a known path with the wrong method), oversized bodies as 413,
 /// anything unexpected as 500.
+/// Failures are logged through the request's logger (with its `request_id`).
 struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     let knownPaths: Set<String>
-    let logger: Logger
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as APIError {
             if error.code == .internalError {
-                logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error.message)"])
+                context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error.message)"])
             }
             return ServerContext.errorResponse(error)
         } catch let error as HTTPError where error.status == .notFound {
@@ -33,7 +33,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            logger.error("unexpected error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            context.logger.error("unexpected error", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return ServerContext.errorResponse(APIError(.internalError, "Internal server error: \(error)"))
         }
     }

@@ -11,7 +11,7 @@ internal import ShoalTokenizers
 struct ChatCompletionsEndpoint: Sendable {
     let server: ServerContext
 
-    func handle(_ request: Request, connection: ClientConnection) async throws -> Response {
+    func handle(_ request: Request, context: ConnectionRequestContext) async throws -> Response {
         let ticket = try server.state.admit(retryAfter: server.retryAfter)
         var request = request
         let body = try await server.readBody(&request)
@@ -50,7 +50,7 @@ struct ChatCompletionsEndpoint: Sendable {
         let n = input.n ?? 1
         let streams = try ChoiceStreams(
             engine: engine, requestID: id, prompts: [promptIDs], n: n, params: params,
-            priority: input.priority ?? 0, retryAfter: server.retryAfter)
+            priority: input.priority ?? 0, retryAfter: server.retryAfter, logger: context.logger)
         let run = ChatRun(
             server: server, model: model, formatter: TokenFormatter(tokenizer: tokenizer), id: id,
             created: ServerContext.unixTime, promptIDs: promptIDs, n: n,
@@ -58,7 +58,7 @@ struct ChatCompletionsEndpoint: Sendable {
             returnTokenIDs: input.returnTokenIDs ?? false,
             includeUsage: input.streamOptions?.includeUsage ?? false, streams: streams, toolCalling: toolCalling)
 
-        return try await run.respond(connection: connection, streaming: input.stream == true, ticket: ticket, server: server)
+        return try await run.respond(context: context, streaming: input.stream == true, ticket: ticket, server: server)
     }
 }
 

@@ -1,3 +1,4 @@
+internal import Logging
 internal import ShoalAPI
 internal import ShoalEngine
 
@@ -20,8 +21,9 @@ struct ChoiceStreams: Sendable {
     /// - Parameters:
     ///   - seed: choice `i` of each prompt samples with `seed + i`, so `n` seeded choices differ but repeat.
     /// - Throws: `APIError` mapped from the engine's refusal.
+    ///   - logger: the HTTP request's logger (its metadata carry the `request_id`), for the engine's log lines.
     init(engine: any InferenceEngine, requestID: String, prompts: [[Int32]], n: Int, params: SamplingParams,
-         priority: Int, retryAfter: Int) throws(APIError) {
+         priority: Int, retryAfter: Int, logger: Logger) throws(APIError) {
         var streams: [AsyncThrowingStream<EngineEvent, any Error>] = []
         streams.reserveCapacity(prompts.count * n)
         submitted = .now
@@ -30,7 +32,7 @@ struct ChoiceStreams: Sendable {
                 var choiceParams = params
                 if let seed = params.seed { choiceParams.seed = seed &+ UInt64(i) }
                 let request = EngineRequest(id: "\(requestID)-\(p * n + i)", promptIDs: prompt, params: choiceParams,
-                                            priority: priority)
+                                            priority: priority, logger: logger)
                 do {
                     streams.append(try engine.submit(request))
                 } catch let error as EngineError {

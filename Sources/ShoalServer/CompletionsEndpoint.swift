@@ -11,7 +11,7 @@ internal import ShoalTokenizers
 struct CompletionsEndpoint: Sendable {
     let server: ServerContext
 
-    func handle(_ request: Request, connection: ClientConnection) async throws -> Response {
+    func handle(_ request: Request, context: ConnectionRequestContext) async throws -> Response {
         let ticket = try server.state.admit(retryAfter: server.retryAfter)
         var request = request
         let body = try await server.readBody(&request)
@@ -54,14 +54,14 @@ struct CompletionsEndpoint: Sendable {
         let n = input.n ?? 1
         let streams = try ChoiceStreams(
             engine: engine, requestID: id, prompts: prompts.map(\.ids), n: n, params: params,
-            priority: input.priority ?? 0, retryAfter: server.retryAfter)
+            priority: input.priority ?? 0, retryAfter: server.retryAfter, logger: context.logger)
         let run = CompletionRun(
             server: server, model: model, formatter: TokenFormatter(tokenizer: tokenizer), id: id,
             created: ServerContext.unixTime, prompts: prompts, n: n, echo: input.echo ?? false,
             logprobs: input.logprobs, returnTokenIDs: input.returnTokenIDs ?? false,
             includeUsage: input.streamOptions?.includeUsage ?? false, streams: streams)
 
-        return try await run.respond(connection: connection, streaming: input.stream == true, ticket: ticket, server: server)
+        return try await run.respond(context: context, streaming: input.stream == true, ticket: ticket, server: server)
     }
 }
 

@@ -19,9 +19,11 @@ extension GenerationRun {
     /// The response: an event stream when `streaming`, else one JSON body. Either way a client disconnect
     /// cancels the run (which aborts its engine requests), and `ticket` is released when the answer is done.
     /// The connection stays open for the client's next request (keep-alive).
-    func respond(connection: ClientConnection, streaming: Bool, ticket: RequestTicket, server: ServerContext) async throws -> Response {
+    func respond(context: ConnectionRequestContext, streaming: Bool, ticket: RequestTicket,
+                 server: ServerContext) async throws -> Response {
+        let connection = context.connection
         if streaming {
-            let logger = server.logger
+            let logger = context.logger
             return Response(status: .ok, headers: ServerContext.eventStreamHeaders, body: ResponseBody { writer in
                 defer { ticket.finish() }
                 do {

@@ -40,10 +40,11 @@ public func makeRouter(
     let info = InfoEndpoints(server: server)
 
     let router = Router(context: ConnectionRequestContext.self)
-    router.add(middleware: APIErrorMiddleware(knownPaths: Route.all, logger: logger))
+    router.add(middleware: RequestIDMiddleware())
+    router.add(middleware: APIErrorMiddleware(knownPaths: Route.all))
     router.add(middleware: APIKeyMiddleware(keys: configuration.apiKeys, openPaths: Route.open))
-    router.post(RouterPath(Route.completions)) { request, context in try await completions.handle(request, connection: context.connection) }
-    router.post(RouterPath(Route.chatCompletions)) { request, context in try await chat.handle(request, connection: context.connection) }
+    router.post(RouterPath(Route.completions)) { request, context in try await completions.handle(request, context: context) }
+    router.post(RouterPath(Route.chatCompletions)) { request, context in try await chat.handle(request, context: context) }
     router.get(RouterPath(Route.models)) { _, _ in try info.models() }
     router.post(RouterPath(Route.tokenize)) { request, _ in try await info.tokenize(request) }
     router.post(RouterPath(Route.detokenize)) { request, _ in try await info.detokenize(request) }
