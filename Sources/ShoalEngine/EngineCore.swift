@@ -23,6 +23,8 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
     private let checksInvariants: Bool
     /// Tokens the KV cache holds.
     public let cacheTokenCapacity: Int
+    /// Ids both the tokenizer and the model know, and `contextLength`.
+    public let promptLimits: PromptLimits
     private let state: Mutex<State>
     private let wakeup = DispatchSemaphore(value: 0)
     /// For requests that bring no logger of their own.
@@ -110,6 +112,8 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
         assert({ checks = true; return true }())
         checksInvariants = checks
         contextLength = context
+        promptLimits = PromptLimits(vocabularySize: min(tokenizer.vocabularySize, config.vocabularySize),
+                                    contextLength: context)
         cacheTokenCapacity = blocks * blockSize
         var initial = State(scheduler: scheduler)
         initial.stats.kvBlocksTotal = blocks
@@ -177,14 +181,10 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
             throw EngineError(.invalidPrompt, error.message)
         }
         let vocab = executor.config.vocabularySize
-        guard !request.promptIDs.isEmpty else { throw EngineError(.invalidPrompt, "the prompt is empty") }
-        if let bad = request.promptIDs.first(where: { $0 < 0 || Int($0) >= vocab }) {
-            throw EngineError(.invalidPrompt, "prompt token id \(bad) is outside the vocabulary of \(vocab)")
-        }
-        let total = request.promptIDs.count + request.params.maxTokens
-        guard total <= contextLength else {
-            throw EngineError(.contextExceeded,
-                "This model's maximum context length is \(contextLength) tokens. However, you requested \(total) tokens (\(request.promptIDs.count) in the prompt, \(request.params.maxTokens) in the completion).")
+        do {
+            try promptLimits.check(request.promptIDs, maxTokens: request.params.maxTokens)
+        } catch {
+            throw EngineError(error)
         }
         let (stream, continuation) = AsyncThrowingStream<EngineEvent, any Error>.makeStream()
         var requestLogger = request.logger ?? logger
@@ -196,10 +196,12 @@ public final class EngineCore: InferenceEngine, @unchecked Sendable {
                 try state.scheduler.add(SchedulerRequest(
                     id: id, promptTokens: request.promptIDs, maxTokens: request.params.maxTokens, priority: request.priority))
             } catch let error as SchedulerError {
+                // What only the scheduler knows: its queue, and a request that would not fit the whole KV cache.
+                // (Prompt and context were checked above; the scheduler's own guards of them are its invariants.)
                 switch error.code {
                 case .queueFull: throw EngineError(.queueFull, error.message)
-                case .exceedsCacheCapacity, .exceedsContextLength: throw EngineError(.contextExceeded, error.message)
-                default: throw EngineError(.invalidPrompt, error.message)
+                case .exceedsCacheCapacity: throw EngineError(.contextExceeded, error.message)
+                default: throw EngineError(.internalError, "the scheduler refused a checked request: \(error.message)")
                 }
             }
             state.nextID += 1

@@ -66,10 +66,23 @@ public struct EngineError: Error, CustomStringConvertible, Sendable {
     }
     public let code: Code
     public let message: String
+    /// What was wrong with the prompt, for `.invalidPrompt` and `.contextExceeded` refusals that
+    /// `PromptLimits` made.
+    public let problem: PromptProblem?
+
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
+        problem = nil
     }
+
+    /// The refusal of a prompt that `PromptLimits.check` found wrong.
+    public init(_ problem: PromptProblem) {
+        code = problem.isContextLength ? .contextExceeded : .invalidPrompt
+        message = problem.description
+        self.problem = problem
+    }
+
     public var description: String { message }
 }
 
@@ -114,6 +127,8 @@ public protocol InferenceEngine: AnyObject, Sendable {
     var chatTemplate: String? { get }
     /// The longest prompt + output a request may have.
     var contextLength: Int { get }
+    /// What `submit` accepts as prompt and `max_tokens` (default: the tokenizer's ids and `contextLength`).
+    var promptLimits: PromptLimits { get }
 
     /// Admits a request and returns its event stream. Ending the stream early (the consumer stops
     /// iterating or is cancelled) aborts the request and frees its KV blocks at once.

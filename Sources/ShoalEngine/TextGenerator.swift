@@ -58,6 +58,15 @@ public struct GenerationError: Error, CustomStringConvertible, Sendable {
         self.message = message
     }
     public var description: String { message }
+
+    /// The refusal of a prompt that `PromptLimits.check` found wrong.
+    public init(_ problem: PromptProblem) {
+        switch problem {
+        case .empty: self.init(.emptyPrompt, problem.description)
+        case .tokenOutsideVocabulary: self.init(.invalidToken, problem.description)
+        case .fillsContext, .exceedsContext: self.init(.contextExceeded, problem.description)
+        }
+    }
 }
 
 /// Runs one sequence at a time through a model: prefill in chunks, then sample token by token.
@@ -112,14 +121,12 @@ public final class TextGenerator {
         onToken: (GeneratedToken) -> Void = { _ in }
     ) throws -> GenerationResult {
         try params.validate()
-        guard !promptIDs.isEmpty else { throw GenerationError(.emptyPrompt, "the prompt is empty") }
         let vocab = executor.config.vocabularySize
-        if let bad = promptIDs.first(where: { $0 < 0 || Int($0) >= vocab }) {
-            throw GenerationError(.invalidToken, "prompt token id \(bad) is outside the vocabulary of \(vocab)")
-        }
-        guard promptIDs.count + params.maxTokens <= contextLength else {
-            throw GenerationError(.contextExceeded,
-                "prompt (\(promptIDs.count) tokens) plus max_tokens (\(params.maxTokens)) exceeds the context length of \(contextLength)")
+        do {
+            try PromptLimits(vocabularySize: min(vocab, tokenizer.vocabularySize), contextLength: contextLength)
+                .check(promptIDs, maxTokens: params.maxTokens)
+        } catch {
+            throw GenerationError(error)
         }
         let clock = ContinuousClock()
         let start = clock.now

@@ -43,8 +43,11 @@ struct ChatCompletionsEndpoint: Sendable {
                 try constraint.outputConstraint(prompt: promptIDs, compile: cache.compile)
             }
         }
-        try ContextLimit.check(promptTokens: promptIDs.count, maxTokens: requested ?? params.maxTokens,
-                               contextLength: engine.contextLength, input: "messages")
+        do {
+            try engine.promptLimits.check(promptIDs, maxTokens: requested ?? params.maxTokens)
+        } catch {
+            throw APIError(error, input: "messages", param: "messages")
+        }
 
         let id = ServerContext.makeID("chatcmpl-")
         let n = input.n ?? 1

@@ -47,7 +47,9 @@ struct ChoiceStreams: Sendable {
 
     /// The HTTP error for an engine refusal.
     static func apiError(_ error: EngineError, retryAfter: Int) -> APIError {
-        switch error.code {
+        // The endpoints check prompts before submitting; a problem the engine still finds maps the same way.
+        if let problem = error.problem { return APIError(problem, input: "prompt", param: "prompt") }
+        return switch error.code {
         case .queueFull: APIError(.queueFull, "The server is busy (\(error.message)); retry later", retryAfterSeconds: retryAfter)
         case .draining: APIError(.unavailable, "The server is shutting down (\(error.message))", retryAfterSeconds: retryAfter)
         case .contextExceeded: APIError(.contextLengthExceeded, error.message, param: "max_tokens")

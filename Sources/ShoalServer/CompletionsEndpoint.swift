@@ -22,23 +22,25 @@ struct CompletionsEndpoint: Sendable {
         let structured = try StructuredOutput.read(from: body)
 
         let items = input.prompt.items
+        let limits = engine.promptLimits
         var prompts: [CompletionRun.Prompt] = []
         for (index, item) in items.enumerated() {
             let param = items.count > 1 ? "prompt[\(index)]" : "prompt"
+            let ids: [Int32]
+            switch item {
+            case .text(let text): ids = try await Offload.run { tokenizer.encode(text, addSpecial: true, parseSpecial: true) }
+            case .tokens(let given): ids = given
+            }
+            do {
+                try limits.check(ids, maxTokens: params.maxTokens)
+            } catch {
+                throw APIError(error, input: "prompt", param: param)
+            }
             let prompt: CompletionRun.Prompt
             switch item {
-            case .text(let text):
-                let ids = try await Offload.run { tokenizer.encode(text, addSpecial: true, parseSpecial: true) }
-                prompt = .init(ids: ids, text: text)
-            case .tokens(let ids):
-                if let bad = ids.first(where: { $0 < 0 || Int($0) >= tokenizer.vocabularySize }) {
-                    throw APIError.invalid(param, "\(param): token id \(bad) is outside the vocabulary (0..<\(tokenizer.vocabularySize))")
-                }
-                prompt = .init(ids: ids, text: tokenizer.decode(ids, skipSpecial: false))
+            case .text(let text): prompt = .init(ids: ids, text: text)
+            case .tokens: prompt = .init(ids: ids, text: tokenizer.decode(ids, skipSpecial: false))
             }
-            guard !prompt.ids.isEmpty else { throw APIError.invalid(param, "\(param) must not be empty") }
-            try ContextLimit.check(promptTokens: prompt.ids.count, maxTokens: params.maxTokens,
-                                   contextLength: engine.contextLength, input: "prompt")
             prompts.append(prompt)
         }
         if let structured {

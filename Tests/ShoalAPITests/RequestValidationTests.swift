@@ -217,15 +217,33 @@ private func apiError(_ body: () throws -> Void) -> APIError? {
         #expect(error?.message.contains("image_url") == true)
     }
 
-    @Test func contextLimitUsesVLLMWording() {
-        let over = apiError { try ContextLimit.check(promptTokens: 100, maxTokens: 200, contextLength: 256, input: "messages") }
+    @Test func promptProblemsUseVLLMWording() throws {
+        let limits = PromptLimits(vocabularySize: 1000, contextLength: 256)
+        func refusal(_ prompt: Int, _ maxTokens: Int, input: String) -> APIError? {
+            do {
+                try limits.check([Int32](repeating: 5, count: prompt), maxTokens: maxTokens)
+                return nil
+            } catch {
+                return APIError(error, input: input, param: input)
+            }
+        }
+        let over = refusal(100, 200, input: "messages")
         #expect(over?.message == "This model's maximum context length is 256 tokens. However, you requested 300 tokens "
             + "(100 in the messages, 200 in the completion). Please reduce the length of the messages or completion.")
         #expect(over?.code == .contextLengthExceeded)
         #expect(over?.param == "max_tokens")
-        let prompt = apiError { try ContextLimit.check(promptTokens: 300, maxTokens: 1, contextLength: 256, input: "prompt") }
+        let prompt = refusal(300, 1, input: "prompt")
         #expect(prompt?.message.contains("maximum context length is 256 tokens") == true)
         #expect(prompt?.param == "prompt")
-        #expect(apiError { try ContextLimit.check(promptTokens: 100, maxTokens: 156, contextLength: 256, input: "prompt") } == nil)
+        #expect(refusal(100, 156, input: "prompt") == nil)
+        #expect(refusal(0, 1, input: "prompt")?.message == "prompt must not be empty")
+        #expect(refusal(255, .max, input: "prompt")?.code == .contextLengthExceeded, "no overflow")
+        do {
+            try limits.check([1, 1000], maxTokens: 1)
+            Issue.record("an id outside the vocabulary passed")
+        } catch {
+            #expect(error == .tokenOutsideVocabulary(1000, vocabularySize: 1000))
+            #expect(APIError(error, input: "prompt", param: "prompt[1]").param == "prompt[1]")
+        }
     }
 }
