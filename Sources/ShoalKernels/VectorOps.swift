@@ -244,3 +244,9 @@ package func geluTanhMulReference(_ gate: UnsafeMutablePointer<Float>, _ up: Uns
         gate[i] = Float(gelu * Double(up[i]))
     }
 }
+
+/// `x[i] = cap · tanh(x[i] / cap)` (logit soft-capping, as Gemma 2 does to attention scores and logits).
+public func softcap(_ x: UnsafeMutablePointer<Float>, count: Int, cap: Float) {
+    let c = Double(cap)
+    for i in 0..<count { x[i] = Float(c * libmTanh(Double(x[i]) / c)) }
+}

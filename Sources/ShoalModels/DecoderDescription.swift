@@ -9,6 +9,8 @@ public struct DecoderDescription: Sendable {
         case query = "attn_q"
         case key = "attn_k"
         case value = "attn_v"
+        /// Queries, keys and values in one matrix (Phi-3), rows in that order.
+        case queryKeyValue = "attn_qkv"
         case queryNorm = "attn_q_norm"
         case keyNorm = "attn_k_norm"
         case attentionOutput = "attn_output"
@@ -22,6 +24,18 @@ public struct DecoderDescription: Sendable {
         /// The tensors every llama-style block has.
         public static let llama: Set<Tensor> = [.attentionNorm, .query, .key, .value, .attentionOutput,
                                                 .feedForwardNorm, .gate, .up, .down]
+    }
+
+    /// How the feed-forward part of a block is laid out in the file.
+    public enum FeedForward: Sendable, Equatable {
+        /// `ffn_gate` and `ffn_up` (feed-forward width rows each), `ffn_down`.
+        case gated
+        /// One `ffn_up` of twice the width: the gate's rows, then the up projection's (Phi-3).
+        case fusedGateUp
+        /// A mixture of experts: `ffn_gate_inp` scores `experts` gated MLPs of `width` each (`ffn_gate_exps`,
+        /// `ffn_up_exps`, `ffn_down_exps`); each token runs the `used` best, weighted by the softmax of their
+        /// scores (renormalised over the chosen ones when `normalizeWeights`).
+        case experts(count: Int, used: Int, width: Int, normalizeWeights: Bool)
     }
 
     /// The gated MLP's activation.
@@ -51,6 +65,17 @@ public struct DecoderDescription: Sendable {
     public var activation: Activation
     /// How each layer (by absolute index) attends.
     public var attention: [Attention]
+    /// The per-layer tensors that also have a `.bias` (added after the product: Qwen2's q/k/v).
+    public var biases: Set<Tensor> = []
+    public var feedForward: FeedForward = .gated
+    /// Queries are multiplied by this before the scores (nil: 1/√head_dim).
+    public var attentionScale: Float?
+    /// Scores become `cap · tanh(score / cap)` before the softmax (Gemma 2).
+    public var attentionSoftcap: Float?
+    /// Logits become `cap · tanh(logit / cap)` (Gemma 2).
+    public var finalLogitSoftcap: Float?
+    /// Whether the file's `rope_freqs.weight` divides each rotary frequency (Llama 3's long-context scaling).
+    public var ropeFrequencyFactors = false
 
     public init(config: ModelConfig, tensors: Set<Tensor>, embeddingScale: Float? = nil, activation: Activation,
                 attention: [Attention]) {
@@ -64,14 +89,27 @@ public struct DecoderDescription: Sendable {
     /// The global tensors a decoder file may have besides its layers'.
     static let globalTensors: Set<String> = ["token_embd.weight", "output_norm.weight", "output.weight"]
 
+    /// Every tensor name the description reads for `layerCount` layers.
+    var claimedTensors: Set<String> {
+        var claimed = Self.globalTensors
+        if ropeFrequencyFactors { claimed.insert("rope_freqs.weight") }
+        for layer in 0..<config.layerCount {
+            for tensor in tensors { claimed.insert("blk.\(layer).\(tensor.rawValue).weight") }
+            for tensor in biases { claimed.insert("blk.\(layer).\(tensor.rawValue).bias") }
+            if case .experts = feedForward {
+                for name in ["ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"] {
+                    claimed.insert("blk.\(layer).\(name).weight")
+                }
+            }
+        }
+        return claimed
+    }
+
     /// Checks that `file` has no tensor this description does not account for (as llama.cpp refuses a file with
     /// the wrong tensor count): a tensor nobody reads means the file is not what the architecture computes.
     /// - Throws: `ModelError(.badTensor)` naming the first unclaimed tensors.
     func checkEveryTensorIsUsed(in file: GGUFFile) throws {
-        var claimed = Self.globalTensors
-        for layer in 0..<config.layerCount {
-            for tensor in tensors { claimed.insert("blk.\(layer).\(tensor.rawValue).weight") }
-        }
+        let claimed = claimedTensors
         let unclaimed = file.tensors.map(\.name).filter { !claimed.contains($0) }
         guard unclaimed.isEmpty else {
             let shown = unclaimed.prefix(5).map { "'\($0)'" }.joined(separator: ", ")

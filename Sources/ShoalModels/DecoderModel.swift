@@ -1,6 +1,7 @@
 public import ShoalGGUF
 public import ShoalKernels
 import Synchronization
+internal import Foundation
 
 /// Sums partial results across the tensor-parallel ranks of a layer (all-reduce), in place.
 ///
@@ -24,16 +25,34 @@ public final class DecoderModel: LanguageModel {
         var query: LinearWeight
         var key: LinearWeight
         var value: LinearWeight
+        var queryBias: [Float]?
+        var keyBias: [Float]?
+        var valueBias: [Float]?
         var queryNorm: [Float]?
         var keyNorm: [Float]?
         var attentionOutput: LinearWeight
         var postAttentionNorm: [Float]?
         var feedForwardNorm: [Float]
-        var gate: LinearWeight
-        var up: LinearWeight
-        var down: LinearWeight
+        var feedForward: FeedForwardWeights
         var postFeedForwardNorm: [Float]?
         var attention: DecoderDescription.Attention
+    }
+
+    /// A block's MLP: one gated MLP, or a mixture of experts.
+    enum FeedForwardWeights {
+        case dense(gate: LinearWeight, up: LinearWeight, down: LinearWeight)
+        case experts(ExpertWeights)
+    }
+
+    /// A mixture-of-experts MLP: the router and each expert's gate, up and down projections.
+    struct ExpertWeights {
+        var router: LinearWeight
+        var gate: [LinearWeight]
+        var up: [LinearWeight]
+        var down: [LinearWeight]
+        var used: Int
+        var width: Int
+        var normalizeWeights: Bool
     }
 
     public let config: ModelConfig
@@ -49,6 +68,8 @@ public final class DecoderModel: LanguageModel {
     /// Layers by absolute index minus `shard.layers.lowerBound`.
     let layers: [Layer]
     let outputNorm: [Float]?
+    /// Divisors of the rotary frequencies (`rope_freqs.weight`), when the architecture reads them.
+    let ropeFactors: [Float]?
     /// This rank's rows of the output head (`layout.vocabulary`).
     let outputHead: MatrixView?
     /// The head's fast path (fast precision only): a 4-bit draft ranks the vocabulary, the best rows are exact.
@@ -61,6 +82,7 @@ public final class DecoderModel: LanguageModel {
 
     private struct State: ~Copyable {
         var workspace = ForwardWorkspace()
+        var experts = ExpertScratch()
         var rotaryBases: [Float] = []
         var rotaries: [RotaryTable] = []
     }
@@ -82,34 +104,80 @@ public final class DecoderModel: LanguageModel {
         guard description.attention.count == config.layerCount else {
             throw ModelError(.invalidMetadata, "\(config.architecture): attention kinds for \(description.attention.count) of \(config.layerCount) layers")
         }
+        let tensors = description.tensors
+        if shard.tensorCount > 1 {
+            if tensors.contains(.queryKeyValue) || description.feedForward == .fusedGateUp {
+                throw ModelError(.invalidMetadata,
+                    "\(config.architecture) stores fused projections (attn_qkv, or gate and up in one ffn_up), which Shoal cannot split over tensor-parallel ranks yet; use --pipeline-parallel")
+            }
+            if case .experts = description.feedForward {
+                throw ModelError(.invalidMetadata,
+                    "\(config.architecture) is a mixture of experts, which Shoal cannot split over tensor-parallel ranks yet; use --pipeline-parallel")
+            }
+        }
         let w = WeightBinding(file: file, precision: precision)
         let layout = try Self.layout(of: shard, in: file, description: description)
         let h = config.hiddenSize, f = config.feedForwardSize, d = config.headDim
+        let qw = config.queryWidth, kw = config.kvWidth
         let queryRows = (layout.queryHeads.lowerBound * d)..<(layout.queryHeads.upperBound * d)
         let kvRows = (layout.kvHeads.lowerBound * d)..<(layout.kvHeads.upperBound * d)
-        let tensors = description.tensors
         var layers: [Layer] = []
         for i in shard.layers {
             let p = "blk.\(i)."
             func optionalVector(_ tensor: DecoderDescription.Tensor, count: Int) throws -> [Float]? {
                 tensors.contains(tensor) ? try w.vector(p + tensor.rawValue + ".weight", count: count) : nil
             }
+            func bias(_ tensor: DecoderDescription.Tensor, count: Int, range: Range<Int>) throws -> [Float]? {
+                description.biases.contains(tensor) ? try w.vector(p + tensor.rawValue + ".bias", count: count, range: range) : nil
+            }
+            let query, key, value: LinearWeight
+            if tensors.contains(.queryKeyValue) {
+                let name = p + "attn_qkv.weight"
+                query = try w.linear(name, rows: qw + 2 * kw, columns: h, rowRange: 0..<qw)
+                key = try w.linear(name, rows: qw + 2 * kw, columns: h, rowRange: qw..<(qw + kw))
+                value = try w.linear(name, rows: qw + 2 * kw, columns: h, rowRange: (qw + kw)..<(qw + 2 * kw))
+            } else {
+                query = try w.linear(p + "attn_q.weight", rows: qw, columns: h, rowRange: queryRows)
+                key = try w.linear(p + "attn_k.weight", rows: kw, columns: h, rowRange: kvRows)
+                value = try w.linear(p + "attn_v.weight", rows: kw, columns: h, rowRange: kvRows)
+            }
+            let feedForward: FeedForwardWeights
+            switch description.feedForward {
+            case .gated:
+                feedForward = .dense(
+                    gate: try w.linear(p + "ffn_gate.weight", rows: f, columns: h, rowRange: layout.feedForward),
+                    up: try w.linear(p + "ffn_up.weight", rows: f, columns: h, rowRange: layout.feedForward),
+                    down: try w.linear(p + "ffn_down.weight", rows: h, columns: f, columnRange: layout.feedForward))
+            case .fusedGateUp:
+                feedForward = .dense(
+                    gate: try w.linear(p + "ffn_up.weight", rows: 2 * f, columns: h, rowRange: 0..<f),
+                    up: try w.linear(p + "ffn_up.weight", rows: 2 * f, columns: h, rowRange: f..<(2 * f)),
+                    down: try w.linear(p + "ffn_down.weight", rows: h, columns: f))
+            case .experts(let count, let used, let width, let normalize):
+                feedForward = .experts(ExpertWeights(
+                    router: try w.linear(p + "ffn_gate_inp.weight", rows: count, columns: h),
+                    gate: try w.experts(p + "ffn_gate_exps.weight", experts: count, rows: width, columns: h),
+                    up: try w.experts(p + "ffn_up_exps.weight", experts: count, rows: width, columns: h),
+                    down: try w.experts(p + "ffn_down_exps.weight", experts: count, rows: h, columns: width),
+                    used: used, width: width, normalizeWeights: normalize))
+            }
             layers.append(Layer(
                 attentionNorm: try w.vector(p + "attn_norm.weight", count: h),
-                query: try w.linear(p + "attn_q.weight", rows: config.queryWidth, columns: h, rowRange: queryRows),
-                key: try w.linear(p + "attn_k.weight", rows: config.kvWidth, columns: h, rowRange: kvRows),
-                value: try w.linear(p + "attn_v.weight", rows: config.kvWidth, columns: h, rowRange: kvRows),
+                query: query, key: key, value: value,
+                queryBias: try bias(.query, count: qw, range: queryRows),
+                keyBias: try bias(.key, count: kw, range: kvRows),
+                valueBias: try bias(.value, count: kw, range: kvRows),
                 queryNorm: try optionalVector(.queryNorm, count: d),
                 keyNorm: try optionalVector(.keyNorm, count: d),
-                attentionOutput: try w.linear(p + "attn_output.weight", rows: h, columns: config.queryWidth, columnRange: queryRows),
+                attentionOutput: try w.linear(p + "attn_output.weight", rows: h, columns: qw, columnRange: queryRows),
                 postAttentionNorm: try optionalVector(.postAttentionNorm, count: h),
                 feedForwardNorm: try w.vector(p + "ffn_norm.weight", count: h),
-                gate: try w.linear(p + "ffn_gate.weight", rows: f, columns: h, rowRange: layout.feedForward),
-                up: try w.linear(p + "ffn_up.weight", rows: f, columns: h, rowRange: layout.feedForward),
-                down: try w.linear(p + "ffn_down.weight", rows: h, columns: f, columnRange: layout.feedForward),
+                feedForward: feedForward,
                 postFeedForwardNorm: try optionalVector(.postFeedForwardNorm, count: h),
                 attention: description.attention[i]))
         }
+        ropeFactors = description.ropeFrequencyFactors
+            ? try w.vector("rope_freqs.weight", count: config.ropeDimensions / 2) : nil
         self.layers = layers
         embedding = try shard.holdsEmbedding ? w.matrix("token_embd.weight", rows: config.vocabularySize, columns: h) : nil
         if shard.holdsHead {
@@ -235,7 +303,8 @@ public final class DecoderModel: LanguageModel {
     private func rotary(_ base: Float, _ batch: ForwardBatch, _ state: inout State) -> Int {
         if let index = state.rotaryBases.firstIndex(of: base) { return index }
         var table = RotaryTable()
-        table.fill(positions: batch.positions, dims: config.ropeDimensions, base: base)
+        table.fill(positions: batch.positions, dims: config.ropeDimensions, base: base, scale: config.ropeScale,
+                   factors: ropeFactors)
         state.rotaryBases.append(base)
         state.rotaries.append(table)
         return state.rotaries.count - 1
@@ -262,8 +331,10 @@ public final class DecoderModel: LanguageModel {
         }
         var windowViews: [Int: [PagedAttention.TokenView]] = [:]
         let tables = batch.sequences.map(\.blockTable)
-        let attention = PagedAttention(headCount: c.headCount, kvHeadCount: c.kvHeadCount, headDim: d,
-                                       scale: 1 / Float(d).squareRoot(), queryHeads: layout.queryHeads, kvHeads: layout.kvHeads)
+        var attention = PagedAttention(headCount: c.headCount, kvHeadCount: c.kvHeadCount, headDim: d,
+                                       scale: spec.attentionScale ?? 1 / Float(d).squareRoot(),
+                                       queryHeads: layout.queryHeads, kvHeads: layout.kvHeads)
+        attention.softcap = spec.attentionSoftcap
 
         /// `rows` rows of `width` floats at `p`, RMS-normalised in place with `weight`.
         func normalize(_ p: UnsafeMutablePointer<Float>, rows: Int, width: Int, _ weight: [Float]) {
@@ -285,6 +356,9 @@ public final class DecoderModel: LanguageModel {
             matmul(layer.query, hn, xStride: h, tokens: n, q, yStride: qw, pool: pool)
             matmul(layer.key, hn, xStride: h, tokens: n, k, yStride: kw, pool: pool)
             matmul(layer.value, hn, xStride: h, tokens: n, v, yStride: kw, pool: pool)
+            if let bias = layer.queryBias { addRows(q, bias, rows: n) }
+            if let bias = layer.keyBias { addRows(k, bias, rows: n) }
+            if let bias = layer.valueBias { addRows(v, bias, rows: n) }
             if let queryNorm = layer.queryNorm { normalize(q, rows: n * qHeads, width: d, queryNorm) }
             if let keyNorm = layer.keyNorm { normalize(k, rows: n * kvHeads, width: d, keyNorm) }
             let table = state.rotaries[rotary(layer.attention.ropeBase, batch, &state)]
@@ -313,15 +387,17 @@ public final class DecoderModel: LanguageModel {
             if let norm = layer.postAttentionNorm { normalize(hn, rows: n, width: h, norm) }
             add(x, hn, count: n * h)
 
-            // Gated MLP: norm, gate and up, activation, down, [norm], residual.
+            // Gated MLP (or the experts a token is routed to): norm, gate and up, activation, down, [norm], residual.
             normalizeInput(layer.feedForwardNorm)
-            matmul(layer.gate, hn, xStride: h, tokens: n, g, yStride: f, pool: pool)
-            matmul(layer.up, hn, xStride: h, tokens: n, u, yStride: f, pool: pool)
-            switch spec.activation {
-            case .silu: siluMul(g, u, count: n * f)
-            case .geluTanh: geluTanhMul(g, u, count: n * f)
+            switch layer.feedForward {
+            case .dense(let gate, let up, let down):
+                matmul(gate, hn, xStride: h, tokens: n, g, yStride: f, pool: pool)
+                matmul(up, hn, xStride: h, tokens: n, u, yStride: f, pool: pool)
+                activate(g, u, count: n * f)
+                matmul(down, g, xStride: f, tokens: n, hn, yStride: h, pool: pool)
+            case .experts(let experts):
+                runExperts(experts, hn, tokens: n, scratch: state.experts)
             }
-            matmul(layer.down, g, xStride: f, tokens: n, hn, yStride: h, pool: pool)
             try reducer?.allReduce(hn, count: n * h)
             if let norm = layer.postFeedForwardNorm { normalize(hn, rows: n, width: h, norm) }
             add(x, hn, count: n * h)
@@ -344,6 +420,69 @@ public final class DecoderModel: LanguageModel {
             draftedHead.apply(hn, xStride: h, tokens: rows, logits, yStride: logitsWidth, pool: pool)
         } else {
             matmul(outputHead, hn, xStride: h, tokens: rows, logits, yStride: logitsWidth, pool: pool)
+        }
+        if let cap = spec.finalLogitSoftcap { softcap(logits, count: rows * logitsWidth, cap: cap) }
+    }
+
+    /// `gate = act(gate) · up`, element-wise.
+    private func activate(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafeMutablePointer<Float>, count: Int) {
+        switch spec.activation {
+        case .silu: siluMul(gate, up, count: count)
+        case .geluTanh: geluTanhMul(gate, up, count: count)
+        }
+    }
+
+    /// The mixture-of-experts MLP over `tokens` rows of `hidden` (normalised input; overwritten with the output):
+    /// the router scores every expert, each token takes its `used` best (softmax weights, renormalised over those
+    /// when asked), and each expert runs once over all the tokens routed to it, its outputs added back weighted.
+    private func runExperts(_ experts: ExpertWeights, _ hidden: UnsafeMutablePointer<Float>, tokens n: Int,
+                            scratch: ExpertScratch) {
+        let h = config.hiddenSize, count = experts.gate.count, width = experts.width
+        scratch.reserve(tokens: n, hidden: h, experts: count, width: width)
+        matmul(experts.router, hidden, xStride: h, tokens: n, scratch.scores, yStride: count, pool: pool)
+        var routed = [[(token: Int, weight: Float)]](repeating: [], count: count)
+        for t in 0..<n {
+            let row = scratch.scores + t * count
+            var maximum = -Float.infinity
+            for e in 0..<count { maximum = max(maximum, row[e]) }
+            var probabilities = [Double](repeating: 0, count: count)
+            var total = 0.0
+            for e in 0..<count {
+                probabilities[e] = exp(Double(row[e] - maximum))
+                total += probabilities[e]
+            }
+            // The best `used` experts, ties to the lower index.
+            let chosen = (0..<count).sorted { probabilities[$0] != probabilities[$1] ? probabilities[$0] > probabilities[$1] : $0 < $1 }
+                .prefix(experts.used)
+            let chosenTotal = chosen.reduce(0.0) { $0 + probabilities[$1] }
+            for e in chosen {
+                let weight = experts.normalizeWeights ? probabilities[e] / chosenTotal : probabilities[e] / total
+                routed[e].append((t, Float(weight)))
+            }
+        }
+        let out = scratch.output
+        out.update(repeating: 0, count: n * h)
+        for e in 0..<count where !routed[e].isEmpty {
+            let rows = routed[e]
+            for (i, entry) in rows.enumerated() {
+                (scratch.input + i * h).update(from: hidden + entry.token * h, count: h)
+            }
+            let m = rows.count
+            matmul(experts.gate[e], scratch.input, xStride: h, tokens: m, scratch.gate, yStride: width, pool: pool)
+            matmul(experts.up[e], scratch.input, xStride: h, tokens: m, scratch.up, yStride: width, pool: pool)
+            activate(scratch.gate, scratch.up, count: m * width)
+            matmul(experts.down[e], scratch.gate, xStride: width, tokens: m, scratch.expertOutput, yStride: h, pool: pool)
+            for (i, entry) in rows.enumerated() {
+                axpy(entry.weight, scratch.expertOutput + i * h, out + entry.token * h, count: h)
+            }
+        }
+        hidden.update(from: out, count: n * h)
+    }
+
+    /// Adds `bias` to each of `rows` consecutive rows of `bias.count` floats at `x`.
+    private func addRows(_ x: UnsafeMutablePointer<Float>, _ bias: [Float], rows: Int) {
+        bias.withUnsafeBufferPointer { b in
+            for r in 0..<rows { add(x + r * b.count, b.baseAddress!, count: b.count) }
         }
     }
 }

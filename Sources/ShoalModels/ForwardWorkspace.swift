@@ -50,3 +50,32 @@ final class ForwardWorkspace: @unchecked Sendable {  // only touched under Decod
         for p in [x, normed, q, k, v, attention, gate, up, scores] { p.deallocate() }
     }
 }
+
+/// Scratch of the mixture-of-experts MLP (router scores, the rows routed to one expert, its activations and
+/// output, the weighted sum), grown on demand.
+final class ExpertScratch: @unchecked Sendable {  // only touched under DecoderModel's mutex
+    private(set) var scores = UnsafeMutablePointer<Float>.allocate(capacity: 0)
+    private(set) var input = UnsafeMutablePointer<Float>.allocate(capacity: 0)
+    private(set) var gate = UnsafeMutablePointer<Float>.allocate(capacity: 0)
+    private(set) var up = UnsafeMutablePointer<Float>.allocate(capacity: 0)
+    private(set) var expertOutput = UnsafeMutablePointer<Float>.allocate(capacity: 0)
+    private(set) var output = UnsafeMutablePointer<Float>.allocate(capacity: 0)
+    private var shape: [Int] = [0, 0, 0, 0]
+
+    func reserve(tokens: Int, hidden: Int, experts: Int, width: Int) {
+        let wanted = [tokens, hidden, experts, width]
+        guard zip(wanted, shape).contains(where: { $0 > $1 }) else { return }
+        let grown = zip(wanted, shape).map { max($0, $1) }
+        shape = grown
+        let (n, h, e, w) = (grown[0], grown[1], grown[2], grown[3])
+        for (pointer, count) in [(\ExpertScratch.scores, n * e), (\.input, n * h), (\.gate, n * w), (\.up, n * w),
+                                 (\.expertOutput, n * h), (\.output, n * h)] as [(ReferenceWritableKeyPath<ExpertScratch, UnsafeMutablePointer<Float>>, Int)] {
+            self[keyPath: pointer].deallocate()
+            self[keyPath: pointer] = .allocate(capacity: max(count, 1))
+        }
+    }
+
+    deinit {
+        for p in [scores, input, gate, up, expertOutput, output] { p.deallocate() }
+    }
+}

@@ -27,6 +27,11 @@ public enum ModelRegistry {
     /// Describers by architecture name.
     public static let describers: [String: ArchitectureDescriber] = [
         "llama": Llama.describe,
+        "qwen2": Qwen2.describe,
+        "qwen3": Qwen3.describe,
+        "qwen3moe": Qwen3MoE.describe,
+        "phi3": Phi3.describe,
+        "gemma2": Gemma2.describe,
         "gemma3": Gemma3.describe,
     ]
 

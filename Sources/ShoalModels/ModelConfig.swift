@@ -23,6 +23,8 @@ public struct ModelConfig: Sendable, Equatable {
     public var ropeBase: Float
     public var ropeDimensions: Int
     public var ropeStyle: RoPEStyle
+    /// Linear RoPE scaling: positions are multiplied by this (1 / `rope.scaling.factor`; 1: none).
+    public var ropeScale: Float = 1
 
     /// Width of one token's keys (or values) across all KV heads.
     public var kvWidth: Int { kvHeadCount * headDim }
@@ -67,11 +69,12 @@ public struct ModelConfig: Sendable, Equatable {
             ?? file.metadata["tokenizer.ggml.tokens"]?.arrayValue?.count
             ?? file.tensor(named: "token_embd.weight")?.dimensions.last
         guard let vocab else { throw ModelError(.missingMetadata, "cannot tell the vocabulary size") }
-        let config = ModelConfig(
+        var config = ModelConfig(
             architecture: arch,
             layerCount: try int("block_count"),
             hiddenSize: hidden,
-            feedForwardSize: try int("feed_forward_length"),
+            // A mixture of experts may give only its experts' width.
+            feedForwardSize: try file.optionalInt("\(arch).feed_forward_length") ?? int("expert_feed_forward_length"),
             headCount: heads,
             kvHeadCount: kvHeads,
             headDim: headDim,
@@ -82,8 +85,35 @@ public struct ModelConfig: Sendable, Equatable {
             ropeDimensions: try file.optionalInt("\(arch).rope.dimension_count") ?? headDim,
             ropeStyle: ropeStyle
         )
+        config.ropeScale = try ropeScale(file, arch)
         try config.validate()
         return config
+    }
+
+    /// The linear position scale that `<arch>.rope.scaling.*` asks for.
+    /// - Throws: `ModelError(.invalidMetadata)` for a scaling type Shoal does not compute (YaRN, LongRoPE, ...),
+    ///   rather than running the model with positions it was not trained on.
+    static func ropeScale(_ file: GGUFFile, _ arch: String) throws -> Float {
+        let type = try file.optionalString("\(arch).rope.scaling.type") ?? "none"
+        switch type {
+        case "none":
+            if let legacy = try file.optionalFloat("\(arch).rope.scale_linear"), legacy != 1 {
+                guard legacy > 0, legacy.isFinite else {
+                    throw ModelError(.invalidMetadata, "\(arch).rope.scale_linear must be positive (got \(legacy))")
+                }
+                return 1 / legacy
+            }
+            return 1
+        case "linear":
+            let factor = try file.optionalFloat("\(arch).rope.scaling.factor") ?? 1
+            guard factor > 0, factor.isFinite else {
+                throw ModelError(.invalidMetadata, "\(arch).rope.scaling.factor must be positive (got \(factor))")
+            }
+            return 1 / factor
+        default:
+            throw ModelError(.invalidMetadata,
+                "\(arch).rope.scaling.type '\(type)' is not supported (Shoal computes none and linear); refusing to run the model with other positions than it was trained on")
+        }
     }
 
     /// Checks that the numbers describe a model the forward pass can run.

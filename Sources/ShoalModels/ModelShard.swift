@@ -194,6 +194,9 @@ extension ShardLayout {
         let query = (queryHeads.lowerBound * d)..<(queryHeads.upperBound * d)
         let kv = (kvHeads.lowerBound * d)..<(kvHeads.upperBound * d)
         if name.hasSuffix(".attn_q.weight") { return .rows(query) }
+        // A bias has one element per output row; its dimension 0 is cut like a matrix's columns.
+        if name.hasSuffix(".attn_q.bias") { return .columns(query) }
+        if name.hasSuffix(".attn_k.bias") || name.hasSuffix(".attn_v.bias") { return .columns(kv) }
         if name.hasSuffix(".attn_k.weight") || name.hasSuffix(".attn_v.weight") { return .rows(kv) }
         if name.hasSuffix(".attn_output.weight") { return .columns(query) }
         if name.hasSuffix(".ffn_gate.weight") || name.hasSuffix(".ffn_up.weight") { return .rows(feedForward) }

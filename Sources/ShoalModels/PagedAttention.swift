@@ -10,6 +10,8 @@ package struct PagedAttention {
     let kvHeadCount: Int
     let headDim: Int
     let scale: Float
+    /// Scores become `softcap · tanh(score / softcap)` before the softmax (Gemma 2); nil: none.
+    var softcap: Float?
     /// The query heads computed here (all of them, or one tensor-parallel rank's share).
     var queryHeads: Range<Int>
     /// The KV heads those query heads read; the cache holds exactly these, in order.
@@ -261,6 +263,9 @@ package struct PagedAttention {
                 }
             }
             blockIndex += 1
+        }
+        if let cap = softcap {
+            for h in 0..<group { ShoalKernels.softcap(scores + h * scoreStride, count: count, cap: cap) }
         }
         for h in 0..<group {
             let (maximum, sum) = exponentiateShifted(scores + h * scoreStride, count: count)

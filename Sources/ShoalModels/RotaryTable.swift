@@ -5,8 +5,12 @@ struct RotaryTable {
     private(set) var sines: [Float] = []
     private(set) var pairs = 0
 
-    /// Fills the table for `positions`: angle_i = position * base^(-2i/dims), i in 0..<dims/2 (float64, rounded once).
-    mutating func fill(positions: [Int32], dims: Int, base: Float) {
+    /// Fills the table for `positions`: angle_i = position · scale · base^(-2i/dims) / factors[i], i in 0..<dims/2
+    /// (float64, rounded once).
+    /// - Parameters:
+    ///   - scale: linear position scaling (1 / the scaling factor; 1: none).
+    ///   - factors: per-frequency divisors (`rope_freqs.weight`), `dims / 2` of them; nil: all 1.
+    mutating func fill(positions: [Int32], dims: Int, base: Float, scale: Float = 1, factors: [Float]? = nil) {
         pairs = dims / 2
         let count = positions.count * pairs
         if cosines.count < count {
@@ -14,7 +18,9 @@ struct RotaryTable {
             sines = [Float](repeating: 0, count: count)
         }
         var inverse = [Double](repeating: 0, count: pairs)
-        for i in 0..<pairs { inverse[i] = 1 / pow(Double(base), Double(2 * i) / Double(dims)) }
+        for i in 0..<pairs {
+            inverse[i] = Double(scale) / pow(Double(base), Double(2 * i) / Double(dims)) / Double(factors?[i] ?? 1)
+        }
         for (t, position) in positions.enumerated() {
             for i in 0..<pairs {
                 let angle = Double(position) * inverse[i]

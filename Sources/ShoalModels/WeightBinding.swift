@@ -100,6 +100,35 @@ final class WeightBinding {
         return weight
     }
 
+    /// The `experts` matrices of `rows` x `columns` stacked in the 3-D tensor `name` (GGUF dims [columns, rows,
+    /// experts]), each as a projection of its own, computed straight from the file's bytes (or repacked for the
+    /// fast path like `linear`). Only the experts a token is routed to are read in a step.
+    func experts(_ name: String, experts: Int, rows: Int, columns: Int) throws -> [LinearWeight] {
+        let info = try info(name)
+        guard info.dimensions == [columns, rows, experts] else {
+            throw ModelError(.badTensor, "tensor '\(name)' has shape \(info.dimensions), expected [\(columns), \(rows), \(experts)]")
+        }
+        guard Kernels.supports(info.type) else {
+            throw ModelError(.badTensor, "tensor '\(name)' has type \(info.type), which Shoal's kernels do not support yet")
+        }
+        let base = file.data(for: info).baseAddress!
+        var weights: [LinearWeight] = []
+        for expert in 0..<experts {
+            let view: MatrixView
+            do {
+                let whole = try MatrixView(base: base, type: info.type, rows: rows * experts, columns: columns)
+                view = try MatrixView(base: whole.row(expert * rows), type: info.type, rows: rows, columns: columns)
+            } catch {
+                throw ModelError(.badTensor, "tensor '\(name)': \(error)")
+            }
+            boundBytes += view.rows * view.rowBytes
+            let weight = LinearWeight(view, precision: precision)
+            if weight.isInterleaved { file.releasePages(UnsafeRawBufferPointer(start: view.base, count: view.rows * view.rowBytes)) }
+            weights.append(weight)
+        }
+        return weights
+    }
+
     /// Columns `columnRange` (on block boundaries) of every row of a projection matrix, copied into owned memory.
     func linear(_ name: String, rows: Int, columns: Int, columnRange: Range<Int>) throws -> LinearWeight {
         if let cut = try packagedCut(name) {
@@ -136,6 +165,15 @@ final class WeightBinding {
     }
 
     /// A vector (norm weights, biases) dequantized into owned float storage.
+    /// Elements `range` of the `count`-element vector `name` (a tensor-parallel rank's share of a bias).
+    func vector(_ name: String, count: Int, range: Range<Int>) throws -> [Float] {
+        if let cut = try packagedCut(name) {
+            try requirePackaged(name, cut, is: .columns(range))
+            return try vector(name, count: range.count)
+        }
+        return Array(try vector(name, count: count)[range])
+    }
+
     func vector(_ name: String, count: Int) throws -> [Float] {
         let info = try info(name)
         guard info.elementCount == count else {
