@@ -44,6 +44,25 @@ struct ShardPackageTests {
         }
     }
 
+    /// Qwen2's q/k/v biases are cut with their projections' rows, and a rank computes from its package exactly
+    /// what it computes from the whole file.
+    @Test func aRanksPackageCutsBiasesWithTheirRows() throws {
+        let file = try GGUFFile(path: Fixtures.url("architectures/qwen2/model-Q8_0.gguf").path)
+        let prompt: [Int32] = [5, 17, 99, 230, 31, 8, 77]
+        let layers = try ModelRegistry.describe(file).config.layerCount
+        for rank in 0..<2 {
+            let shard = ModelShard(layers: 0..<layers, holdsEmbedding: true, holdsHead: true, tensorRank: rank, tensorCount: 2)
+            let packaged = try GGUFFile(bytes: try Self.bytes(try ShardPackage(file: file, shard: shard)))
+            let bias = try #require(packaged.tensor(named: "blk.0.attn_q.bias"))
+            #expect(bias.dimensions == [128], "rank \(rank): half of the 4 query heads of 64")
+            let fromPackage = try ModelRegistry.load(packaged, pool: ComputePool(threadCount: 1), shard: shard)
+            let fromFile = try ModelRegistry.load(file, pool: ComputePool(threadCount: 1), shard: shard)
+            let rows = Array(0..<prompt.count)
+            #expect(try TensorParallelNumericsTests.logits(fromPackage, ids: prompt, rows: rows, reducer: nil)
+                    == TensorParallelNumericsTests.logits(fromFile, ids: prompt, rows: rows, reducer: nil))
+        }
+    }
+
     @Test func aStagesPackageHoldsItsLayersWhole() throws {
         let tiny = TinyModel()
         let file = try GGUFFile(bytes: try tiny.serialized())

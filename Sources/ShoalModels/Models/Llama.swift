@@ -9,12 +9,24 @@ public import ShoalGGUF
 /// Mistral 7B (v0.2, v0.3) files are `llama` too. Linear rope scaling (`rope.scaling.type = linear`) is applied;
 /// any other scaling type, and tensors this does not read (biases), are refused, not run approximately.
 public enum Llama {
+    /// Llama 3's rope base, and the context it was trained at before 3.1 scaled it.
+    static let llama3RopeBase: Float = 500_000
+    static let llama3OriginalContext = 8192
+
     public static func describe(_ file: GGUFFile) throws -> DecoderDescription {
         let config = try ModelConfig.llamaStyle(from: file, ropeStyle: .norm)
         var description = DecoderDescription(
             config: config, tensors: DecoderDescription.Tensor.llama, activation: .silu,
             attention: Array(repeating: .init(ropeBase: config.ropeBase), count: config.layerCount))
         description.ropeFrequencyFactors = file.tensor(named: "rope_freqs.weight") != nil
+        // GGUF marks Llama 3.1+'s rope scaling only by that tensor. Its other signature (the family's rope base
+        // 500,000 with a context past Llama 3.0's 8,192) without the tensor means a file that lost it: positions
+        // would be rotated at the wrong frequencies, so refuse it.
+        if !description.ropeFrequencyFactors, config.ropeBase == Self.llama3RopeBase,
+           config.contextLength > Self.llama3OriginalContext {
+            throw ModelError(.missingTensor,
+                "this looks like a Llama 3.1+ file (rope base 500000, context \(config.contextLength) tokens) but it has no rope_freqs.weight, the rope scaling such a model needs past \(Self.llama3OriginalContext) tokens; refusing to run it approximately")
+        }
         return description
     }
 }
