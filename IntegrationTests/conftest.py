@@ -91,7 +91,8 @@ class ShoalServer:
     It binds a port of the kernel's choosing (`--port 0`) and reports it in its `--port-file`: `port` and `url`
     are set by `wait_ready`."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(self, args: list[str], env: dict[str, str] | None = None, model: Path | None = None,
+                 served_name: str | None = None) -> None:
         self.port: int | None = None
         self.url = ""
         self.port_file = Path(tempfile.mkdtemp(prefix="shoal-serve-")) / "port"
@@ -99,7 +100,8 @@ class ShoalServer:
         full_env = dict(os.environ)
         full_env.pop("SHOAL_API_KEY", None)
         full_env.update(env or {})
-        self.argv = [str(SHOAL_BIN), "serve", "--model", str(MODEL_FILE), "--served-model-name", MODEL_NAME, "--host", "127.0.0.1",
+        self.argv = [str(SHOAL_BIN), "serve", "--model", str(model or MODEL_FILE), "--served-model-name",
+                     served_name or MODEL_NAME, "--host", "127.0.0.1",
                      "--port", "0", "--port-file", str(self.port_file), *args]
         self.process = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, env=full_env)
@@ -173,9 +175,9 @@ def start_server(shoal_bin: Path) -> Iterator[Callable[..., ShoalServer]]:
     """Factory for dedicated servers: `start_server(*args, env=..., ready_headers=...)`; all killed at teardown."""
     servers: list[ShoalServer] = []
 
-    def start(*args: str, env: dict[str, str] | None = None,
-              ready_headers: dict[str, str] | None = None) -> ShoalServer:
-        server = ShoalServer(["--kv-cache-memory", "64MiB", *args], env=env)
+    def start(*args: str, env: dict[str, str] | None = None, ready_headers: dict[str, str] | None = None,
+              model: Path | None = None, served_name: str | None = None) -> ShoalServer:
+        server = ShoalServer(["--kv-cache-memory", "64MiB", *args], env=env, model=model, served_name=served_name)
         servers.append(server)
         server.wait_ready(headers=ready_headers)
         return server
