@@ -24,6 +24,8 @@ extension BPEPreTokenizer {
             Self.splitLlama3(text, start: 0, end: count, maxDigits: 3, into: &ends)
         case .qwen2:
             Self.splitLlama3(text, start: 0, end: count, maxDigits: 1, into: &ends)
+        case .tekken:
+            Self.splitTekken(text, start: 0, end: count, into: &ends)
         }
     }
 
@@ -191,6 +193,110 @@ extension BPEPreTokenizer {
 }
 
 extension BPEPreTokenizer {
+    /// Tekken's case classes of a scalar: `upper` for `[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]`, `lower` for
+    /// `[\p{Ll}\p{Lm}\p{Lo}\p{M}]` (modifier and other letters and marks are both).
+    private struct CaseClass: OptionSet {
+        let rawValue: UInt8
+        static let upper = CaseClass(rawValue: 1)
+        static let lower = CaseClass(rawValue: 2)
+
+        init(rawValue: UInt8) { self.rawValue = rawValue }
+
+        init(_ value: UInt32) {
+            if value < 0x80 {
+                self = value &- 0x41 < 26 ? .upper : value &- 0x61 < 26 ? .lower : []
+                return
+            }
+            guard let scalar = Unicode.Scalar(value) else {
+                self = []
+                return
+            }
+            switch scalar.properties.generalCategory {
+            case .uppercaseLetter, .titlecaseLetter: self = .upper
+            case .lowercaseLetter: self = .lower
+            case .modifierLetter, .otherLetter, .nonspacingMark, .spacingMark, .enclosingMark: self = [.upper, .lower]
+            default: self = []
+            }
+        }
+    }
+
+    /// Tekken's expression over `start..<end` (see `BPEPreTokenizer.tekken`).
+    static func splitTekken(_ text: ScalarText, start: Int, end: Int, into ends: inout [Int]) {
+        let values = text.values, classes = text.classes
+        @inline(__always) func cls(_ index: Int) -> UInt8 { index < end ? classes[index] : 0 }
+        @inline(__always) func cased(_ index: Int) -> CaseClass { index < end ? CaseClass(values[index]) : [] }
+        @inline(__always) func isLineBreak(_ index: Int) -> Bool {
+            index < end && (values[index] == 0x0A || values[index] == 0x0D)
+        }
+        /// Where `U*L+` (then, failing that, `U+L*`) starting at `from` ends, or nil when neither matches.
+        func caseRun(from: Int) -> Int? {
+            var upper = from
+            while cased(upper).contains(.upper) { upper += 1 }
+            // U* is greedy and gives back one scalar at a time until L+ can start.
+            var split = upper
+            while split >= from {
+                if cased(split).contains(.lower) {
+                    var stop = split
+                    while cased(stop).contains(.lower) { stop += 1 }
+                    return stop
+                }
+                split -= 1
+            }
+            // U+L*: every upper scalar, then any lower ones (none can follow, or U*L+ would have matched).
+            return upper > from ? upper : nil
+        }
+        var pos = start
+        while pos < end {
+            let cpt = values[pos]
+            let flags = classes[pos]
+            // [^\r\n\p{L}\p{N}]? then U*L+ or U+L*: first with the optional scalar, then without it.
+            if cpt != 0x0A, cpt != 0x0D, flags & (letter | number) == 0, let stop = caseRun(from: pos + 1) {
+                pos = stop
+                ends.append(pos)
+                continue
+            }
+            if let stop = caseRun(from: pos) {
+                pos = stop
+                ends.append(pos)
+                continue
+            }
+            // \p{N}
+            if flags & number != 0 {
+                pos += 1
+                ends.append(pos)
+                continue
+            }
+            // ?[^\s\p{L}\p{N}]+[\r\n/]*
+            let flags2 = cpt == 0x20 ? cls(pos + 1) : flags
+            if flags2 != 0, flags2 & wordClasses == 0 {
+                if cpt == 0x20 { pos += 1 }
+                while cls(pos) != 0, cls(pos) & wordClasses == 0 { pos += 1 }
+                while isLineBreak(pos) || (pos < end && values[pos] == 0x2F) { pos += 1 }
+                ends.append(pos)
+                continue
+            }
+            var spaces = 0
+            var lineBreakEnd = -1
+            while cls(pos + spaces) & whitespace != 0 {
+                if isLineBreak(pos + spaces) { lineBreakEnd = pos + spaces + 1 }
+                spaces += 1
+            }
+            if lineBreakEnd >= 0 {
+                // \s*[\r\n]+
+                pos = lineBreakEnd
+            } else if spaces > 1, pos + spaces < end {
+                // \s+(?!\S)
+                pos += spaces - 1
+            } else if spaces > 0 {
+                // \s+
+                pos += spaces
+            } else {
+                pos += 1
+            }
+            ends.append(pos)
+        }
+    }
+
     /// The pieces this pre-tokenizer splits `text` into (no special-token handling).
     package func pieces(of text: String) -> [String] {
         var text = text

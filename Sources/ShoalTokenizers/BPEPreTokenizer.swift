@@ -13,6 +13,12 @@ public enum BPEPreTokenizer: String, Sendable, CaseIterable {
     case llama3
     /// Qwen2: as Llama 3, but `\p{N}` takes one scalar at a time.
     case qwen2
+    /// Mistral's Tekken (Mistral Nemo, Pixtral-era Ministral): words split at case changes,
+    /// `[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+`
+    /// (the expression of its `tokenizer.json`, with Unicode's categories; llama.cpp approximates the
+    /// upper- and lower-case classes by "letter not a-z" and "letter not A-Z", which differs only for
+    /// non-ASCII letters inside a run of the other case); a piece that is a vocabulary token is kept whole.
+    case tekken
 
     /// The pre-tokenizer for a `tokenizer.ggml.pre` name, following llama.cpp's grouping of names.
     ///
@@ -34,11 +40,13 @@ public enum BPEPreTokenizer: String, Sendable, CaseIterable {
             self = .llama3
         case "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez", "stablelm2", "hunyuan", "solar-open":
             self = .qwen2
+        case "tekken":
+            self = .tekken
         default:
             return nil
         }
     }
 
     /// Whether a piece that is a whole vocabulary token skips the merge loop (llama.cpp's `ignore_merges`).
-    var ignoresMerges: Bool { self == .llama3 }
+    var ignoresMerges: Bool { self == .llama3 || self == .tekken }
 }

@@ -30,7 +30,7 @@ private func loadBPETokenizer(_ metadata: TokenizerMetadata) throws -> BPETokeni
     let preName = try metadata.optional("tokenizer.ggml.pre", "a string", \.stringValue)
     let pre = BPEPreTokenizer(ggufName: preName) ?? .gpt2
     // llama.cpp: Llama 3 vocabularies add BOS unless the file says otherwise; others do not.
-    let addBOS = try metadata.optional("tokenizer.ggml.add_bos_token", "a bool", \.boolValue) ?? (pre == .llama3)
+    let addBOS = try metadata.optional("tokenizer.ggml.add_bos_token", "a bool", \.boolValue) ?? (pre == .llama3 || pre == .tekken)
     let addEOS = try metadata.optional("tokenizer.ggml.add_eos_token", "a bool", \.boolValue) ?? false
     var endOfTurn: [Int32] = []
     for key in ["tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"] {

@@ -42,6 +42,36 @@ import Testing
         Example(preTokenizer: .qwen2, text: "12345", pieces: ["1", "2", "3", "4", "5"]),
         Example(preTokenizer: .qwen2, text: "IT'S ok", pieces: ["IT", "'S", " ok"]),
         Example(preTokenizer: .qwen2, text: "x=1234", pieces: ["x", "=", "1", "2", "3", "4"]),
+        Example(preTokenizer: .tekken, text: "Hello world", pieces: ["Hello", " world"]),
+        Example(preTokenizer: .tekken, text: "HelloWorld", pieces: ["Hello", "World"]),
+        Example(preTokenizer: .tekken, text: "HTTPServer", pieces: ["HTTPServer"]),
+        Example(preTokenizer: .tekken, text: "iPhone 15 Pro", pieces: ["i", "Phone", " ", "1", "5", " Pro"]),
+        Example(preTokenizer: .tekken, text: "ÉCOLE normale", pieces: ["ÉCOLE", " normale"]),
+        Example(preTokenizer: .tekken, text: "ABçD", pieces: ["ABç", "D"]),
+        Example(preTokenizer: .tekken, text: "naïve café", pieces: ["naïve", " café"]),
+        Example(preTokenizer: .tekken, text: "日本語のテキスト", pieces: ["日本語のテキスト"]),
+        Example(preTokenizer: .tekken, text: "Привет, мир!", pieces: ["Привет", ",", " мир", "!"]),
+        Example(preTokenizer: .tekken, text: "x=1+2", pieces: ["x", "=", "1", "+", "2"]),
+        Example(preTokenizer: .tekken, text: "  \n  x", pieces: ["  \n", " ", " x"]),
+        Example(preTokenizer: .tekken, text: "(x)\n\n", pieces: ["(x", ")\n\n"]),
+        Example(preTokenizer: .tekken, text: "path/to/file\n", pieces: ["path", "/to", "/file", "\n"]),
+        Example(preTokenizer: .tekken, text: "a  b", pieces: ["a", " ", " b"]),
+        Example(preTokenizer: .tekken, text: "\tfoo", pieces: ["\tfoo"]),
+        Example(preTokenizer: .tekken, text: "won't IT'S", pieces: ["won", "'t", " IT", "'S"]),
+        Example(preTokenizer: .tekken, text: "3.14159", pieces: ["3", ".", "1", "4", "1", "5", "9"]),
+        Example(preTokenizer: .tekken, text: "Ǆemal ǅx", pieces: ["Ǆemal", " ǅx"]),
+        Example(preTokenizer: .tekken, text: "e\u{301}cole", pieces: ["e\u{301}cole"]),
+        Example(preTokenizer: .tekken, text: "ʰello", pieces: ["ʰello"]),
+        Example(preTokenizer: .tekken, text: "hello\r\nworld", pieces: ["hello", "\r\n", "world"]),
+        Example(preTokenizer: .tekken, text: "…and then", pieces: ["…and", " then"]),
+        Example(preTokenizer: .tekken, text: "a//b\n/c", pieces: ["a", "//", "b", "\n", "/c"]),
+        Example(preTokenizer: .tekken, text: "CamelCaseXMLParser", pieces: ["Camel", "Case", "XMLParser"]),
+        Example(preTokenizer: .tekken, text: "snake_case_name", pieces: ["snake", "_case", "_name"]),
+        Example(preTokenizer: .tekken, text: "end.  ", pieces: ["end", ".", "  "]),
+        Example(preTokenizer: .tekken, text: "!!!\n\n", pieces: ["!!!\n\n"]),
+        Example(preTokenizer: .tekken, text: "Zürich ÖL", pieces: ["Zürich", " ÖL"]),
+        Example(preTokenizer: .tekken, text: "x\u{308}y", pieces: ["x\u{308}y"]),
+        Example(preTokenizer: .tekken, text: "\u{301}abc", pieces: ["\u{301}abc"]),
     ]
 
     @Test(arguments: examples)
@@ -71,6 +101,7 @@ import Testing
         #expect(BPEPreTokenizer(ggufName: "starcoder") == .smollm)
         #expect(BPEPreTokenizer(ggufName: "llama-bpe") == .llama3)
         #expect(BPEPreTokenizer(ggufName: "qwen2") == .qwen2)
+        #expect(BPEPreTokenizer(ggufName: "tekken") == .tekken)
         #expect(BPEPreTokenizer(ggufName: "no-such-pre") == nil)
     }
 }
