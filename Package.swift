@@ -134,7 +134,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "ShoalCLITests", dependencies: ["ShoalTestSupport"]),
+        .testTarget(name: "ShoalCLITests", dependencies: ["ShoalTestSupport", "ShoalModels"]),
     ]
 )
 

@@ -8,13 +8,18 @@ struct Pull: ParsableCommand {
     @Argument(help: "Catalogue name.")
     var name: String = ModelCatalog.defaultModelName
 
-    @Flag(help: "List the catalogue instead.")
+    @Flag(help: "List the catalogue, then (as # lines) the real files of every supported architecture a user can bring.")
     var list = false
 
     func run() throws {
         if list {
             for entry in ModelCatalog.entries {
                 print("\(entry.name)\t\(entry.fileName)\t\(entry.summary)")
+            }
+            print("")
+            print("# Files to bring yourself (shoal serve --model PATH); any quantization of the supported types:")
+            for file in ModelCatalog.compatibleFiles {
+                print("# \(file.model)\t\(file.fileName)\t\(file.architecture): \(file.note)")
             }
             return
         }

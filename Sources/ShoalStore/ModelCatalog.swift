@@ -30,3 +30,35 @@ public enum ModelCatalog {
         entries.first { $0.name == name }
     }
 }
+
+/// A model file users commonly download themselves (not pulled by Shoal) that Shoal runs: `shoal serve --model PATH`.
+public struct CompatibleFile: Sendable, Equatable {
+    /// The model as its publishers name it.
+    public let model: String
+    /// A usual GGUF file name of it.
+    public let fileName: String
+    /// Its `general.architecture`.
+    public let architecture: String
+    public let note: String
+}
+
+extension ModelCatalog {
+    /// Real files of every supported architecture, by the names people download them under. Each architecture is
+    /// verified on small random models of its shapes made by llama.cpp's converter (Tests/Fixtures/architectures).
+    public static let compatibleFiles: [CompatibleFile] = [
+        CompatibleFile(model: "Llama-3.2-1B-Instruct", fileName: "Llama-3.2-1B-Instruct-Q4_K_M.gguf", architecture: "llama",
+                       note: "Llama 3.1+ rope scaling (rope_freqs); 3B, 3.1-8B and 3.3-70B alike"),
+        CompatibleFile(model: "Mistral-7B-Instruct-v0.3", fileName: "Mistral-7B-Instruct-v0.3.Q4_K_M.gguf", architecture: "llama",
+                       note: "[INST] chat template; v0.2 alike"),
+        CompatibleFile(model: "Qwen2.5-0.5B-Instruct", fileName: "qwen2.5-0.5b-instruct-q4_k_m.gguf", architecture: "qwen2",
+                       note: "1.5B, 3B, 7B alike; q/k/v biases"),
+        CompatibleFile(model: "Qwen3-0.6B", fileName: "Qwen3-0.6B-Q4_K_M.gguf", architecture: "qwen3",
+                       note: "1.7B, 4B, 8B alike; q/k norms"),
+        CompatibleFile(model: "Qwen3-30B-A3B", fileName: "Qwen3-30B-A3B-Q4_K_M.gguf", architecture: "qwen3moe",
+                       note: "mixture of experts: 128 experts, 8 per token (about 3B active parameters)"),
+        CompatibleFile(model: "Phi-3-mini-4k-instruct", fileName: "Phi-3-mini-4k-instruct-q4.gguf", architecture: "phi3",
+                       note: "fused projections; not tensor-parallel"),
+        CompatibleFile(model: "gemma-2-2b-it", fileName: "gemma-2-2b-it-Q4_K_M.gguf", architecture: "gemma2",
+                       note: "9B and 27B alike; soft-capping, alternating windows"),
+    ]
+}

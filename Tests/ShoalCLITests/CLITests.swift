@@ -1,10 +1,22 @@
 import Foundation
 import Testing
 import ShoalGGUF
+import ShoalModels
 import ShoalTestSupport
 
 /// The `shoal` command-line contract that scripts and benchmarks depend on, on a tiny model file.
 @Suite struct CLITests {
+    /// `pull --list` names real files a user can bring for every architecture Shoal runs.
+    @Test func theCatalogueNamesFilesForEveryArchitecture() throws {
+        let output = try ShoalProcess.run(["pull", "--list"])
+        #expect(output.status == 0, "\(output.stderr)")
+        let broughtLines = output.stdout.split(separator: "\n").filter { $0.hasPrefix("# ") && $0.contains("\t") }
+        for architecture in ModelRegistry.architectures where architecture != "gemma3" {
+            #expect(broughtLines.contains { $0.contains("\t\(architecture): ") }, "no file named for \(architecture)")
+        }
+        #expect(output.stdout.contains("gemma3-270m\t"), "the catalogue itself still comes first")
+    }
+
     static let tinyPath: String = (try? TinyModel().writeTemporary()) ?? "/nonexistent"
 
     func json(_ text: String) throws -> [String: Any] {
