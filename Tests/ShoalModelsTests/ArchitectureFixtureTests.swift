@@ -212,4 +212,27 @@ import ShoalTestSupport
         let lp = logSoftmax(p), lq = logSoftmax(q)
         return zip(lp, lq).reduce(0.0) { $0 + exp($1.0) * ($1.0 - $1.1) }
     }
+
+    /// A `llama` file that declares a sliding window (Mistral 7B v0.1) attends within it: a window longer than the
+    /// prompt changes nothing, a short one changes the last position's logits.
+    @Test func aDeclaredSlidingWindowIsApplied() throws {
+        let fixture = try Fixtures.decode(CaseFile.self, "architectures/mistral/cases-Q8_0.json")
+        let long = try #require(fixture.cases.max { $0.prompt_ids.count < $1.prompt_ids.count })
+        func lastLogits(window: Int) throws -> [Float] {
+            let model = try ModelRegistry.load(try Self.altered("mistral", metadata: ["llama.attention.sliding_window": .uint32(UInt32(window))]),
+                                               pool: ComputePool(threadCount: 1))
+            let n = long.prompt_ids.count
+            let cache = try PagedKVCache(config: model.config, blockCount: (n + 15) / 16)
+            let batch = ForwardBatch(tokens: long.prompt_ids, positions: (0..<n).map(Int32.init),
+                                     sequences: [.init(start: 0, count: n, blockTable: (0..<Int32((n + 15) / 16)).map { $0 })],
+                                     logitRows: [n - 1])
+            var logits = [Float](repeating: .nan, count: model.config.vocabularySize)
+            try logits.withUnsafeMutableBufferPointer { try model.forward(batch, cache: cache, logits: $0.baseAddress!) }
+            return logits
+        }
+        let wide = try lastLogits(window: 4096)
+        #expect(zip(wide, long.last_logits).map { abs($0 - $1) }.max()! <= 1e-3)
+        let narrow = try lastLogits(window: 8)
+        #expect(zip(narrow, long.last_logits).map { abs($0 - $1) }.max()! > 0.01)
+    }
 }

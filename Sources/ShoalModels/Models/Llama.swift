@@ -6,7 +6,7 @@ public import ShoalGGUF
 ///
 /// Llama 3.x files carry `rope_freqs.weight`: divisors of the rotary frequencies that llama.cpp's converter computes
 /// from the `llama3` rope scaling (long wavelengths slowed by the factor, short ones kept, a smooth band between).
-/// Mistral 7B (v0.2, v0.3) files are `llama` too. Linear rope scaling (`rope.scaling.type = linear`) is applied;
+/// Mistral 7B files are `llama` too (with `attention.sliding_window` when the file declares one, as v0.1's may). Linear rope scaling (`rope.scaling.type = linear`) is applied;
 /// any other scaling type, and tensors this does not read (biases), are refused, not run approximately.
 public enum Llama {
     /// Llama 3's rope base, and the context it was trained at before 3.1 scaled it.
@@ -15,9 +15,14 @@ public enum Llama {
 
     public static func describe(_ file: GGUFFile) throws -> DecoderDescription {
         let config = try ModelConfig.llamaStyle(from: file, ropeStyle: .norm)
+        // Mistral 7B v0.1 attends within a window of 4,096 positions in every layer; a file that says so gets it.
+        let window = try file.optionalInt("\(config.architecture).attention.sliding_window")
+        if let window, window <= 0 {
+            throw ModelError(.invalidMetadata, "\(config.architecture).attention.sliding_window must be positive (got \(window))")
+        }
         var description = DecoderDescription(
             config: config, tensors: DecoderDescription.Tensor.llama, activation: .silu,
-            attention: Array(repeating: .init(ropeBase: config.ropeBase), count: config.layerCount))
+            attention: Array(repeating: .init(slidingWindow: window, ropeBase: config.ropeBase), count: config.layerCount))
         description.ropeFrequencyFactors = file.tensor(named: "rope_freqs.weight") != nil
         // GGUF marks Llama 3.1+'s rope scaling only by that tensor. Its other signature (the family's rope base
         // 500,000 with a context past Llama 3.0's 8,192) without the tensor means a file that lost it: positions
