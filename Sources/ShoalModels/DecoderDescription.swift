@@ -74,8 +74,13 @@ public struct DecoderDescription: Sendable {
     public var attentionSoftcap: Float?
     /// Logits become `cap · tanh(logit / cap)` (Gemma 2).
     public var finalLogitSoftcap: Float?
-    /// Whether the file's `rope_freqs.weight` divides each rotary frequency (Llama 3's long-context scaling).
-    public var ropeFrequencyFactors = false
+    /// The global tensor whose values divide each rotary frequency: Llama 3's `rope_freqs.weight`, or one of
+    /// LongRoPE's `rope_factors_long`/`rope_factors_short` (Phi-3 128k); nil: none.
+    public var ropeFactorsTensor: String?
+    /// Rotary cosines and sines are multiplied by this (LongRoPE's attention factor; 1: none).
+    public var ropeMagnitude: Float = 1
+    /// Global tensors the file may hold that the model does not read (the LongRoPE factors not chosen).
+    public var unreadGlobalTensors: Set<String> = []
 
     public init(config: ModelConfig, tensors: Set<Tensor>, embeddingScale: Float? = nil, activation: Activation,
                 attention: [Attention]) {
@@ -91,8 +96,8 @@ public struct DecoderDescription: Sendable {
 
     /// Every tensor name the description reads for `layerCount` layers.
     var claimedTensors: Set<String> {
-        var claimed = Self.globalTensors
-        if ropeFrequencyFactors { claimed.insert("rope_freqs.weight") }
+        var claimed = Self.globalTensors.union(unreadGlobalTensors)
+        if let ropeFactorsTensor { claimed.insert(ropeFactorsTensor) }
         for layer in 0..<config.layerCount {
             for tensor in tensors { claimed.insert("blk.\(layer).\(tensor.rawValue).weight") }
             for tensor in biases { claimed.insert("blk.\(layer).\(tensor.rawValue).bias") }

@@ -176,8 +176,7 @@ public final class DecoderModel: LanguageModel {
                 postFeedForwardNorm: try optionalVector(.postFeedForwardNorm, count: h),
                 attention: description.attention[i]))
         }
-        ropeFactors = description.ropeFrequencyFactors
-            ? try w.vector("rope_freqs.weight", count: config.ropeDimensions / 2) : nil
+        ropeFactors = try description.ropeFactorsTensor.map { try w.vector($0, count: config.ropeDimensions / 2) }
         self.layers = layers
         embedding = try shard.holdsEmbedding ? w.matrix("token_embd.weight", rows: config.vocabularySize, columns: h) : nil
         if shard.holdsHead {
@@ -304,7 +303,7 @@ public final class DecoderModel: LanguageModel {
         if let index = state.rotaryBases.firstIndex(of: base) { return index }
         var table = RotaryTable()
         table.fill(positions: batch.positions, dims: config.ropeDimensions, base: base, scale: config.ropeScale,
-                   factors: ropeFactors)
+                   factors: ropeFactors, magnitude: spec.ropeMagnitude)
         state.rotaryBases.append(base)
         state.rotaries.append(table)
         return state.rotaries.count - 1

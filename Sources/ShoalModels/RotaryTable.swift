@@ -10,7 +10,9 @@ struct RotaryTable {
     /// - Parameters:
     ///   - scale: linear position scaling (1 / the scaling factor; 1: none).
     ///   - factors: per-frequency divisors (`rope_freqs.weight`), `dims / 2` of them; nil: all 1.
-    mutating func fill(positions: [Int32], dims: Int, base: Float, scale: Float = 1, factors: [Float]? = nil) {
+    ///   - magnitude: cosines and sines are multiplied by it (LongRoPE's attention factor).
+    mutating func fill(positions: [Int32], dims: Int, base: Float, scale: Float = 1, factors: [Float]? = nil,
+                       magnitude: Float = 1) {
         pairs = dims / 2
         let count = positions.count * pairs
         if cosines.count < count {
@@ -24,8 +26,8 @@ struct RotaryTable {
         for (t, position) in positions.enumerated() {
             for i in 0..<pairs {
                 let angle = Double(position) * inverse[i]
-                cosines[t * pairs + i] = Float(cos(angle))
-                sines[t * pairs + i] = Float(sin(angle))
+                cosines[t * pairs + i] = Float(cos(angle) * Double(magnitude))
+                sines[t * pairs + i] = Float(sin(angle) * Double(magnitude))
             }
         }
     }

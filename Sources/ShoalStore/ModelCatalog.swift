@@ -57,7 +57,7 @@ extension ModelCatalog {
         CompatibleFile(model: "Qwen3-30B-A3B", fileName: "Qwen3-30B-A3B-Q4_K_M.gguf", architecture: "qwen3moe",
                        note: "mixture of experts: 128 experts, 8 per token (about 3B active parameters)"),
         CompatibleFile(model: "Phi-3-mini-4k-instruct", fileName: "Phi-3-mini-4k-instruct-q4.gguf", architecture: "phi3",
-                       note: "fused projections; not tensor-parallel"),
+                       note: "fused projections; not tensor-parallel; 128k and Phi-3.5 (LongRoPE) alike"),
         CompatibleFile(model: "gemma-2-2b-it", fileName: "gemma-2-2b-it-Q4_K_M.gguf", architecture: "gemma2",
                        note: "9B and 27B alike; soft-capping, alternating windows"),
     ]

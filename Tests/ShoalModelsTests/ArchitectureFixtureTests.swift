@@ -39,7 +39,7 @@ import ShoalTestSupport
 
     @Test func everyFamilyHasFixtures() {
         let families = Set(Self.caseFiles.map { String($0.split(separator: "/")[0]) })
-        for family in ["llama3", "qwen2", "qwen3", "mistral", "gemma2", "phi3", "qwen3moe"] {
+        for family in ["llama3", "qwen2", "qwen3", "mistral", "gemma2", "phi3", "phi3longrope", "qwen3moe"] {
             #expect(families.contains(family), "no fixtures for \(family)")
         }
     }
@@ -132,6 +132,18 @@ import ShoalTestSupport
         #expect(error?.message.contains("blk.0.attn_q.scale_extra") == true, "\(family): \(String(describing: error))")
     }
 
+    @Test func aLongRoPEFileWithoutBothFactorTablesIsRefused() throws {
+        let error = Self.refusal(try Self.altered("phi3longrope", dropping: ["rope_factors_short.weight"]))
+        #expect(error?.message.contains("rope_factors_short.weight") == true, "\(String(describing: error))")
+        let model = try ModelRegistry.load(try Self.altered("phi3longrope"), pool: ComputePool(threadCount: 1))
+        #expect(model.spec.ropeFactorsTensor == "rope_factors_long.weight", "context 64 is past the original 8")
+        #expect(abs(model.spec.ropeMagnitude - Float(2).squareRoot()) < 1e-6)
+        // Within the original context the short factors are the ones.
+        let short = try ModelRegistry.load(try Self.altered("phi3longrope", metadata: ["phi3.context_length": .uint32(8)]),
+                                                        pool: ComputePool(threadCount: 1))
+        #expect(short.spec.ropeFactorsTensor == "rope_factors_short.weight")
+    }
+
     @Test func aMissingBiasOrExpertTensorIsNamed() throws {
         let bias = Self.refusal(try Self.altered("qwen2", dropping: ["blk.1.attn_v.bias"]))
         #expect(bias?.message.contains("blk.1.attn_v.bias") == true, "\(String(describing: bias))")
@@ -146,7 +158,7 @@ import ShoalTestSupport
         // Linear scaling is computed: positions divided by the factor.
         let linear = try Self.altered("mistral", metadata: ["llama.rope.scaling.type": .string("linear"),
                                                            "llama.rope.scaling.factor": .float32(4)])
-        let model = try #require(try ModelRegistry.load(linear, pool: ComputePool(threadCount: 1)) as? DecoderModel)
+        let model = try ModelRegistry.load(linear, pool: ComputePool(threadCount: 1))
         #expect(model.config.ropeScale == 0.25)
     }
 

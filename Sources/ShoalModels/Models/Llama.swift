@@ -23,11 +23,11 @@ public enum Llama {
         var description = DecoderDescription(
             config: config, tensors: DecoderDescription.Tensor.llama, activation: .silu,
             attention: Array(repeating: .init(slidingWindow: window, ropeBase: config.ropeBase), count: config.layerCount))
-        description.ropeFrequencyFactors = file.tensor(named: "rope_freqs.weight") != nil
+        if file.tensor(named: "rope_freqs.weight") != nil { description.ropeFactorsTensor = "rope_freqs.weight" }
         // GGUF marks Llama 3.1+'s rope scaling only by that tensor. Its other signature (the family's rope base
         // 500,000 with a context past Llama 3.0's 8,192) without the tensor means a file that lost it: positions
         // would be rotated at the wrong frequencies, so refuse it.
-        if !description.ropeFrequencyFactors, config.ropeBase == Self.llama3RopeBase,
+        if description.ropeFactorsTensor == nil, config.ropeBase == Self.llama3RopeBase,
            config.contextLength > Self.llama3OriginalContext {
             throw ModelError(.missingTensor,
                 "this looks like a Llama 3.1+ file (rope base 500000, context \(config.contextLength) tokens) but it has no rope_freqs.weight, the rope scaling such a model needs past \(Self.llama3OriginalContext) tokens; refusing to run it approximately")
