@@ -130,6 +130,8 @@ public final class DecoderModel: LanguageModel {
             func bias(_ tensor: DecoderDescription.Tensor, count: Int, range: Range<Int>) throws -> [Float]? {
                 description.biases.contains(tensor) ? try w.vector(p + tensor.rawValue + ".bias", count: count, range: range) : nil
             }
+            // Bound in the block's order, so that the first tensor a broken file lacks is the one named.
+            let attentionNorm = try w.vector(p + "attn_norm.weight", count: h)
             let query, key, value: LinearWeight
             if tensors.contains(.queryKeyValue) {
                 let name = p + "attn_qkv.weight"
@@ -162,7 +164,7 @@ public final class DecoderModel: LanguageModel {
                     used: used, width: width, normalizeWeights: normalize))
             }
             layers.append(Layer(
-                attentionNorm: try w.vector(p + "attn_norm.weight", count: h),
+                attentionNorm: attentionNorm,
                 query: query, key: key, value: value,
                 queryBias: try bias(.query, count: qw, range: queryRows),
                 keyBias: try bias(.key, count: kw, range: kvRows),

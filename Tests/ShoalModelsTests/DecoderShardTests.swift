@@ -89,13 +89,13 @@ import ShoalTestSupport
 
     @Test func aFileWithTensorsTheArchitectureDoesNotUseIsRefused() throws {
         var writer = try TinyModel().writer()
-        // Llama 3's RoPE scaling table: a llama file with it must not be run as plain llama.
-        try writer.addTensor(name: "rope_freqs.weight", type: .f32, dimensions: [8],
+        // A query bias (Qwen2 has them): a llama file with it must not be run as plain llama.
+        try writer.addTensor(name: "blk.0.attn_q.bias", type: .f32, dimensions: [8],
                              data: ReferenceQuantizer.quantize([Float](repeating: 1, count: 8), as: .f32))
         let file = try GGUFFile(bytes: writer.serialized())
         let error = #expect(throws: ModelError.self) { try ModelRegistry.load(file, pool: ComputePool(threadCount: 1)) }
         #expect(error?.code == .badTensor)
-        #expect(error?.message.contains("rope_freqs.weight") == true)
+        #expect(error?.message.contains("blk.0.attn_q.bias") == true)
     }
 
     @Test func balancedStagesCoverEveryLayerAndCountTheHead() {

@@ -89,7 +89,9 @@ import Testing
                 let response = try JSONDecoder().decode(CompletionResponse.self, from: Data(answer.body.utf8))
                 #expect(response.choices.first?.text.split(separator: " ").count == 3)
             }
-            #expect(frozen.served.load() == 1, "round-robin sent one request to the frozen replica")
+            // Round-robin sends requests to the frozen replica (it stays healthy: its probes are hours apart here);
+            // each is taken from it and answered by the other.
+            #expect(frozen.served.load() >= 1, "round-robin sent a request to the frozen replica")
             #expect(alive.served.load() == 2)
             // One probe interval plus one probe timeout, not the request timeout (600 s).
             #expect(ContinuousClock.now - started < .seconds(10))
