@@ -37,8 +37,7 @@ struct ChoiceLedger {
         entries[choice].usage = usage
         entries[choice].finishReason = reason
         entries[choice].recorded = true
-        metrics.record(model: model, timing: entries[choice].timing, queueSeconds: usage?.queueSeconds,
-                       finishReason: reason)
+        metrics.record(model: model, timing: entries[choice].timing, usage: usage, finishReason: reason)
     }
 
     /// Counts every choice that did not finish as aborted (client gone, engine error).

@@ -33,6 +33,13 @@ final class ServerMetrics: Sendable {
         static let tpot = "vllm:time_per_output_token"
         static let e2e = "vllm:e2e_request_latency"
         static let queue = "vllm:request_queue_time"
+        static let prefillTime = "vllm:request_prefill_time"
+        static let decodeTime = "vllm:request_decode_time"
+        static let inferenceTime = "vllm:request_inference_time"
+        static let requestPromptTokens = "vllm:request_prompt_tokens"
+        static let requestGenerationTokens = "vllm:request_generation_tokens"
+        static let gpuPrefixQueries = "vllm:gpu_prefix_cache_queries"
+        static let gpuPrefixHits = "vllm:gpu_prefix_cache_hits"
         static let cacheConfig = "vllm:cache_config_info"
         static let parallelSteps = "shoal:model_parallel_steps"
         static let parallelCompute = "shoal:model_parallel_compute_seconds"
@@ -64,14 +71,39 @@ final class ServerMetrics: Sendable {
             descriptor: MetricNameDescriptor(metricName: name, unitName: "total", helpText: help), labels: labels)
     }
 
-    private func histogram(_ name: String, _ help: String, buckets: [Double], model: String) -> ValueHistogram {
+    private func histogram(_ name: String, _ help: String, buckets: [Double], model: String,
+                           unit: String = "seconds") -> ValueHistogram {
         registry.makeValueHistogram(
-            descriptor: MetricNameDescriptor(metricName: name, unitName: "seconds", helpText: help),
+            descriptor: MetricNameDescriptor(metricName: name, unitName: unit, helpText: help),
             labels: [("model_name", model)], buckets: buckets)
     }
 
+    /// Token-count buckets as vLLM makes them: 1, 2, 5, 10, 20, 50, ... up to the model's context length.
+    static func tokenCountBuckets(upTo limit: Int) -> [Double] {
+        var buckets: [Double] = []
+        var exponent = 1.0
+        while true {
+            for mantissa in [1.0, 2.0, 5.0] {
+                let value = mantissa * exponent
+                guard value <= Double(max(limit, 1)) else { return buckets }
+                buckets.append(value)
+            }
+            exponent *= 10
+        }
+    }
+
+    /// Context lengths by model, for the token-count buckets.
+    private let contextLengths = Mutex<[String: Int]>([:])
+
+    private func tokenHistogram(_ name: String, _ help: String, model: String) -> ValueHistogram {
+        let context = contextLengths.withLock { $0[model] } ?? 4096
+        return histogram(name, help, buckets: Self.tokenCountBuckets(upTo: context), model: model, unit: "")
+    }
+
     /// Creates every series of a model at zero, so dashboards see them before the first request.
-    func register(model: String) {
+    /// - Parameter contextLength: the model's context, the top of the token-count buckets.
+    func register(model: String, contextLength: Int) {
+        contextLengths.withLock { $0[model] = contextLength }
         update(model: model, stats: EngineStats())
         for reason in ["stop", "length", "abort"] {
             _ = counter(Name.success, Help.success, labels: [("model_name", model), ("finished_reason", reason)])
@@ -81,6 +113,12 @@ final class ServerMetrics: Sendable {
         _ = histogram(Name.tpot, Help.tpot, buckets: Self.tokenLatencyBuckets, model: model)
         _ = histogram(Name.e2e, Help.e2e, buckets: Self.requestLatencyBuckets, model: model)
         _ = histogram(Name.queue, Help.queue, buckets: Self.requestLatencyBuckets, model: model)
+        for (name, help) in [(Name.prefillTime, Help.prefillTime), (Name.decodeTime, Help.decodeTime),
+                             (Name.inferenceTime, Help.inferenceTime)] {
+            _ = histogram(name, help, buckets: Self.requestLatencyBuckets, model: model)
+        }
+        _ = tokenHistogram(Name.requestPromptTokens, Help.requestPromptTokens, model: model)
+        _ = tokenHistogram(Name.requestGenerationTokens, Help.requestGenerationTokens, model: model)
     }
 
     /// Sets the gauges and advances the counters from an engine snapshot.
@@ -102,6 +140,7 @@ final class ServerMetrics: Sendable {
         }
         let labels = [("model_name", model)]
         for (name, help) in [(Name.prefixQueries, Help.prefixQueries), (Name.prefixHits, Help.prefixHits),
+                             (Name.gpuPrefixQueries, Help.gpuPrefixQueries), (Name.gpuPrefixHits, Help.gpuPrefixHits),
                              (Name.promptTokens, Help.promptTokens), (Name.generationTokens, Help.generationTokens),
                              (Name.preemptions, Help.preemptions)] {
             _ = counter(name, help, labels: labels)
@@ -113,6 +152,8 @@ final class ServerMetrics: Sendable {
         }
         advance(Name.prefixQueries, Help.prefixQueries, stats.prefixCacheQueries, previous.prefixCacheQueries)
         advance(Name.prefixHits, Help.prefixHits, stats.prefixCacheHits, previous.prefixCacheHits)
+        advance(Name.gpuPrefixQueries, Help.gpuPrefixQueries, stats.prefixCacheQueries, previous.prefixCacheQueries)
+        advance(Name.gpuPrefixHits, Help.gpuPrefixHits, stats.prefixCacheHits, previous.prefixCacheHits)
         advance(Name.promptTokens, Help.promptTokens, stats.promptTokens, previous.promptTokens)
         advance(Name.generationTokens, Help.generationTokens, stats.generationTokens, previous.generationTokens)
         advance(Name.preemptions, Help.preemptions, stats.preemptions, previous.preemptions)
@@ -140,9 +181,12 @@ final class ServerMetrics: Sendable {
         }
     }
 
-    /// Records one finished (or aborted) engine request.
-    /// `queueSeconds` is the engine's time from arrival to first step (absent for requests that never ran).
-    func record(model: String, timing: RequestTiming, queueSeconds: Double?, finishReason: String) {
+    /// Records one finished (or aborted) engine request. `usage` (absent for requests that never finished) gives
+    /// its token counts and the engine's time from arrival to first step (`queueSeconds`), which splits the
+    /// request's time as vLLM does: queued, prefill (first step to first token), decode (first token to the end),
+    /// inference (first step to the end).
+    func record(model: String, timing: RequestTiming, usage: EngineUsage?, finishReason: String) {
+        let queueSeconds = usage?.queueSeconds
         counter(Name.success, Help.success, labels: [("model_name", model), ("finished_reason", finishReason)])
             .increment()
         if let ttft = timing.timeToFirstToken {
@@ -157,6 +201,21 @@ final class ServerMetrics: Sendable {
             histogram(Name.tpot, Help.tpot, buckets: Self.tokenLatencyBuckets, model: model).record(tpot)
         }
         histogram(Name.e2e, Help.e2e, buckets: Self.requestLatencyBuckets, model: model).record(timing.endToEnd)
+        guard let usage else { return }
+        tokenHistogram(Name.requestPromptTokens, Help.requestPromptTokens, model: model).record(Double(usage.promptTokens))
+        tokenHistogram(Name.requestGenerationTokens, Help.requestGenerationTokens, model: model)
+            .record(Double(usage.completionTokens))
+        if let queueSeconds {
+            if let ttft = timing.timeToFirstToken {
+                histogram(Name.prefillTime, Help.prefillTime, buckets: Self.requestLatencyBuckets, model: model)
+                    .record(max(0, ttft - queueSeconds))
+            }
+            histogram(Name.inferenceTime, Help.inferenceTime, buckets: Self.requestLatencyBuckets, model: model)
+                .record(max(0, timing.endToEnd - queueSeconds))
+        }
+        if let decode = timing.decodeSeconds {
+            histogram(Name.decodeTime, Help.decodeTime, buckets: Self.requestLatencyBuckets, model: model).record(decode)
+        }
     }
 
     /// The Prometheus text exposition of the registry.
@@ -181,6 +240,13 @@ final class ServerMetrics: Sendable {
         static let tpot = "Histogram of time per output token in seconds."
         static let e2e = "Histogram of end to end request latency in seconds."
         static let queue = "Histogram of time spent in the WAITING phase for request."
+        static let prefillTime = "Histogram of time spent in the PREFILL phase for request (first step to first token)."
+        static let decodeTime = "Histogram of time spent in the DECODE phase for request (first token to the end)."
+        static let inferenceTime = "Histogram of time spent in the RUNNING phase for request (first step to the end)."
+        static let requestPromptTokens = "Number of prefill tokens processed, per request."
+        static let requestGenerationTokens = "Number of generation tokens processed, per request."
+        static let gpuPrefixQueries = "Prefix cache queries in tokens (alias of vllm:prefix_cache_queries)."
+        static let gpuPrefixHits = "Prefix cache hits in tokens (alias of vllm:prefix_cache_hits)."
         static let cacheConfig = "Information of the KV cache: block size (tokens), blocks, and how keys and values are stored."
         static let parallelSteps = "Steps a split model (tensor or pipeline parallel) has run."
         static let parallelCompute = "Seconds each process of a split model spent computing its share of the steps."
@@ -215,6 +281,11 @@ struct RequestTiming: Sendable {
     }
 
     var timeToFirstToken: Double? { firstEvent.map { ($0 - submitted).seconds } }
+    /// First token to the end.
+    var decodeSeconds: Double? {
+        guard let firstEvent, let finished else { return nil }
+        return (finished - firstEvent).seconds
+    }
     var endToEnd: Double { ((finished ?? .now) - submitted).seconds }
     var timePerOutputToken: Double? {
         guard tokens > 1, let firstEvent, let lastToken else { return nil }

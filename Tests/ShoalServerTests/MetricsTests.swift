@@ -37,6 +37,20 @@ import Testing
             #expect(metrics["vllm:inter_token_latency_seconds_count{\(model)}"] == Double(3 * 1 + 2))
             #expect(metrics["vllm:time_per_output_token_seconds_count{\(model)}"] == 4)
             #expect(metrics["vllm:prefix_cache_queries_total{\(model)}"] == 0)
+            #expect(metrics["vllm:gpu_prefix_cache_queries_total{\(model)}"] == 0)
+            #expect(metrics["vllm:gpu_prefix_cache_hits_total{\(model)}"] == 0)
+            // Per-request token counts (1-2-5 buckets up to the context) and the phases of each request.
+            #expect(metrics["vllm:request_prompt_tokens_count{\(model)}"] == 4)
+            #expect(metrics["vllm:request_prompt_tokens_sum{\(model)}"] == Double(promptTokens))
+            #expect(metrics["vllm:request_generation_tokens_sum{\(model)}"] == Double(3 * 2 + 3))
+            #expect(metrics[#"vllm:request_generation_tokens_bucket{\#(model),le="2.0"}"#] == 3)
+            for phase in ["prefill", "decode", "inference"] {
+                #expect(metrics["vllm:request_\(phase)_time_seconds_count{\(model)}"] == 4, "\(phase)")
+            }
+            // Inference is the request's time past its queue: at most end to end.
+            let inference = try #require(metrics["vllm:request_inference_time_seconds_sum{\(model)}"])
+            let endToEnd = try #require(metrics["vllm:e2e_request_latency_seconds_sum{\(model)}"])
+            #expect(inference <= endToEnd)
             #expect(metrics["vllm:num_preemptions_total{\(model)}"] == 0)
 
             // Counters keep growing by the engine's difference between scrapes.
