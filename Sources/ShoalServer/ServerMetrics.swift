@@ -78,7 +78,11 @@ final class ServerMetrics: Sendable {
             labels: [("model_name", model)], buckets: buckets)
     }
 
-    /// Token-count buckets as vLLM makes them: 1, 2, 5, 10, 20, 50, ... up to the model's context length.
+    /// Token-count buckets as vLLM makes them, 1, 2, 5, 10, 20, 50, ..., up to 1,000,000: the same for every model
+    /// (vLLM stops at its one model's context, but Prometheus wants one set of buckets per series name, and one
+    /// `shoal serve` may serve models of different contexts).
+    static let tokenCountBuckets = tokenCountBuckets(upTo: 1_000_000)
+
     static func tokenCountBuckets(upTo limit: Int) -> [Double] {
         var buckets: [Double] = []
         var exponent = 1.0
@@ -92,18 +96,12 @@ final class ServerMetrics: Sendable {
         }
     }
 
-    /// Context lengths by model, for the token-count buckets.
-    private let contextLengths = Mutex<[String: Int]>([:])
-
     private func tokenHistogram(_ name: String, _ help: String, model: String) -> ValueHistogram {
-        let context = contextLengths.withLock { $0[model] } ?? 4096
-        return histogram(name, help, buckets: Self.tokenCountBuckets(upTo: context), model: model, unit: "")
+        histogram(name, help, buckets: Self.tokenCountBuckets, model: model, unit: "")
     }
 
     /// Creates every series of a model at zero, so dashboards see them before the first request.
-    /// - Parameter contextLength: the model's context, the top of the token-count buckets.
-    func register(model: String, contextLength: Int) {
-        contextLengths.withLock { $0[model] = contextLength }
+    func register(model: String) {
         update(model: model, stats: EngineStats())
         for reason in ["stop", "length", "abort"] {
             _ = counter(Name.success, Help.success, labels: [("model_name", model), ("finished_reason", reason)])

@@ -4,7 +4,6 @@ public import Prometheus
 public import ShoalHTTP
 internal import NIOCore
 internal import ShoalAPI
-internal import ShoalEngine
 
 /// Paths of the API.
 enum Route {
@@ -34,7 +33,7 @@ public func makeRouter(
     state: ServerState, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry, logger: Logger
 ) -> Router<ConnectionRequestContext> {
     let metrics = ServerMetrics(registry: registry)
-    for (name, engine) in state.engines { metrics.register(model: name, contextLength: engine.contextLength) }
+    for name in state.engines.keys { metrics.register(model: name) }
     let server = ServerContext(state: state, configuration: configuration, metrics: metrics, logger: logger)
     let completions = CompletionsEndpoint(server: server)
     let chat = ChatCompletionsEndpoint(server: server)

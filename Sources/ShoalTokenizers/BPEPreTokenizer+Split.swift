@@ -102,6 +102,21 @@ extension BPEPreTokenizer {
         }
     }
 
+    /// Where the piece starting at `start` ends under `\s*[\r\n]+|\s+(?!\S)|\s+` (Llama 3's and Tekken's last
+    /// alternatives), or one scalar on when none matches.
+    static func whitespacePieceEnd(_ text: ScalarText, from start: Int, end: Int) -> Int {
+        var spaces = 0
+        var lineBreakEnd = -1
+        while start + spaces < end, text.classes[start + spaces] & whitespace != 0 {
+            let value = text.values[start + spaces]
+            if value == 0x0A || value == 0x0D { lineBreakEnd = start + spaces + 1 }
+            spaces += 1
+        }
+        if lineBreakEnd >= 0 { return lineBreakEnd }                // \s*[\r\n]+
+        if spaces > 1, start + spaces < end { return start + spaces - 1 }  // \s+(?!\S)
+        return start + max(spaces, 1)                               // \s+, or one scalar
+    }
+
     /// Llama 3's expression over `start..<end`; `maxDigits` is 3 for `\p{N}{1,3}` and 1 for Qwen2's `\p{N}`.
     static func splitLlama3(_ text: ScalarText, start: Int, end: Int, maxDigits: Int, into ends: inout [Int]) {
         text.values.withUnsafeBufferPointer { values in
@@ -167,24 +182,7 @@ extension BPEPreTokenizer {
                         ends.append(pos)
                         continue
                     }
-                    var spaces = 0
-                    var lineBreakEnd = -1
-                    while cls(pos + spaces) & whitespace != 0 {
-                        if isLineBreak(pos + spaces) { lineBreakEnd = pos + spaces + 1 }
-                        spaces += 1
-                    }
-                    if lineBreakEnd >= 0 {
-                        // \s*[\r\n]+
-                        pos = lineBreakEnd
-                    } else if spaces > 1, pos + spaces < end {
-                        // \s+(?!\S)
-                        pos += spaces - 1
-                    } else if spaces > 0 {
-                        // \s+
-                        pos += spaces
-                    } else {
-                        pos += 1
-                    }
+                    pos = whitespacePieceEnd(text, from: pos, end: end)
                     ends.append(pos)
                 }
             }
@@ -275,24 +273,7 @@ extension BPEPreTokenizer {
                 ends.append(pos)
                 continue
             }
-            var spaces = 0
-            var lineBreakEnd = -1
-            while cls(pos + spaces) & whitespace != 0 {
-                if isLineBreak(pos + spaces) { lineBreakEnd = pos + spaces + 1 }
-                spaces += 1
-            }
-            if lineBreakEnd >= 0 {
-                // \s*[\r\n]+
-                pos = lineBreakEnd
-            } else if spaces > 1, pos + spaces < end {
-                // \s+(?!\S)
-                pos += spaces - 1
-            } else if spaces > 0 {
-                // \s+
-                pos += spaces
-            } else {
-                pos += 1
-            }
+            pos = whitespacePieceEnd(text, from: pos, end: end)
             ends.append(pos)
         }
     }

@@ -61,6 +61,23 @@ import Testing
         }
     }
 
+    /// Models of different contexts in one server share each series name's buckets (Prometheus refuses, and the
+    /// client library traps on, one name with two bucket sets).
+    @Test func modelsOfDifferentContextsShareTheTokenBuckets() async throws {
+        let small = try ScriptedEngine(name: "small", contextLength: 128)
+        let large = try ScriptedEngine(name: "large", contextLength: 8192)
+        try await LiveServer.run([small, large]) { server in
+            for model in ["small", "large"] {
+                #expect(try await server.post("/v1/completions", #"{"model": "\#(model)", "prompt": "abc", "max_tokens": 2}"#).status == 200)
+            }
+            let metrics = try await server.metrics()
+            for model in ["small", "large"] {
+                #expect(metrics[#"vllm:request_prompt_tokens_count{model_name="\#(model)"}"#] == 1)
+                #expect(metrics[#"vllm:request_generation_tokens_bucket{model_name="\#(model)",le="1000000.0"}"#] == 1)
+            }
+        }
+    }
+
     @Test func exposesPrometheusText() async throws {
         try await LiveServer.run([try ScriptedEngine()]) { server in
             let reply = try await server.get("/metrics")
