@@ -266,6 +266,8 @@ extension RouterGateway {
                 while true {
                     try await Task.sleep(for: interval)
                     if (try? await upstream.get(replica, path: "/health", timeout: probeTimeout)) == nil {
+                        // Cancelled because the head came meanwhile: nothing to report.
+                        if Task.isCancelled { return nil }
                         plan.logger.warning("replica stopped answering before the response head",
                                             metadata: ["replica": "\(replica)"])
                         return nil
