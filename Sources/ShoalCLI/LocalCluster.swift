@@ -18,7 +18,9 @@ import Glibc
 /// child's port when it binds (a port picked in advance can be taken by another process before the child binds
 /// it). Once F names the port and the child's `/health` answers 200, the child is admitted to the router. A child
 /// that exits unexpectedly is removed from the router and restarted (after 0.5 s, doubling to 10 s while it keeps
-/// dying before it becomes healthy), and admitted again, at its new port, only after `/health` passes. On
+/// dying before it becomes healthy), and admitted again only after `/health` passes. A restarted child asks for
+/// the port it had, so that it comes back as the same replica (the same `replica` label on the router's series,
+/// not a new series per port); if that port has been taken meanwhile, the next start lets the kernel pick. On
 /// graceful shutdown (after the router, which comes later in the service group, has stopped) every child gets
 /// SIGTERM, so it drains, and SIGKILL if it is still running after the shutdown timeout. Children's stdout and
 /// stderr go to this process's stderr, each line prefixed `[replica i]`.
@@ -180,11 +182,16 @@ final class ReplicaSupervisor: Service, Sendable {
         var backoff = Self.initialBackoff
         var failedStarts = 0
         let portFile = "\(portFiles)/replica-\(child.index).port"
+        var previousPort: Int?
         while !isStopping {
-            // The last start's file names a port that is no longer this child's.
+            // The last start's file names a port that may no longer be this child's.
             try? FileManager.default.removeItem(atPath: portFile)
+            var arguments = child.arguments
+            if let previousPort, let flag = arguments.firstIndex(of: "--port"), flag + 1 < arguments.count {
+                arguments[flag + 1] = "\(previousPort)"
+            }
             let process = ChildProcess(
-                executable: executable, arguments: child.arguments + ["--port-file", portFile],
+                executable: executable, arguments: arguments + ["--port-file", portFile],
                 environment: child.environment, prefix: "[replica \(child.index)] ")
             let pid = try process.start()
             pids.withLock { $0[child.index] = pid }
@@ -206,7 +213,10 @@ final class ReplicaSupervisor: Service, Sendable {
             if admitted {
                 backoff = Self.initialBackoff
                 failedStarts = 0
+                previousPort = url.flatMap { URLComponents(string: $0)?.port }
             } else {
+                // Perhaps its old port was taken: let the kernel pick the next one.
+                previousPort = nil
                 failedStarts += 1
                 guard failedStarts < Self.maxFailedStarts else {
                     throw LocalClusterError(.childFailed, "replica \(child.index) exited \(failedStarts) times before "

@@ -191,6 +191,7 @@ import ShoalTestSupport
         #expect(logText().contains("[replica 1] "))
 
         // Kill one replica: requests keep succeeding on the other one.
+        let urlsBefore = Set(await replicaListing().compactMap { $0["url"] as? String })
         let victim = try #require(seenChildren.min())
         #expect(kill(victim, SIGKILL) == 0)
         for _ in 0..<4 { #expect(try await complete() == expectedText, "\(logText())") }
@@ -205,6 +206,8 @@ import ShoalTestSupport
         let current = Self.children(of: parentPID)
         seenChildren.formUnion(current)
         #expect(logText().contains("restarting"))
+        // It came back on its old port: the same replica to the router, so its metric series go on.
+        #expect(Set(await replicaListing().compactMap { $0["url"] as? String }) == urlsBefore)
         for _ in 0..<4 { #expect(try await complete() == expectedText) }
 
         // SIGTERM: the parent exits 0 and no child is left.
