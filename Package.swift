@@ -50,7 +50,8 @@ let package = Package(
         ], swiftSettings: cpuFlags),
         .target(name: "ShoalStore"),
         .target(name: "ShoalCluster", dependencies: ["ShoalStore", "ShoalGGUF", "CShoalKernels", "ShoalKernels", "ShoalModels", "ShoalEngine"]),
-        .target(name: "ShoalAPI", dependencies: ["ShoalEngine", "ShoalGrammar"]),
+        // Wire types only: the router builds on them without the engine and its CPU flags.
+        .target(name: "ShoalAPI", dependencies: ["ShoalGrammar"]),
         .target(
             name: "ShoalHTTP",
             dependencies: [
@@ -115,7 +116,7 @@ let package = Package(
         .testTarget(name: "ShoalEngineTests", dependencies: ["ShoalEngine", "ShoalModels", "ShoalTokenizers", "ShoalTestSupport"]),
         .testTarget(name: "ShoalStoreTests", dependencies: ["ShoalStore", "ShoalTestSupport"]),
         .testTarget(name: "ShoalClusterTests", dependencies: ["ShoalCluster", "ShoalModels", "ShoalKernels", "ShoalGGUF", "ShoalTestSupport"]),
-        .testTarget(name: "ShoalAPITests", dependencies: ["ShoalAPI", "ShoalGrammar"]),
+        .testTarget(name: "ShoalAPITests", dependencies: ["ShoalAPI", "ShoalGrammar", "ShoalServer", "ShoalEngine"]),
         .testTarget(
             name: "ShoalServerTests",
             dependencies: [

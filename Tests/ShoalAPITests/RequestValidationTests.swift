@@ -1,6 +1,7 @@
 import Foundation
 import ShoalAPI
 import ShoalEngine
+import ShoalServer
 import Testing
 
 private func decode<T: Decodable>(_ type: T.Type, _ json: String) throws(APIError) -> T {

@@ -1,3 +1,4 @@
+public import ShoalAPI
 public import ShoalEngine
 
 extension APIError {

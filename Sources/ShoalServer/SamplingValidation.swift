@@ -1,3 +1,4 @@
+public import ShoalAPI
 public import ShoalEngine
 
 /// Turns the sampling fields common to both endpoints into `SamplingParams`, checking each against
