@@ -24,6 +24,7 @@ let package = Package(
     products: [
         .executable(name: "shoal", targets: ["ShoalCLI"]),
         .executable(name: "shoal-synthetic-model", targets: ["SyntheticModel"]),
+        .executable(name: "shoal-router", targets: ["ShoalRouterMain"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -89,11 +90,27 @@ let package = Package(
             ]
         ),
         .target(name: "ShoalTestSupport", dependencies: ["ShoalGGUF"]),
+        // The `route` command and what commands share (logging and metrics set-up, port files): no CPU flags.
+        .target(
+            name: "ShoalCommands",
+            dependencies: [
+                "ShoalRouter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(name: "ShoalRouterMain", dependencies: [
+            "ShoalCommands", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(
             name: "ShoalCLI",
             dependencies: [
                 "ShoalGGUF", "ShoalKernels", "ShoalModels", "ShoalTokenizers", "ShoalEngine", "ShoalStore",
-                "ShoalAPI", "ShoalServer", "ShoalRouter", "ShoalCluster",
+                "ShoalAPI", "ShoalServer", "ShoalRouter", "ShoalCluster", "ShoalCommands",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import ShoalCommands
 import AsyncHTTPClient
 import Foundation
 import Logging

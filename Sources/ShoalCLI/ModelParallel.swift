@@ -1,3 +1,4 @@
+import ShoalCommands
 import ArgumentParser
 import Foundation
 import ShoalCluster

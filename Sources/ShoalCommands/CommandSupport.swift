@@ -1,15 +1,15 @@
-import ArgumentParser
-import Foundation
-import Logging
+package import ArgumentParser
+package import Foundation
+package import Logging
 import Metrics
-import Prometheus
-import ShoalRouter
+package import Prometheus
+package import ShoalRouter
 
 /// Set-up shared by the long-running commands (`serve`, `route`).
-enum CommandSupport {
+package enum CommandSupport {
     /// Sends logs at `level` and above to stderr and metrics to a fresh Prometheus registry.
     /// - Returns: a logger labelled `label` and the registry that `/metrics` renders.
-    static func bootstrap(logLevel level: Logger.Level, label: String) -> (Logger, PrometheusCollectorRegistry) {
+    package static func bootstrap(logLevel level: Logger.Level, label: String) -> (Logger, PrometheusCollectorRegistry) {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -21,13 +21,13 @@ enum CommandSupport {
     }
 
     /// The `--api-key` values plus `$SHOAL_API_KEY` when it is set.
-    static func apiKeys(_ flags: [String]) -> [String] {
+    package static func apiKeys(_ flags: [String]) -> [String] {
         guard let key = ProcessInfo.processInfo.environment["SHOAL_API_KEY"], !key.isEmpty else { return flags }
         return flags + [key]
     }
 
     /// A `--policy` value. - Throws: `ValidationError` listing the policies.
-    static func policy(_ name: String) throws -> PolicyKind {
+    package static func policy(_ name: String) throws -> PolicyKind {
         guard let kind = PolicyKind(rawValue: name) else {
             throw ValidationError("--policy must be one of " + PolicyKind.allCases.map(\.rawValue).joined(separator: ", "))
         }
@@ -36,7 +36,7 @@ enum CommandSupport {
 
     /// Applies `--alias` specs (a later spec for the same alias replaces the earlier one, and one from the config
     /// file). - Throws: `ValidationError` with the rule's error.
-    static func apply(aliases specs: [String], to configuration: inout RouterConfiguration) throws {
+    package static func apply(aliases specs: [String], to configuration: inout RouterConfiguration) throws {
         for spec in specs {
             let rules: RoutingRules
             do { rules = try RoutingRules.parse(spec) } catch let error as RouterError { throw ValidationError(error.message) }

@@ -1,15 +1,17 @@
-import ArgumentParser
-import Foundation
-import Logging
+package import ArgumentParser
+package import Foundation
+package import Logging
 import Metrics
-import Prometheus
+package import Prometheus
 import ServiceLifecycle
-import ShoalRouter
+package import ShoalRouter
 import UnixSignals
 
 /// `shoal route`: an OpenAI-compatible router over pools of `shoal serve` replicas.
-struct Route: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+package struct Route: AsyncParsableCommand {
+    package init() {}
+
+    package static let configuration = CommandConfiguration(
         abstract: "Route OpenAI-compatible requests across replicas of `shoal serve`, with failover.",
         discussion: """
             Replicas are grouped into pools by the model names they report at /v1/models. Streams that break \
@@ -105,7 +107,7 @@ struct Route: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
-    func validate() throws {
+    package func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
         if let portFile { try PortFile.validate(portFile) }
         if let policy { _ = try CommandSupport.policy(policy) }
@@ -171,7 +173,7 @@ struct Route: AsyncParsableCommand {
         return configuration
     }
 
-    func run() async throws {
+    package func run() async throws {
         try await serve()
     }
 

@@ -1,12 +1,12 @@
-import ArgumentParser
-import Foundation
-import Logging
+package import ArgumentParser
+package import Foundation
+package import Logging
 
 /// `--port-file`: the port a server bound, written once it listens, so that whoever started it with `--port 0`
 /// learns where it is without a race for a port picked in advance.
-enum PortFile {
+package enum PortFile {
     /// The `onListening` callback of a server started with `--port-file path` (nil: it writes nothing).
-    static func writer(_ path: String?, logger: Logger) -> @Sendable (Int) async -> Void {
+    package static func writer(_ path: String?, logger: Logger) -> @Sendable (Int) async -> Void {
         { port in if let path { write(port, to: path, logger: logger) } }
     }
 
@@ -21,7 +21,7 @@ enum PortFile {
 
     /// Checks up front that `path` can be written (its folder exists and is writable, it is not a folder), so a
     /// mistake is one clear error at start-up rather than a log line once the server listens.
-    static func validate(_ path: String) throws {
+    package static func validate(_ path: String) throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw ValidationError("--port-file \(path) is a directory")
@@ -33,7 +33,7 @@ enum PortFile {
     }
 
     /// The port in the file at `path`, or nil while there is none (or it does not hold a port).
-    static func read(_ path: String) -> Int? {
+    package static func read(_ path: String) -> Int? {
         guard let data = FileManager.default.contents(atPath: path),
               let port = Int(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
               (1...65535).contains(port) else { return nil }
