@@ -441,40 +441,58 @@ public final class DecoderModel: LanguageModel {
         let h = config.hiddenSize, count = experts.gate.count, width = experts.width
         scratch.reserve(tokens: n, hidden: h, experts: count, width: width)
         matmul(experts.router, hidden, xStride: h, tokens: n, scratch.scores, yStride: count, pool: pool)
-        var routed = [[(token: Int, weight: Float)]](repeating: [], count: count)
+        // Each token's choice in the scratch's reused arrays (no allocation once warm, as a decode step must be).
+        let used = experts.used
+        scratch.prepareRouting(tokens: n, experts: count, used: used)
         for t in 0..<n {
             let row = scratch.scores + t * count
             var maximum = -Float.infinity
             for e in 0..<count { maximum = max(maximum, row[e]) }
-            var probabilities = [Double](repeating: 0, count: count)
             var total = 0.0
             for e in 0..<count {
-                probabilities[e] = exp(Double(row[e] - maximum))
-                total += probabilities[e]
+                scratch.probabilities[e] = exp(Double(row[e] - maximum))
+                total += scratch.probabilities[e]
             }
-            // The best `used` experts, ties to the lower index.
-            let chosen = (0..<count).sorted { probabilities[$0] != probabilities[$1] ? probabilities[$0] > probabilities[$1] : $0 < $1 }
-                .prefix(experts.used)
-            let chosenTotal = chosen.reduce(0.0) { $0 + probabilities[$1] }
-            for e in chosen {
-                let weight = experts.normalizeWeights ? probabilities[e] / chosenTotal : probabilities[e] / total
-                routed[e].append((t, Float(weight)))
+            // The best `used` experts, best first, ties to the lower index; a chosen one's probability is set
+            // below every other (they are all >= 0) so that it is not chosen again.
+            var chosenTotal = 0.0
+            for k in 0..<used {
+                var best = 0
+                for e in 1..<max(count, 1) where scratch.probabilities[e] > scratch.probabilities[best] { best = e }
+                scratch.chosen[t * used + k] = best
+                scratch.chosenProbability[k] = scratch.probabilities[best]
+                chosenTotal += scratch.probabilities[best]
+                scratch.probabilities[best] = -1
             }
+            for k in 0..<used {
+                let p = scratch.chosenProbability[k]
+                scratch.chosenWeight[t * used + k] = Float(experts.normalizeWeights ? p / chosenTotal : p / total)
+            }
+        }
+        // The rows routed to each expert, in token order: a counting sort by expert.
+        for choice in 0..<(n * used) { scratch.routeStart[scratch.chosen[choice] + 1] += 1 }
+        for e in 0..<count { scratch.routeStart[e + 1] += scratch.routeStart[e] }
+        for e in 0...count { scratch.routeCursor[e] = scratch.routeStart[e] }
+        for choice in 0..<(n * used) {
+            let e = scratch.chosen[choice]
+            scratch.routedToken[scratch.routeCursor[e]] = choice / used
+            scratch.routedWeight[scratch.routeCursor[e]] = scratch.chosenWeight[choice]
+            scratch.routeCursor[e] += 1
         }
         let out = scratch.output
         out.update(repeating: 0, count: n * h)
-        for e in 0..<count where !routed[e].isEmpty {
-            let rows = routed[e]
-            for (i, entry) in rows.enumerated() {
-                (scratch.input + i * h).update(from: hidden + entry.token * h, count: h)
+        for e in 0..<count where scratch.routeStart[e + 1] > scratch.routeStart[e] {
+            let rows = scratch.routeStart[e]..<scratch.routeStart[e + 1]
+            for (i, r) in rows.enumerated() {
+                (scratch.input + i * h).update(from: hidden + scratch.routedToken[r] * h, count: h)
             }
             let m = rows.count
             matmul(experts.gate[e], scratch.input, xStride: h, tokens: m, scratch.gate, yStride: width, pool: pool)
             matmul(experts.up[e], scratch.input, xStride: h, tokens: m, scratch.up, yStride: width, pool: pool)
             activate(scratch.gate, scratch.up, count: m * width)
             matmul(experts.down[e], scratch.gate, xStride: width, tokens: m, scratch.expertOutput, yStride: h, pool: pool)
-            for (i, entry) in rows.enumerated() {
-                axpy(entry.weight, scratch.expertOutput + i * h, out + entry.token * h, count: h)
+            for (i, r) in rows.enumerated() {
+                axpy(scratch.routedWeight[r], scratch.expertOutput + i * h, out + scratch.routedToken[r] * h, count: h)
             }
         }
         hidden.update(from: out, count: n * h)

@@ -61,6 +61,35 @@ final class ExpertScratch: @unchecked Sendable {  // only touched under DecoderM
     private(set) var expertOutput = UnsafeMutablePointer<Float>.allocate(capacity: 0)
     private(set) var output = UnsafeMutablePointer<Float>.allocate(capacity: 0)
     private var shape: [Int] = [0, 0, 0, 0]
+    /// One token's softmax over the experts.
+    var probabilities: [Double] = []
+    /// The chosen experts' probabilities of the token being routed.
+    var chosenProbability: [Double] = []
+    /// Every token's chosen experts and their weights (`tokens x used`).
+    var chosen: [Int] = []
+    var chosenWeight: [Float] = []
+    /// The routed rows grouped by expert: expert e's rows are `routeStart[e]..<routeStart[e + 1]`.
+    var routeStart: [Int] = []
+    var routeCursor: [Int] = []
+    var routedToken: [Int] = []
+    var routedWeight: [Float] = []
+
+    /// Grows the routing arrays to a step's size (they never shrink, so a warm step allocates nothing) and zeroes
+    /// the per-expert counts.
+    func prepareRouting(tokens: Int, experts: Int, used: Int) {
+        func size<T>(_ array: inout [T], _ count: Int, _ zero: T) {
+            if array.count < count { array = [T](repeating: zero, count: count) }
+        }
+        size(&probabilities, experts, 0)
+        size(&chosenProbability, used, 0)
+        size(&chosen, tokens * used, 0)
+        size(&chosenWeight, tokens * used, 0)
+        size(&routedToken, tokens * used, 0)
+        size(&routedWeight, tokens * used, 0)
+        size(&routeCursor, experts + 1, 0)
+        size(&routeStart, experts + 1, 0)
+        for e in 0...experts { routeStart[e] = 0 }
+    }
 
     func reserve(tokens: Int, hidden: Int, experts: Int, width: Int) {
         let wanted = [tokens, hidden, experts, width]
