@@ -28,6 +28,26 @@ public struct ChatMessage: Codable, Sendable, Equatable {
         case toolCalls = "tool_calls"
         case toolCallID = "tool_call_id"
     }
+
+    /// Decodes the message; `tool_calls`, passed to the template as given, must at least be an array of objects.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        role = try c.decode(String.self, forKey: .role)
+        content = try c.decodeIfPresent(ChatMessageContent.self, forKey: .content)
+        name = try c.decodeIfPresent(String.self, forKey: .name)
+        toolCallID = try c.decodeIfPresent(String.self, forKey: .toolCallID)
+        toolCalls = try c.decodeIfPresent(JSONValue.self, forKey: .toolCalls)
+        switch toolCalls {
+        case nil, .null?:
+            toolCalls = nil
+        case .array(let calls)? where calls.allSatisfy({ if case .object = $0 { true } else { false } }):
+            break
+        default:
+            throw DecodingError.typeMismatch([JSONValue].self, .init(
+                codingPath: c.codingPath + [CodingKeys.toolCalls],
+                debugDescription: "expected an array of tool call objects"))
+        }
+    }
 }
 
 /// A message's `content`: a string or an array of content parts.

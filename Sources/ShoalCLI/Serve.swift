@@ -1,4 +1,5 @@
 import ShoalCommands
+import ShoalAPI
 import ArgumentParser
 import Foundation
 import Logging

@@ -1,4 +1,5 @@
 import ShoalCommands
+import ShoalAPI
 import ArgumentParser
 
 @main
@@ -25,6 +26,3 @@ struct Shoal: AsyncParsableCommand {
     }
 }
 
-enum ShoalVersion {
-    static let string = "0.1.0"
-}

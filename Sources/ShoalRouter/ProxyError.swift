@@ -11,6 +11,8 @@ struct ProxyError: Error, CustomStringConvertible {
     var code: String
     var message: String
     var retryAfter: Int?
+    /// The methods the path takes (the `Allow` header of a 405).
+    var allow: String?
 
     var description: String { message }
 
@@ -20,7 +22,7 @@ struct ProxyError: Error, CustomStringConvertible {
 
     static func methodNotAllowed(_ path: String, allowed: String) -> ProxyError {
         ProxyError(status: 405, type: "invalid_request_error", code: "method_not_allowed",
-                   message: "\(path) takes \(allowed) only")
+                   message: "\(path) takes \(allowed) only", allow: allowed)
     }
 
     static func unavailable(_ message: String) -> ProxyError {
@@ -40,6 +42,7 @@ struct ProxyError: Error, CustomStringConvertible {
     var response: Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if let allow { headers[.allow] = allow }
         let data = (try? ServerSentEvents.makeEncoder().encode(body)) ?? Data()
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
@@ -47,6 +50,9 @@ struct ProxyError: Error, CustomStringConvertible {
 
 /// Renders every error as an OpenAI error body; unexpected ones are logged through the request's logger.
 struct RouterErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The methods each known path takes: another method on it is a 405, not a 404.
+    let methods: [String: String]
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
@@ -55,7 +61,14 @@ struct RouterErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as APIError {
             return ProxyError(status: error.status, type: error.code.type, code: error.code.name,
                               message: error.message, retryAfter: error.retryAfterSeconds).response
+        } catch let error as RouterError {
+            // Membership and configuration problems reach HTTP only through the admin API: the caller's input.
+            return ProxyError(status: error.code == .unknownReplica ? 404 : 400, type: "invalid_request_error",
+                              code: error.code.name, message: error.message).response
         } catch let error as HTTPError where error.status == .notFound {
+            if let allowed = methods[request.uri.path] {
+                return ProxyError.methodNotAllowed(request.uri.path, allowed: allowed).response
+            }
             return ProxyError(status: 404, type: "invalid_request_error", code: "not_found",
                               message: "Not found: \(request.method) \(request.uri.path)").response
         } catch is NIOTooManyBytesError {

@@ -160,10 +160,17 @@ public final class RouterGateway: Service, Sendable {
     }
 
     /// The Hummingbird application serving the router's endpoints.
+    /// The methods each path takes: the others get 405 with `Allow`, as from a replica, rather than 404.
+    static let methods: [String: String] = [
+        "/v1/completions": "POST", "/v1/chat/completions": "POST", "/tokenize": "POST", "/detokenize": "POST",
+        "/v1/models": "GET", "/health": "GET", "/metrics": "GET", "/openapi.json": "GET",
+        "/admin/replicas": "GET, POST, DELETE", "/admin/replicas/drain": "POST",
+    ]
+
     public func makeApplication() -> some ApplicationProtocol {
         let router = Router(context: ConnectionRequestContext.self)
         router.add(middleware: RequestIDMiddleware())
-        router.add(middleware: RouterErrorMiddleware())
+        router.add(middleware: RouterErrorMiddleware(methods: Self.methods))
         router.post("/v1/completions") { request, context in
             try self.authorizeClient(request)
             return try await self.proxy(request, kind: .completion, context: context)
@@ -178,11 +185,6 @@ public final class RouterGateway: Service, Sendable {
                 return try await self.passThrough(request, path: path, context: context)
             }
         }
-        // The other methods on the API's paths get 405, as from a replica, rather than 404.
-        for path in ["/v1/completions", "/v1/chat/completions"] {
-            router.get(RouterPath(path)) { _, _ -> Response in throw ProxyError.methodNotAllowed(path, allowed: "POST") }
-        }
-        router.post("/v1/models") { _, _ -> Response in throw ProxyError.methodNotAllowed("/v1/models", allowed: "GET") }
         router.get("/v1/models") { request, _ in
             try self.authorizeClient(request)
             return try self.modelList()
@@ -192,6 +194,11 @@ public final class RouterGateway: Service, Sendable {
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                      body: .init(byteBuffer: ByteBuffer(string: self.metrics.render())))
         }
+        let openAPI = OpenAPIDocument.json(for: .router, version: ShoalVersion.string)
+        router.get("/openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"],
+                     body: .init(byteBuffer: ByteBuffer(string: openAPI)))
+        }
         router.get("/admin/replicas") { request, _ in
             try self.authorizeAdmin(request)
             return try Self.json(self.replicas.statuses())
@@ -199,12 +206,8 @@ public final class RouterGateway: Service, Sendable {
         router.post("/admin/replicas") { request, _ in
             try self.authorizeAdmin(request)
             let url = try await Self.readURL(request)
-            do {
-                let models = try await self.addReplica(url)
-                return try Self.json(["url": url, "models": models.joined(separator: ",")], status: .created)
-            } catch let error as RouterError {
-                throw ProxyError(status: 400, type: "invalid_request_error", code: error.code.name, message: error.message)
-            }
+            let models = try await self.addReplica(url)
+            return try Self.json(["url": url, "models": models.joined(separator: ",")], status: .created)
         }
         router.delete("/admin/replicas") { request, _ in
             try self.authorizeAdmin(request)

@@ -8,7 +8,8 @@ internal import ShoalAPI
 /// anything unexpected as 500.
 /// Failures are logged through the request's logger (with its `request_id`).
 struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    let knownPaths: Set<String>
+    /// The method each known path takes: another method on it is a 405 with this `Allow`, not a 404.
+    let methods: [String: String]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -20,9 +21,11 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return ServerContext.errorResponse(error)
         } catch let error as HTTPError where error.status == .notFound {
             let path = request.uri.path
-            if knownPaths.contains(path) {
-                return ServerContext.errorResponse(APIError(.methodNotAllowed,
+            if let allowed = methods[path] {
+                var response = ServerContext.errorResponse(APIError(.methodNotAllowed,
                     "Method \(request.method) is not allowed for \(path)"))
+                response.headers[.allow] = allowed
+                return response
             }
             return ServerContext.errorResponse(APIError(.notFound, "Not found: \(request.method) \(path)"))
         } catch is NIOTooManyBytesError {

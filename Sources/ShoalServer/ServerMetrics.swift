@@ -100,9 +100,13 @@ final class ServerMetrics: Sendable {
         histogram(name, help, buckets: Self.tokenCountBuckets, model: model, unit: "")
     }
 
-    /// Creates every series of a model at zero, so dashboards see them before the first request.
+    /// Creates every series of a model at zero, so dashboards see them before the first request (and `rate()` sees
+    /// the first requests' increase). `update` does it too, for models that finish loading after the server starts.
     func register(model: String) {
         update(model: model, stats: EngineStats())
+    }
+
+    private func registerSeries(model: String) {
         for reason in ["stop", "length", "abort"] {
             _ = counter(Name.success, Help.success, labels: [("model_name", model), ("finished_reason", reason)])
         }
@@ -132,10 +136,11 @@ final class ServerMetrics: Sendable {
         gauge(Name.waiting, Help.waiting, model: model).set(Double(stats.waiting))
         gauge(Name.kvCacheUsage, Help.kvCacheUsage, model: model).set(stats.kvCacheUsage)
         gauge(Name.gpuCacheUsage, Help.gpuCacheUsage, model: model).set(stats.kvCacheUsage)
-        let previous = lastStats.withLock { last in
+        let (previous, isNew) = lastStats.withLock { last in
             defer { last[model] = stats }
-            return last[model] ?? EngineStats()
+            return (last[model] ?? EngineStats(), last[model] == nil)
         }
+        if isNew { registerSeries(model: model) }
         let labels = [("model_name", model)]
         for (name, help) in [(Name.prefixQueries, Help.prefixQueries), (Name.prefixHits, Help.prefixHits),
                              (Name.gpuPrefixQueries, Help.gpuPrefixQueries), (Name.gpuPrefixHits, Help.gpuPrefixHits),

@@ -15,10 +15,15 @@ enum Route {
     static let health = "/health"
     static let metrics = "/metrics"
     static let version = "/version"
+    static let openAPI = "/openapi.json"
 
-    static let all: Set<String> = [completions, chatCompletions, models, tokenize, detokenize, health, metrics, version]
+    /// The method each path takes (the `Allow` header of a 405).
+    static let methods: [String: String] = [
+        completions: "POST", chatCompletions: "POST", models: "GET", tokenize: "POST", detokenize: "POST",
+        health: "GET", metrics: "GET", version: "GET", openAPI: "GET",
+    ]
     /// Reachable without an API key.
-    static let open: Set<String> = [health, metrics, version]
+    static let open: Set<String> = [health, metrics, version, openAPI]
 }
 
 /// Builds the router of the OpenAI-compatible API over `state`'s engines.
@@ -41,7 +46,7 @@ public func makeRouter(
 
     let router = Router(context: ConnectionRequestContext.self)
     router.add(middleware: RequestIDMiddleware())
-    router.add(middleware: APIErrorMiddleware(knownPaths: Route.all))
+    router.add(middleware: APIErrorMiddleware(methods: Route.methods))
     router.add(middleware: APIKeyMiddleware(keys: configuration.apiKeys, openPaths: Route.open))
     router.post(RouterPath(Route.completions)) { request, context in try await completions.handle(request, context: context) }
     router.post(RouterPath(Route.chatCompletions)) { request, context in try await chat.handle(request, context: context) }
@@ -51,6 +56,10 @@ public func makeRouter(
     router.get(RouterPath(Route.health)) { _, _ in try info.health() }
     router.get(RouterPath(Route.metrics)) { _, _ in info.metrics() }
     router.get(RouterPath(Route.version)) { _, _ in try info.version() }
+    let openAPI = OpenAPIDocument.json(for: .server, version: configuration.version)
+    router.get(RouterPath(Route.openAPI)) { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: openAPI)))
+    }
     return router
 }
 
