@@ -57,7 +57,8 @@ struct BenchServeClient: Sendable {
     }
 
     /// Streams one completion and measures it from `due`, the moment it was due to be sent; never throws (a
-    /// failure is an outcome).
+    /// failure is an outcome). TTFT is the first chunk with text and ITLs the gaps between chunks with text (a
+    /// server's closing chunk without text adds none); the latency runs to the end of the stream.
     func stream(_ benchRequest: BenchRequest, options: RequestOptions, due: ContinuousClock.Instant) async -> RequestOutcome {
         var outcome = RequestOutcome(estimatedPromptTokens: benchRequest.promptTokens)
         let clock = ContinuousClock()
@@ -90,6 +91,7 @@ struct BenchServeClient: Sendable {
             }
             var pending = Data()
             var last = due
+            var firstChoice: ContinuousClock.Instant?
             for try await buffer in response.body {
                 pending.append(contentsOf: buffer.readableBytesView)
                 while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
@@ -103,9 +105,10 @@ struct BenchServeClient: Sendable {
                         outcome.usageCompletionTokens = completion
                         outcome.usagePromptTokens = usage["prompt_tokens"] as? Int
                     }
-                    let choices = object["choices"] as? [[String: Any]] ?? []
-                    guard let text = choices.first?["text"] as? String, !text.isEmpty else { continue }
+                    guard let choice = (object["choices"] as? [[String: Any]])?.first else { continue }
                     let now = clock.now
+                    if firstChoice == nil { firstChoice = now }
+                    guard let text = choice["text"] as? String, !text.isEmpty else { continue }
                     if outcome.ttft == nil {
                         outcome.ttft = (now - due).seconds
                     } else {
@@ -116,7 +119,10 @@ struct BenchServeClient: Sendable {
                 }
             }
             outcome.latency = (clock.now - due).seconds
-            if outcome.ttft == nil { outcome.error = "no tokens streamed" }
+            // An answer without text (the model ended at once) still succeeded, as vLLM counts it: its first token
+            // came with the first chunk.
+            if outcome.ttft == nil, let firstChoice { outcome.ttft = (firstChoice - due).seconds }
+            if outcome.ttft == nil { outcome.error = "no chunk with choices streamed" }
         } catch {
             outcome.error = "\(error)"
             outcome.latency = (clock.now - due).seconds
