@@ -152,7 +152,7 @@ struct BenchResultArguments: ParsableArguments {
                                valueName: "metric:ms"))
     var goodput: [String] = []
 
-    @Flag(name: .customLong("save-result"), help: "Save the result as JSON with vLLM's field names and per-request arrays.")
+    @Flag(name: .customLong("save-result"), help: "Save the result as JSON with vLLM's field names and per-request arrays (a --sweep is always saved).")
     var saveResult = false
 
     @Option(name: .customLong("result-dir"), help: "Folder of saved results and sweeps (default: the current one).")
