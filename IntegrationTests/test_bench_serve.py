@@ -81,6 +81,22 @@ def test_sharegpt_at_a_request_rate_saves_a_consistent_vllm_result(start_server,
     assert result["request_goodput"] == result["request_throughput"]
 
 
+def test_max_concurrency_queues_arrivals_until_a_slot_frees(start_server, tmp_path):
+    """At 1000 req/s with one slot, each request is due when the one before it ended (vLLM's --max-concurrency):
+    it waited in the client's queue, and its latencies run from then."""
+    server = start_server()
+    bench("--url", server.url, "--request-rate", "1000", "--max-concurrency", "1", "--requests", "4", "--prompt-tokens",
+          "8", "--max-tokens", "2", "--ignore-eos", "--save-result", "--result-dir", str(tmp_path), "--result-filename",
+          "capped.json", cwd=tmp_path)
+    result = json.loads((tmp_path / "capped.json").read_text())
+    assert result["completed"] == 4 and result["max_concurrency"] == 1 and result["request_rate"] == 1000
+    starts, latencies, queued = result["start_times"], result["latencies"], result["queue_times"]
+    for i in range(1, 4):
+        assert starts[i] >= starts[i - 1] + latencies[i - 1], (starts, latencies)
+        assert queued[i] > 0, queued
+    assert result["duration"] >= starts[-1] + latencies[-1]
+
+
 def test_a_concurrency_sweep_draws_png_plots(start_server, tmp_path):
     server = start_server()
     plots = tmp_path / "plots"
