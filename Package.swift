@@ -90,6 +90,8 @@ let package = Package(
             ]
         ),
         .target(name: "ShoalTestSupport", dependencies: ["ShoalGGUF"]),
+        // `shoal bench serve`'s logic without I/O: arrival schedules, datasets, vLLM-shaped results. No CPU flags.
+        .target(name: "ShoalBench", dependencies: ["ShoalAPI"]),
         // The `route` command and what commands share (logging and metrics set-up, port files): no CPU flags.
         .target(
             name: "ShoalCommands",
@@ -110,7 +112,7 @@ let package = Package(
             name: "ShoalCLI",
             dependencies: [
                 "ShoalGGUF", "ShoalKernels", "ShoalModels", "ShoalTokenizers", "ShoalEngine", "ShoalStore",
-                "ShoalAPI", "ShoalServer", "ShoalRouter", "ShoalCluster", "ShoalCommands",
+                "ShoalAPI", "ShoalServer", "ShoalRouter", "ShoalCluster", "ShoalCommands", "ShoalBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -152,6 +154,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "ShoalBenchTests", dependencies: ["ShoalBench", "ShoalAPI"]),
         .testTarget(name: "ShoalCLITests", dependencies: ["ShoalTestSupport", "ShoalModels"]),
     ]
 )

@@ -124,6 +124,26 @@ import ShoalTestSupport
         #expect(report["completed"] as? Int == 24)
     }
 
+    /// Options that cannot work together are refused before any request is sent (no server is listening).
+    @Test func benchServeRefusesContradictoryOptions() throws {
+        let refusals: [([String], String)] = [
+            (["--sweep", "concurrency=1,2", "--concurrency", "4"], "both set the concurrency"),
+            (["--sweep", "request-rate=1,2", "--request-rate", "4"], "both set the rate"),
+            (["--sweep", "threads=1"], "expected concurrency=1,2,4 or request-rate=1,2,4"),
+            (["--plot-dir", "plots"], "--plot-dir draws a sweep"),
+            (["--dataset-name", "sharegpt"], "needs --dataset-path"),
+            (["--dataset-path", "x.json"], "--dataset-path is for --dataset-name sharegpt"),
+            (["--goodput", "ttft:fast"], "expected KEY:VALUE"),
+            (["--request-rate", "0"], "--request-rate must be a positive number or inf"),
+            (["--metric-percentiles", "50,101"], "--metric-percentiles"),
+        ]
+        for (arguments, message) in refusals {
+            let out = try ShoalProcess.run(["bench", "serve", "--url", "http://127.0.0.1:9"] + arguments)
+            #expect(out.status != 0, "\(arguments)")
+            #expect(out.stderr.contains(message), "\(arguments): \(out.stderr)")
+        }
+    }
+
     @Test func benchReportsBothTests() throws {
         let out = try ShoalProcess.run(["bench", "--model", Self.tinyPath, "--prompt-tokens", "32", "--gen-tokens", "8",
                                         "--repetitions", "2", "--json", "--threads", "1"])
