@@ -15,10 +15,14 @@ enum Route {
     static let health = "/health"
     static let metrics = "/metrics"
     static let version = "/version"
+    static let dashboard = "/dashboard"
+    static let dashboardData = "/dashboard/data"
 
-    static let all: Set<String> = [completions, chatCompletions, models, tokenize, detokenize, health, metrics, version]
-    /// Reachable without an API key.
-    static let open: Set<String> = [health, metrics, version]
+    static let all: Set<String> = [
+        completions, chatCompletions, models, tokenize, detokenize, health, metrics, version, dashboard, dashboardData,
+    ]
+    /// Reachable without an API key (probes, scrapers, and operators' browsers, which send no key).
+    static let open: Set<String> = [health, metrics, version, dashboard, dashboardData]
 }
 
 /// Builds the router of the OpenAI-compatible API over `state`'s engines.
@@ -32,9 +36,17 @@ enum Route {
 public func makeRouter(
     state: ServerState, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry, logger: Logger
 ) -> Router<ConnectionRequestContext> {
+    makeRouterAndDashboard(state: state, configuration: configuration, registry: registry, logger: logger).router
+}
+
+/// The router and the dashboard its `/dashboard` routes show (the application runs the dashboard's sampling).
+func makeRouterAndDashboard(
+    state: ServerState, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry, logger: Logger
+) -> (router: Router<ConnectionRequestContext>, dashboard: ServerDashboard) {
     let metrics = ServerMetrics(registry: registry)
     for name in state.engines.keys { metrics.register(model: name) }
     let server = ServerContext(state: state, configuration: configuration, metrics: metrics, logger: logger)
+    let dashboard = ServerDashboard(server: server)
     let completions = CompletionsEndpoint(server: server)
     let chat = ChatCompletionsEndpoint(server: server)
     let info = InfoEndpoints(server: server)
@@ -51,7 +63,9 @@ public func makeRouter(
     router.get(RouterPath(Route.health)) { _, _ in try info.health() }
     router.get(RouterPath(Route.metrics)) { _, _ in info.metrics() }
     router.get(RouterPath(Route.version)) { _, _ in try info.version() }
-    return router
+    router.get(RouterPath(Route.dashboard)) { _, _ in dashboard.page() }
+    router.get(RouterPath(Route.dashboardData)) { _, _ in try dashboard.data() }
+    return (router, dashboard)
 }
 
 /// Builds the Hummingbird application serving the API on `configuration.host:port`.
@@ -62,7 +76,8 @@ public func makeApplication(
     state: ServerState, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry, logger: Logger,
     onListening: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let router = makeRouter(state: state, configuration: configuration, registry: registry, logger: logger)
+    let (router, dashboard) = makeRouterAndDashboard(
+        state: state, configuration: configuration, registry: registry, logger: logger)
     return Application(
         router: router,
         server: .http1WatchingClients(readTimeouts: RequestReadTimeouts(
@@ -70,6 +85,7 @@ public func makeApplication(
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: configuration.serverName),
+        services: [dashboard],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])
