@@ -87,6 +87,13 @@ def wait_for(browser, condition, what: str):
         raise AssertionError(f"timed out waiting for {what}; rows: {rows(browser)}") from error
 
 
+def open_page(browser, url: str) -> None:
+    """Loads `url` after dropping what earlier pages logged (a page left polling a stopped server)."""
+    browser.get("about:blank")
+    browser.get_log("browser")
+    browser.get(url)
+
+
 def assert_no_console_errors(browser) -> None:
     severe = [entry for entry in browser.get_log("browser") if entry.get("level") == "SEVERE"]
     assert not severe, f"the page logged errors: {severe}"
@@ -117,7 +124,7 @@ def test_router_dashboard_shows_each_replica_and_a_killed_one_turning_unhealthy(
         assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
         assert "<script src" not in page.text and "<link" not in page.text, "the page must be self-contained"
 
-        browser.get(f"{router.url}/dashboard")
+        open_page(browser, f"{router.url}/dashboard")
         assert browser.title == "Shoal router"
         wait_for(browser, lambda b: len(rows(b)) == 2 and all(r["data-status"] == "healthy" for r in rows(b).values()),
                  "two healthy rows")
@@ -156,7 +163,7 @@ def test_router_dashboard_shows_each_replica_and_a_killed_one_turning_unhealthy(
 def test_server_dashboard_shows_its_model(start_server, browser, artifacts):
     server = start_server()
     complete(server.url, "The capital of France is")
-    browser.get(f"{server.url}/dashboard")
+    open_page(browser, f"{server.url}/dashboard")
     assert browser.title == "Shoal server"
     wait_for(browser, lambda b: rows(b).get(MODEL_NAME, {}).get("data-status") == "healthy", "the model's row")
     wait_for(browser, lambda b: number(rows(b)[MODEL_NAME]["finished_requests"]) >= 1

@@ -54,7 +54,7 @@ h1 { font-size: 20px; margin: 0; font-weight: 600; }
 #meta { color: var(--dim); font-size: 12px; }
 #state { font-size: 12px; padding: 2px 8px; border-radius: 10px; background: var(--line); }
 #state.live { color: var(--ok); } #state.stale { color: var(--bad); }
-#cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(210px, 1fr)); gap: 12px; margin-bottom: 18px; }
+#cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(180px, 1fr)); gap: 12px; margin-bottom: 18px; }
 .card { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px 6px; }
 .card .label { color: var(--dim); font-size: 12px; }
 .card .value { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; margin: 2px 0; }
@@ -251,8 +251,9 @@ function sparkline(svg, history, pick, now, span, color) {
 
 function renderCards(data) {
   const history = data.history || [];
-  const span = Math.max(data.interval_seconds * 10, history.length ? data.now - history[0].time : 0,
-                        data.interval_seconds);
+  // The x axis spans the history kept so far (up to history_seconds), at least ten samplings.
+  const span = Math.max(history.length ? data.now - history[0].time : 0, data.interval_seconds * 10);
+  const spanText = span >= 120 ? "last " + Math.round(span / 6) / 10 + " min" : "last " + Math.round(span) + " s";
   const latest = history.length ? history[history.length - 1] : {};
   for (const [field, , pick, format, color] of cards) {
     const card = document.querySelector('[data-card="' + field + '"]');
@@ -262,7 +263,7 @@ function renderCards(data) {
     card.querySelector(".value").textContent = field === "healthy_replicas"
       ? (latest.healthy_replicas ?? 0) + "/" + (latest.replicas ?? 0) : format(value);
     sparkline(card.querySelector("svg"), history, pick, data.now, span, color);
-    card.querySelector(".span").textContent = "last " + Math.round(span / 60 * 10) / 10 + " min";
+    card.querySelector(".span").textContent = spanText;
   }
 }
 

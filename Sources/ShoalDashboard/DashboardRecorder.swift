@@ -68,7 +68,7 @@ package struct DashboardRecorder: Sendable {
         return DashboardSnapshot(
             kind: kind, title: title, now: now, intervalSeconds: configuration.interval,
             rateWindowSeconds: configuration.rateWindow, quantileWindowSeconds: configuration.quantileWindow,
-            rows: rows, totals: totals(rows), history: Array(history))
+            historySeconds: configuration.interval * Double(history.capacity), rows: rows, totals: totals(rows), history: Array(history))
     }
 
     // MARK: Rows

@@ -10,19 +10,22 @@ package struct DashboardSnapshot: Sendable, Equatable, Codable {
     package var intervalSeconds: Double
     package var rateWindowSeconds: Double
     package var quantileWindowSeconds: Double
+    /// How far back the history reaches once full (interval x points kept).
+    package var historySeconds: Double
     package var rows: [DashboardRow]
     package var totals: DashboardTotals
     /// Oldest first.
     package var history: [DashboardPoint]
 
     package init(kind: String, title: String, now: Double, intervalSeconds: Double, rateWindowSeconds: Double,
-                 quantileWindowSeconds: Double, rows: [DashboardRow], totals: DashboardTotals, history: [DashboardPoint]) {
+                 quantileWindowSeconds: Double, historySeconds: Double, rows: [DashboardRow], totals: DashboardTotals, history: [DashboardPoint]) {
         self.kind = kind
         self.title = title
         self.now = now
         self.intervalSeconds = intervalSeconds
         self.rateWindowSeconds = rateWindowSeconds
         self.quantileWindowSeconds = quantileWindowSeconds
+        self.historySeconds = historySeconds
         self.rows = rows
         self.totals = totals
         self.history = history
@@ -33,6 +36,7 @@ package struct DashboardSnapshot: Sendable, Equatable, Codable {
         case intervalSeconds = "interval_seconds"
         case rateWindowSeconds = "rate_window_seconds"
         case quantileWindowSeconds = "quantile_window_seconds"
+        case historySeconds = "history_seconds"
     }
 
     /// The snapshot as JSON (keys sorted; absent values left out).

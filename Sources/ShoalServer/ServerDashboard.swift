@@ -10,17 +10,18 @@ internal import Synchronization
 ///
 /// It is a `Service` of the HTTP application: it samples every `configuration.dashboardInterval` until the
 /// application shuts down; `/dashboard/data` also samples when the newest sampling is older than the interval
-/// (a router built without the application).
+/// (a router built without the application) or
+/// predates the models it serves (a server that was still loading).
 final class ServerDashboard: Service, Sendable {
     private let server: ServerContext
-    private let recorder: Mutex<(recorder: DashboardRecorder, sampled: ContinuousClock.Instant?)>
+    private let recorder: Mutex<(recorder: DashboardRecorder, sampled: ContinuousClock.Instant?, models: [String])>
     private let clock = ContinuousClock()
     private let start: ContinuousClock.Instant
 
     init(server: ServerContext) {
         self.server = server
         recorder = Mutex((DashboardRecorder(configuration: .init(interval: server.configuration.dashboardInterval.seconds)),
-                          nil))
+                          nil, []))
         start = clock.now
     }
 
@@ -65,6 +66,7 @@ final class ServerDashboard: Service, Sendable {
         recorder.withLock { recorder in
             recorder.recorder.record(observations, at: (now - start).seconds)
             recorder.sampled = now
+            recorder.models = observations.map(\.id)
         }
     }
 
@@ -87,10 +89,14 @@ final class ServerDashboard: Service, Sendable {
                  body: .init(byteBuffer: ByteBuffer(string: DashboardPage.html(title: title))))
     }
 
-    /// `GET /dashboard/data`.
+    /// `GET /dashboard/data`: sampled now when the newest sampling is older than the interval or predates a
+    /// model being loaded.
     func data() throws -> Response {
         let interval = server.configuration.dashboardInterval
-        let stale = recorder.withLock { $0.sampled.map { clock.now - $0 > interval } ?? true }
+        let models = server.state.engines.keys.sorted()
+        let stale = recorder.withLock { recorder in
+            recorder.models != models || recorder.sampled.map { clock.now - $0 > interval } ?? true
+        }
         if stale { sample() }
         let snapshot = recorder.withLock { $0.recorder.snapshot(kind: "server", title: title) }
         return Response(status: .ok, headers: [.contentType: DashboardPage.dataContentType, .cacheControl: "no-store"],

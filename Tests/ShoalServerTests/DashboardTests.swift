@@ -23,8 +23,14 @@ import Testing
             #expect(page.headers.first(name: "content-type")?.hasPrefix("text/html") == true)
             #expect(page.body.contains("<title>Shoal server</title>"))
 
-            // The data endpoint samples when its newest sampling is older than the interval.
-            let reply = try await server.get("/dashboard/data")
+            // Sampled every 10 ms (and by the data endpoint when its newest sampling is older): wait for one that
+            // saw both completions.
+            let deadline = ContinuousClock.now + .seconds(20)
+            var reply = try await server.get("/dashboard/data")
+            while try reply.json["totals"]?["finished_requests"] != .number(2), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+                reply = try await server.get("/dashboard/data")
+            }
             #expect(reply.status == 200)
             let data = try reply.json
             #expect(data["kind"]?.stringValue == "server")
