@@ -79,10 +79,11 @@ package struct DashboardRecorder: Sendable {
         return latest
     }
 
-    /// The oldest scrape of a row inside `window` seconds before its newest one (the newest excluded).
+    /// The oldest scrape of a row inside `window` seconds before its newest one (the newest excluded). A window
+    /// shorter than the interval still reaches the previous scrape.
     private func baseline(_ id: String, window: Double) -> TimedMetrics? {
         guard let ring = scrapes[id], ring.count >= 2, let latest = ring.last else { return nil }
-        let earliest = latest.time - window - configuration.interval / 2
+        let earliest = latest.time - max(window, configuration.interval) - configuration.interval / 2
         return ring.dropLast().first { $0.time >= earliest }
     }
 

@@ -72,6 +72,13 @@ import Testing
         #expect(recorder.snapshot(kind: "router", title: "t").rows.first?.outputTokensPerSecond == 20)
     }
 
+    @Test func anIntervalLongerThanTheWindowStillGivesRates() throws {
+        var recorder = DashboardRecorder(configuration: .init(interval: 30, rateWindow: 10))
+        recorder.record([replica("a", metrics(tokens: 0))], at: 0)
+        recorder.record([replica("a", metrics(tokens: 300))], at: 30)
+        #expect(recorder.snapshot(kind: "router", title: "t").rows.first?.outputTokensPerSecond == 10)
+    }
+
     @Test func removedRowsAreForgottenAndHistoryIsBounded() throws {
         var recorder = DashboardRecorder(configuration: .init(interval: 1, historyLength: 5))
         for time in 0..<12 {
