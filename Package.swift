@@ -53,6 +53,8 @@ let package = Package(
         .target(name: "ShoalCluster", dependencies: ["ShoalStore", "ShoalGGUF", "CShoalKernels", "ShoalKernels", "ShoalModels", "ShoalEngine"]),
         // Wire types only: the router builds on them without the engine and its CPU flags.
         .target(name: "ShoalAPI", dependencies: ["ShoalGrammar"]),
+        // The live dashboard's page, Prometheus text parser and window arithmetic, shared by router and server.
+        .target(name: "ShoalDashboard"),
         .target(
             name: "ShoalHTTP",
             dependencies: [
@@ -66,7 +68,7 @@ let package = Package(
         .target(
             name: "ShoalServer",
             dependencies: [
-                "ShoalAPI", "ShoalEngine", "ShoalTokenizers", "ShoalHTTP",
+                "ShoalAPI", "ShoalEngine", "ShoalTokenizers", "ShoalHTTP", "ShoalDashboard",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -77,7 +79,7 @@ let package = Package(
         .target(
             name: "ShoalRouter",
             dependencies: [
-                "ShoalAPI", "ShoalHTTP",
+                "ShoalAPI", "ShoalHTTP", "ShoalDashboard",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -135,6 +137,7 @@ let package = Package(
         .testTarget(name: "ShoalEngineTests", dependencies: ["ShoalEngine", "ShoalModels", "ShoalTokenizers", "ShoalTestSupport"]),
         .testTarget(name: "ShoalStoreTests", dependencies: ["ShoalStore", "ShoalTestSupport"]),
         .testTarget(name: "ShoalClusterTests", dependencies: ["ShoalCluster", "ShoalModels", "ShoalKernels", "ShoalGGUF", "ShoalTestSupport"]),
+        .testTarget(name: "ShoalDashboardTests", dependencies: ["ShoalDashboard"]),
         .testTarget(name: "ShoalAPITests", dependencies: ["ShoalAPI", "ShoalGrammar", "ShoalServer", "ShoalEngine"]),
         .testTarget(
             name: "ShoalServerTests",

@@ -25,7 +25,8 @@ package struct Route: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp(
         "A YAML (or JSON) config file; flags override it.",
         discussion: "Keys: host, port, policy, admin_key, api_keys, replica_api_key, replicas, discover, aliases, health, breaker, retry, "
-            + "prefix_affinity, max_migrations, connect_timeout, stream_idle_timeout, request_timeout, first_byte_timeout, header_timeout, body_timeout "
+            + "prefix_affinity, max_migrations, connect_timeout, stream_idle_timeout, request_timeout, first_byte_timeout, header_timeout, body_timeout, "
+            + "dashboard_interval "
             + "(see RouterConfiguration.apply(configFile:path:)).",
         valueName: "file"))
     var config: String?
@@ -104,6 +105,9 @@ package struct Route: AsyncParsableCommand {
     @Option(name: .customLong("body-timeout"), help: "Seconds a client may take to send a request body after its head.")
     var bodyTimeout: Double?
 
+    @Option(name: .customLong("dashboard-interval"), help: "Seconds between the /dashboard's scrapes of the replicas' /metrics.")
+    var dashboardInterval: Double?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
@@ -115,6 +119,7 @@ package struct Route: AsyncParsableCommand {
             ("--health-interval", healthInterval), ("--health-timeout", healthTimeout),
             ("--breaker-open-seconds", breakerOpenSeconds), ("--stream-idle-timeout", streamIdleTimeout),
             ("--first-byte-timeout", firstByteTimeout), ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout),
+            ("--dashboard-interval", dashboardInterval),
         ]
         for (flag, value) in seconds {
             if let value, !(0...86_400).contains(value) { throw ValidationError("\(flag) must be between 0 and 86400 seconds") }
@@ -166,6 +171,7 @@ package struct Route: AsyncParsableCommand {
         if let streamIdleTimeout { configuration.streamIdleTimeout = .milliseconds(Int64(streamIdleTimeout * 1000)) }
         if let headerTimeout { configuration.headerTimeout = .milliseconds(Int64(headerTimeout * 1000)) }
         if let bodyTimeout { configuration.bodyTimeout = .milliseconds(Int64(bodyTimeout * 1000)) }
+        if let dashboardInterval { configuration.dashboardInterval = .milliseconds(Int64(dashboardInterval * 1000)) }
         if let firstByteTimeout {
             configuration.firstByteTimeout = firstByteTimeout == 0 ? nil : .milliseconds(Int64(firstByteTimeout * 1000))
         }

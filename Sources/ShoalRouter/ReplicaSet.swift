@@ -8,14 +8,21 @@ public struct ReplicaStatus: Sendable, Equatable, Codable {
     public var breaker: String
     public var outstanding: Int
     public var draining: Bool
+    /// Requests to this replica that failed (connect, timeout, 5xx, broken stream), since it joined.
+    public var errors: Int
+    /// Streams that broke on this replica and were continued on another, since it joined.
+    public var migrations: Int
 
-    public init(url: String, models: [String], healthy: Bool, breaker: String, outstanding: Int, draining: Bool) {
+    public init(url: String, models: [String], healthy: Bool, breaker: String, outstanding: Int, draining: Bool,
+                errors: Int = 0, migrations: Int = 0) {
         self.url = url
         self.models = models
         self.healthy = healthy
         self.breaker = breaker
         self.outstanding = outstanding
         self.draining = draining
+        self.errors = errors
+        self.migrations = migrations
     }
 }
 
@@ -44,6 +51,8 @@ final class ReplicaSet: Sendable {
         var breaker: Breaker
         var outstanding = 0
         var draining = false
+        var errors = 0
+        var migrations = 0
         /// Which membership of this URL the replica is: a replica removed and added again is a new one, and the
         /// leases taken on the old one do not count against it.
         var incarnation: UInt64
@@ -241,6 +250,7 @@ final class ReplicaSet: Sendable {
             replica.breaker.record(outcome, now: now)
             assert(replica.outstanding > 0, "a lease on \(id) ended twice")
             replica.outstanding -= 1
+            if error != nil { replica.errors += 1 }
             state.replicas[id] = replica
             let after = replica.breaker.state.gaugeValue
             return (before == after ? nil : after, replica.draining && replica.outstanding == 0)
@@ -264,6 +274,11 @@ final class ReplicaSet: Sendable {
         if changed == true { metrics.healthy(replica: id, passed) }
     }
 
+    /// Counts a stream that broke on `id` and is moving to another replica.
+    func recordMigration(from id: ReplicaID) {
+        state.withLock { state in state.replicas[id]?.migrations += 1 }
+    }
+
     /// The admin view of every replica.
     func statuses() -> [ReplicaStatus] {
         state.withLock { state in
@@ -271,7 +286,8 @@ final class ReplicaSet: Sendable {
                 guard let replica = state.replicas[id] else { return nil }
                 return ReplicaStatus(url: id.rawValue, models: replica.models.map(\.name), healthy: replica.health.isHealthy,
                                      breaker: replica.breaker.state.name, outstanding: replica.outstanding,
-                                     draining: replica.draining)
+                                     draining: replica.draining, errors: replica.errors,
+                                     migrations: replica.migrations)
             }
         }
     }

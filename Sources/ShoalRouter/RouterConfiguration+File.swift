@@ -31,6 +31,7 @@ extension RouterConfiguration {
     /// first_byte_timeout: 5s           # 0: off
     /// header_timeout: 60s
     /// body_timeout: 60s
+    /// dashboard_interval: 2s           # how often /dashboard scrapes the replicas' /metrics
     /// ```
     /// A key set to `null` (or left empty) keeps its current value; an unknown key is an error.
     /// - Parameters:
@@ -122,6 +123,7 @@ private struct ConfigFileReader {
             case "stream_idle_timeout": configuration.streamIdleTimeout = try duration(value, key)
             case "header_timeout": configuration.headerTimeout = try duration(value, key)
             case "body_timeout": configuration.bodyTimeout = try duration(value, key)
+            case "dashboard_interval": configuration.dashboardInterval = try duration(value, key)
             case "first_byte_timeout":
                 let limit = try duration(value, key)
                 configuration.firstByteTimeout = limit == .zero ? nil : limit
@@ -133,7 +135,7 @@ private struct ConfigFileReader {
     static let topLevelKeys = [
         "host", "port", "policy", "admin_key", "api_keys", "replica_api_key", "replicas", "discover", "aliases", "health", "breaker", "retry",
         "prefix_affinity", "max_migrations", "connect_timeout", "stream_idle_timeout", "request_timeout",
-        "first_byte_timeout", "header_timeout", "body_timeout",
+        "first_byte_timeout", "header_timeout", "body_timeout", "dashboard_interval",
     ]
 
     /// Aliases in name order, each a list of `--alias` rules.

@@ -39,6 +39,8 @@ public struct RouterConfiguration: Sendable {
     public var headerTimeout: Duration = .seconds(60)
     /// A request's body must arrive within this of its head, else the connection is closed.
     public var bodyTimeout: Duration = .seconds(60)
+    /// How often `/dashboard` scrapes every replica's `/metrics` (each scrape may take the health timeout).
+    public var dashboardInterval: Duration = .seconds(2)
     /// Seeds policy and split randomness (tests); nil draws from the system.
     public var seed: UInt64?
 
@@ -49,7 +51,8 @@ public struct RouterConfiguration: Sendable {
         guard (0...65535).contains(port) else { throw RouterError(.invalidConfiguration, "port must be in 0...65535") }
         guard maxMigrations >= 0 else { throw RouterError(.invalidConfiguration, "maxMigrations must not be negative") }
         guard connectTimeout > .zero, streamIdleTimeout > .zero, requestTimeout > .zero,
-              (firstByteTimeout ?? .seconds(1)) > .zero, headerTimeout > .zero, bodyTimeout > .zero else {
+              (firstByteTimeout ?? .seconds(1)) > .zero, headerTimeout > .zero, bodyTimeout > .zero,
+              dashboardInterval > .zero else {
             throw RouterError(.invalidConfiguration, "timeouts must be positive")
         }
         guard apiKeys.allSatisfy({ !$0.isEmpty }) else {

@@ -304,6 +304,7 @@ extension RouterGateway {
                 return
             }
             migrations += 1
+            replicas.recordMigration(from: upstream.lease.replica)
             guard let next = try await migrate(plan, relay: &relay, from: upstream.lease.replica, writer: &writer) else {
                 return
             }

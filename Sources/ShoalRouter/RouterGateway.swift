@@ -13,7 +13,8 @@ internal import Synchronization
 /// The router: an OpenAI-compatible front over pools of `shoal serve` replicas.
 ///
 /// Serves `POST /v1/completions` and `/v1/chat/completions` (proxied, with retries before the first byte and
-/// mid-stream migration), `GET /v1/models` (the union of the pools and aliases), `/health`, `/metrics`, and
+/// mid-stream migration), `GET /v1/models` (the union of the pools and aliases), `/health`, `/metrics`,
+/// `/dashboard` (a live page of every replica, fed by `/dashboard/data`), and
 /// `/admin/replicas` (list: GET; add: POST `{"url": ...}`; remove: DELETE `?url=`; drain: POST
 /// `/admin/replicas/drain` `{"url": ...}`), the last behind `Authorization: Bearer <adminKey>`.
 ///
@@ -26,6 +27,8 @@ public final class RouterGateway: Service, Sendable {
     let metrics: RouterMetrics
     let logger: Logger
     let aliases: [String: RoutingRules]
+    /// What `/dashboard` shows, sampled by `run()`.
+    let dashboard: RouterDashboard
     /// `configuration.apiKeys`, ready for constant-time checks.
     private let clientKeys: APIKeySet
     /// Resolves the names of `configuration.discover`.
@@ -57,6 +60,7 @@ public final class RouterGateway: Service, Sendable {
             makePolicy: { kind.makePolicy(seed: seeds.withLock { $0.next() }, prefixAffinity: affinity) },
             breaker: configuration.breaker, health: configuration.health, metrics: metrics)
         upstream = Upstream(configuration: configuration)
+        dashboard = RouterDashboard(interval: configuration.dashboardInterval)
         random = Mutex(configuration.seed.map { RouterRandom(seed: $0 &+ 1) } ?? RouterRandom())
         var aliases: [String: RoutingRules] = [:]
         for alias in configuration.aliases { aliases[alias.alias] = alias }
@@ -151,6 +155,7 @@ public final class RouterGateway: Service, Sendable {
                 // Returns when the service group shuts down gracefully (the app stops by itself then too).
                 try? await gracefulShutdown()
             }
+            group.addTask { await self.runDashboard() }
             if !configuration.discover.isEmpty {
                 group.addTask { await self.runDiscovery() }
             }
@@ -199,6 +204,9 @@ public final class RouterGateway: Service, Sendable {
             Response(status: .ok, headers: [.contentType: "application/json"],
                      body: .init(byteBuffer: ByteBuffer(string: openAPI)))
         }
+        // Open like /health and /metrics (which already show the replicas and their numbers): a page for operators.
+        router.get("/dashboard") { _, _ in self.dashboardPage() }
+        router.get("/dashboard/data") { _, _ in try self.dashboardData() }
         router.get("/admin/replicas") { request, _ in
             try self.authorizeAdmin(request)
             return try Self.json(self.replicas.statuses())

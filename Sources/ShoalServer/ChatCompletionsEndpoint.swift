@@ -18,6 +18,7 @@ struct ChatCompletionsEndpoint: Sendable {
         let input = try RequestDecoding.decode(ChatCompletionRequest.self, from: body)
         try input.checkServable()
         let (model, engine) = try server.state.engine(for: input.model, retryAfter: server.retryAfter)
+        ticket.assign(model: model)
         let tokenizer = engine.tokenizer
         let members = RawJSONMembers(body)
         let toolCalling = try ToolCalling.read(members)

@@ -17,6 +17,7 @@ struct CompletionsEndpoint: Sendable {
         let body = try await server.readBody(&request)
         let input = try RequestDecoding.decode(CompletionRequest.self, from: body)
         let (model, engine) = try server.state.engine(for: input.model, retryAfter: server.retryAfter)
+        ticket.assign(model: model)
         let tokenizer = engine.tokenizer
         var params = try input.samplingParams(vocabularySize: tokenizer.vocabularySize)
         let structured = try StructuredOutput.read(from: body)

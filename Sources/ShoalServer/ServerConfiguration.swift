@@ -23,6 +23,8 @@ public struct ServerConfiguration: Sendable {
     public var headerTimeout: Duration = .seconds(60)
     /// A request's body must arrive within this of its head, else the connection is closed.
     public var bodyTimeout: Duration = .seconds(60)
+    /// How often `/dashboard` samples the engines.
+    public var dashboardInterval: Duration = .seconds(2)
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, apiKeys: [String] = [], maxBodyBytes: Int = 8 << 20,
@@ -55,6 +57,7 @@ public struct ServerConfiguration: Sendable {
         try check(shutdownTimeout >= .zero, "shutdownTimeout", "must not be negative")
         try check(headerTimeout > .zero, "headerTimeout", "must be positive")
         try check(bodyTimeout > .zero, "bodyTimeout", "must be positive")
+        try check(dashboardInterval > .zero, "dashboardInterval", "must be positive")
         try check(retryAfterSeconds >= 0, "retryAfterSeconds", "must not be negative, got \(retryAfterSeconds)")
     }
 }

@@ -17,6 +17,8 @@ public final class ServerState: Sendable {
         var isLoading: Bool
         var isDraining = false
         var inFlight = 0
+        /// Admitted requests by the model they named, once it is known.
+        var inFlightByModel: [String: Int] = [:]
         var idleWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var cancelledWaiters: Set<Int> = []
         var nextWaiter = 0
@@ -57,6 +59,9 @@ public final class ServerState: Sendable {
     /// Requests admitted and not yet answered (streams count until their last byte).
     public var inFlightRequests: Int { storage.withLock { $0.inFlight } }
 
+    /// Requests admitted for `model` and not yet answered.
+    public func inFlightRequests(model: String) -> Int { storage.withLock { $0.inFlightByModel[model] ?? 0 } }
+
     /// Stops admitting requests (503) and tells every engine to drain. Running requests continue.
     public func beginDrain() {
         let engines = storage.withLock {
@@ -80,9 +85,17 @@ public final class ServerState: Sendable {
         return RequestTicket(state: self)
     }
 
-    fileprivate func endRequest() {
+    fileprivate func assign(model: String) {
+        storage.withLock { $0.inFlightByModel[model, default: 0] += 1 }
+    }
+
+    fileprivate func endRequest(model: String?) {
         let waiters: [CheckedContinuation<Void, Never>] = storage.withLock { s in
             s.inFlight -= 1
+            if let model {
+                let left = (s.inFlightByModel[model] ?? 1) - 1
+                s.inFlightByModel[model] = left > 0 ? left : nil
+            }
             guard s.inFlight == 0 else { return [] }
             defer { s.idleWaiters = [:] }
             return Array(s.idleWaiters.values)
@@ -169,13 +182,25 @@ public final class ServerState: Sendable {
 final class RequestTicket: Sendable {
     private let state: ServerState
     private let done = Atomic<Bool>(false)
+    private let model = Mutex<String?>(nil)
 
     fileprivate init(state: ServerState) {
         self.state = state
     }
 
+    /// Counts the request under the model it names (once; later calls do nothing).
+    func assign(model name: String) {
+        // Counted under the lock, so that a `finish` racing with this sees the model only once it is counted.
+        model.withLock { model in
+            guard model == nil, !done.load(ordering: .acquiring) else { return }
+            model = name
+            state.assign(model: name)
+        }
+    }
+
     func finish() {
-        if !done.exchange(true, ordering: .acquiringAndReleasing) { state.endRequest() }
+        guard !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        state.endRequest(model: model.withLock { $0 })
     }
 
     deinit { finish() }

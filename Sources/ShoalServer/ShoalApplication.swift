@@ -16,14 +16,16 @@ enum Route {
     static let metrics = "/metrics"
     static let version = "/version"
     static let openAPI = "/openapi.json"
+    static let dashboard = "/dashboard"
+    static let dashboardData = "/dashboard/data"
 
     /// The method each path takes (the `Allow` header of a 405).
     static let methods: [String: String] = [
         completions: "POST", chatCompletions: "POST", models: "GET", tokenize: "POST", detokenize: "POST",
-        health: "GET", metrics: "GET", version: "GET", openAPI: "GET",
+        health: "GET", metrics: "GET", version: "GET", openAPI: "GET", dashboard: "GET", dashboardData: "GET",
     ]
-    /// Reachable without an API key.
-    static let open: Set<String> = [health, metrics, version, openAPI]
+    /// Reachable without an API key (probes, scrapers, and operators' browsers, which send no key).
+    static let open: Set<String> = [health, metrics, version, openAPI, dashboard, dashboardData]
 }
 
 /// Builds the router of the OpenAI-compatible API over `state`'s engines.
@@ -37,9 +39,17 @@ enum Route {
 public func makeRouter(
     state: ServerState, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry, logger: Logger
 ) -> Router<ConnectionRequestContext> {
+    makeRouterAndDashboard(state: state, configuration: configuration, registry: registry, logger: logger).router
+}
+
+/// The router and the dashboard its `/dashboard` routes show (the application runs the dashboard's sampling).
+func makeRouterAndDashboard(
+    state: ServerState, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry, logger: Logger
+) -> (router: Router<ConnectionRequestContext>, dashboard: ServerDashboard) {
     let metrics = ServerMetrics(registry: registry)
     for name in state.engines.keys { metrics.register(model: name) }
     let server = ServerContext(state: state, configuration: configuration, metrics: metrics, logger: logger)
+    let dashboard = ServerDashboard(server: server)
     let completions = CompletionsEndpoint(server: server)
     let chat = ChatCompletionsEndpoint(server: server)
     let info = InfoEndpoints(server: server)
@@ -60,7 +70,9 @@ public func makeRouter(
     router.get(RouterPath(Route.openAPI)) { _, _ in
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: openAPI)))
     }
-    return router
+    router.get(RouterPath(Route.dashboard)) { _, _ in dashboard.page() }
+    router.get(RouterPath(Route.dashboardData)) { _, _ in try dashboard.data() }
+    return (router, dashboard)
 }
 
 /// Builds the Hummingbird application serving the API on `configuration.host:port`.
@@ -71,7 +83,8 @@ public func makeApplication(
     state: ServerState, configuration: ServerConfiguration, registry: PrometheusCollectorRegistry, logger: Logger,
     onListening: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    let router = makeRouter(state: state, configuration: configuration, registry: registry, logger: logger)
+    let (router, dashboard) = makeRouterAndDashboard(
+        state: state, configuration: configuration, registry: registry, logger: logger)
     return Application(
         router: router,
         server: .http1WatchingClients(readTimeouts: RequestReadTimeouts(
@@ -79,6 +92,7 @@ public func makeApplication(
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: configuration.serverName),
+        services: [dashboard],
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? configuration.port
             logger.info("listening", metadata: ["host": "\(configuration.host)", "port": "\(port)"])

@@ -25,6 +25,8 @@ struct FakeReplica: Sendable {
         var frozen = false
         /// Generation requests are answered only after this long (`/health` answers at once: busy, not dead).
         var answerDelay: Duration?
+        /// `/metrics` answers this instead of its series.
+        var metricsText: String?
     }
 
     let behaviour: Behaviour
@@ -53,6 +55,7 @@ struct FakeReplica: Sendable {
         let router = Router(context: BasicRequestContext.self)
         let model = behaviour.model
         let frozen = behaviour.frozen
+        let metricsText = behaviour.metricsText
         router.get("/health") { request, _ in
             if frozen { try await Self.waitForClientToLeave(request) }
             return Response(status: .ok)
@@ -64,6 +67,24 @@ struct FakeReplica: Sendable {
             let list = ModelList(data: [ModelCard(id: model, created: 0, maxModelLen: 4096)])
             return Response(status: .ok, headers: [.contentType: "application/json"],
                             body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(list))))
+        }
+        router.get("/metrics") { _, _ in
+            // vLLM's series as `shoal serve` writes them, counted from the generation requests served.
+            let served = self.counter.load()
+            let labels = #"model_name="\#(model)""#
+            let text = """
+                # TYPE vllm:num_requests_running gauge
+                vllm:num_requests_running{\(labels)} 0
+                vllm:num_requests_waiting{\(labels)} 0
+                vllm:kv_cache_usage_perc{\(labels)} 0.125
+                vllm:generation_tokens_total{\(labels)} \(served * 10)
+                vllm:request_success_total{\(labels),finished_reason="length"} \(served)
+                vllm:time_to_first_token_seconds_bucket{\(labels),le="0.1"} \(served)
+                vllm:time_to_first_token_seconds_bucket{\(labels),le="+Inf"} \(served)
+
+                """
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: .init(byteBuffer: ByteBuffer(string: metricsText ?? text)))
         }
         router.post("/v1/completions") { request, _ in try await self.generate(request, chat: false) }
         router.post("/v1/chat/completions") { request, _ in try await self.generate(request, chat: true) }
