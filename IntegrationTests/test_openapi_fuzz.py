@@ -44,7 +44,8 @@ def test_the_document_names_every_route(small_server):
     document = requests.get(f"{small_server.url}/openapi.json", timeout=HTTP_TIMEOUT_S).json()
     assert document["openapi"].startswith("3.1")
     assert set(document["paths"]) == {"/v1/completions", "/v1/chat/completions", "/v1/models", "/tokenize",
-                                      "/detokenize", "/health", "/metrics", "/version"}
+                                      "/detokenize", "/health", "/metrics", "/version", "/dashboard",
+                                      "/dashboard/data"}
     version = requests.get(f"{small_server.url}/version", timeout=HTTP_TIMEOUT_S).json()["version"]
     assert document["info"]["version"] == version
 

@@ -12,7 +12,8 @@ public enum OpenAPIDocument {
     /// The document as JSON text.
     /// - Parameter version: the `info.version` to report (Shoal's version).
     public static func json(for surface: Surface, version: String) -> String {
-        var paths = [completionsPath, chatCompletionsPath, modelsPath, tokenizePath, detokenizePath, metricsPath]
+        var paths = [completionsPath, chatCompletionsPath, modelsPath, tokenizePath, detokenizePath, metricsPath,
+                     dashboardPath, dashboardDataPath]
         switch surface {
         case .server:
             paths += [serverHealthPath, versionPath]
@@ -115,6 +116,18 @@ public enum OpenAPIDocument {
     "/metrics": {"get": {
       "operationId": "metrics", "summary": "Prometheus metrics (vLLM's names on the server, shoal_router_* on the router).",
       "responses": {"200": {"description": "Prometheus text exposition.", "content": {"text/plain": {"schema": {"type": "string"}}}}}}}
+    """
+
+    private static let dashboardPath = """
+    "/dashboard": {"get": {
+      "operationId": "dashboard", "summary": "A live page of the replicas (or the served models) and their load.",
+      "responses": {"200": {"description": "The page (self-contained HTML).", "content": {"text/html": {"schema": {"type": "string"}}}}}}}
+    """
+
+    private static let dashboardDataPath = """
+    "/dashboard/data": {"get": {
+      "operationId": "dashboardData", "summary": "What the dashboard shows: rows, pool totals and their recent history.",
+      "responses": {"200": {"description": "The latest sampling.", "content": {"application/json": {"schema": {"type": "object"}}}}}}}
     """
 
     private static let serverHealthPath = """

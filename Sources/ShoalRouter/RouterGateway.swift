@@ -169,6 +169,7 @@ public final class RouterGateway: Service, Sendable {
     static let methods: [String: String] = [
         "/v1/completions": "POST", "/v1/chat/completions": "POST", "/tokenize": "POST", "/detokenize": "POST",
         "/v1/models": "GET", "/health": "GET", "/metrics": "GET", "/openapi.json": "GET",
+        "/dashboard": "GET", "/dashboard/data": "GET",
         "/admin/replicas": "GET, POST, DELETE", "/admin/replicas/drain": "POST",
     ]
 
