@@ -110,11 +110,17 @@ private struct ConfigFileReader {
                     }
                 }
             case "prefix_affinity":
-                let keys = ["cache_threshold", "balance_abs_threshold", "balance_rel_threshold"]
+                let keys = ["cache_threshold", "balance_abs_threshold", "balance_rel_threshold", "max_blocks_per_replica"]
                 for (field, node, name) in try fields(value, key, keys: keys) {
                     switch field {
                     case "cache_threshold": configuration.prefixAffinity.cacheThreshold = try number(node, name)
                     case "balance_abs_threshold": configuration.prefixAffinity.balanceAbsThreshold = try int(node, name)
+                    case "max_blocks_per_replica":
+                        let blocks = try int(node, name)
+                        guard blocks >= 1 else {
+                            throw failure(node, name, "must be at least 1, not \(blocks)")
+                        }
+                        configuration.prefixAffinity.maxBlocksPerReplica = blocks
                     default: configuration.prefixAffinity.balanceRelThreshold = try number(node, name)
                     }
                 }

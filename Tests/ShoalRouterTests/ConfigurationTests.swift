@@ -50,7 +50,7 @@ import Testing
           open_duration: 10s
           success_threshold: 1
         retry: {max_attempts: 5, initial_backoff: 10ms, max_backoff: 2, max_total_time: 1m}
-        prefix_affinity: {cache_threshold: 0.25, balance_abs_threshold: 16, balance_rel_threshold: 1.5}
+        prefix_affinity: {cache_threshold: 0.25, balance_abs_threshold: 16, balance_rel_threshold: 1.5, max_blocks_per_replica: 4096}
         max_migrations: 2
         connect_timeout: 3s
         stream_idle_timeout: 90
@@ -85,6 +85,7 @@ import Testing
         #expect(configuration.prefixAffinity.cacheThreshold == 0.25)
         #expect(configuration.prefixAffinity.balanceAbsThreshold == 16)
         #expect(configuration.prefixAffinity.balanceRelThreshold == 1.5)
+        #expect(configuration.prefixAffinity.maxBlocksPerReplica == 4096)
         #expect(configuration.maxMigrations == 2)
         #expect(configuration.connectTimeout == .seconds(3))
         #expect(configuration.streamIdleTimeout == .seconds(90))
