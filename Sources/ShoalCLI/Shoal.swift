@@ -15,6 +15,7 @@ struct Shoal: AsyncParsableCommand {
         ParentWatch.startIfChild()
         do {
             var command = try parseAsRoot()
+            if command is Route { RouterProcess.runTasksOnEventLoops() }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

@@ -331,17 +331,21 @@ extension RouterGateway {
                 // After [DONE] the rest of the body (its end) is still read, so that the upstream connection goes
                 // back to the pool instead of being closed.
                 if relay.isDone { continue }
+                // Every event that arrived together goes to the client in one write (one flush, one hop to the
+                // client's event loop), as it came.
+                var outgoing = ByteBuffer()
                 for event in parser.append(buffer.readableBytesView) {
-                    do {
-                        for text in relay.handle(event) { try await writer.write(ByteBuffer(string: text)) }
-                        if relay.isDone {
-                            try await writer.finish(nil)
-                            clientFinished = true
-                            break
-                        }
-                    } catch {
-                        throw ClientGone()
+                    for text in relay.handle(event) { outgoing.writeString(text) }
+                    if relay.isDone { break }
+                }
+                do {
+                    if outgoing.readableBytes > 0 { try await writer.write(outgoing) }
+                    if relay.isDone {
+                        try await writer.finish(nil)
+                        clientFinished = true
                     }
+                } catch {
+                    throw ClientGone()
                 }
             }
         } catch let error as ClientGone {

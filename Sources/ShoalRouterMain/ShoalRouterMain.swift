@@ -8,4 +8,18 @@ struct ShoalRouterMain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shoal-router", abstract: Route.configuration.abstract, subcommands: [Route.self],
         defaultSubcommand: Route.self)
+
+    static func main() async {
+        RouterProcess.runTasksOnEventLoops()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
