@@ -13,17 +13,8 @@ struct Shoal: AsyncParsableCommand {
 
     static func main() async {
         ParentWatch.startIfChild()
-        do {
-            var command = try parseAsRoot()
+        await parseAndRun { command in
             if command is Route { RouterProcess.runTasksOnEventLoops() }
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
         }
     }
 }
-

@@ -10,16 +10,6 @@ struct ShoalRouterMain: AsyncParsableCommand {
         defaultSubcommand: Route.self)
 
     static func main() async {
-        RouterProcess.runTasksOnEventLoops()
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
+        await parseAndRun { _ in RouterProcess.runTasksOnEventLoops() }
     }
 }
