@@ -496,7 +496,7 @@ extension RouterGateway {
                              message: "The request body is larger than the router accepts (\(limit) bytes)")
         }
         let data = try await request.collectBody(upTo: limit)
-        guard case .object(let body)? = try? JSONDecoder().decode(JSONValue.self, from: Data(data.readableBytesView)) else {
+        guard case .object(let body)? = try? JSONValue.parse(data.readableBytesView) else {
             throw ProxyError.invalid("The request body must be a JSON object")
         }
         if let model = body["model"], model != .null, model.stringValue == nil {

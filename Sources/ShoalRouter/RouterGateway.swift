@@ -286,7 +286,7 @@ public final class RouterGateway: Service, Sendable {
     private static func readURL(_ request: Request) async throws -> String {
         var request = request
         let body = try await request.collectBody(upTo: 64 << 10)
-        guard case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView)),
+        guard case .object(let fields)? = try? JSONValue.parse(body.readableBytesView),
               let url = fields["url"]?.stringValue else {
             throw ProxyError.invalid(#"the body must be {"url": "http://HOST:PORT"}"#)
         }

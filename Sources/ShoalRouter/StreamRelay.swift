@@ -89,7 +89,7 @@ package struct StreamRelay: Sendable {
             if let reason = skim.finishReason { finishReason = reason }
             return [Self.frame(skim.output)]
         }
-        guard case .object(let chunk)? = try? JSONDecoder().decode(JSONValue.self, from: Data(event.data.utf8)),
+        guard case .object(let chunk)? = try? JSONValue.parse(event.data.utf8),
               chunk["error"] == nil else {
             // Not a chunk (an in-band error, something unknown): pass it on unchanged.
             return [ServerSentEvents.event(data: event.data)]
