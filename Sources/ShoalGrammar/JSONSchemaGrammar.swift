@@ -52,12 +52,11 @@ public enum JSONSchemaGrammar {
     ///   `$ref`, a schema nothing satisfies), `.unsupportedSchema` (a constraint Shoal does not enforce) or
     ///   `.invalidRegex` (a `pattern` that does not parse); the message names the keyword and its JSON pointer.
     public static func gbnf(schemaJSON: String) throws(GrammarError) -> String {
-        var parser = JSONTextParser(schemaJSON)
         let schema: JSONValue
         do {
-            schema = try parser.parse()
+            schema = try JSONText.parse(schemaJSON.utf8)
         } catch {
-            throw GrammarError(.invalidSchema, "schema is not valid JSON: \(error.message)")
+            throw GrammarError(.invalidSchema, "schema is not valid JSON: \(error)")
         }
         var compiler = SchemaCompiler(root: schema)
         return try compiler.compile()
@@ -74,219 +73,8 @@ public enum JSONSchemaGrammar {
 // MARK: - JSON values
 
 extension JSONSchemaGrammar {
-    /// A parsed JSON value that keeps object members in order and numbers as written.
-    enum JSONValue {
-        case null
-        case bool(Bool)
-        case number(String)
-        case string(String)
-        case array([JSONValue])
-        case object([(key: String, value: JSONValue)])
-
-        subscript(key: String) -> JSONValue? {
-            guard case .object(let members) = self else { return nil }
-            return members.last { $0.key == key }?.value
-        }
-
-        var typeName: String {
-            switch self {
-            case .null: return "null"
-            case .bool: return "boolean"
-            case .number: return "number"
-            case .string: return "string"
-            case .array: return "array"
-            case .object: return "object"
-            }
-        }
-    }
-
-    struct JSONTextError: Error {
-        var message: String
-    }
-
-    /// A strict RFC 8259 parser (order-preserving; Foundation's JSONSerialization loses member order).
-    struct JSONTextParser {
-        private let bytes: [UInt8]
-        private var position = 0
-        private var depth = 0
-
-        init(_ text: String) { bytes = Array(text.utf8) }
-
-        mutating func parse() throws(JSONTextError) -> JSONValue {
-            skipWhitespace()
-            let value = try parseValue()
-            skipWhitespace()
-            if position < bytes.count { throw fail("unexpected text after the value") }
-            return value
-        }
-
-        private func fail(_ what: String) -> JSONTextError { JSONTextError(message: "\(what) at byte \(position)") }
-
-        private mutating func skipWhitespace() {
-            while position < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[position]) { position += 1 }
-        }
-
-        private mutating func expect(_ literal: String) throws(JSONTextError) {
-            for byte in literal.utf8 {
-                guard position < bytes.count, bytes[position] == byte else { throw fail("expected '\(literal)'") }
-                position += 1
-            }
-        }
-
-        private mutating func parseValue() throws(JSONTextError) -> JSONValue {
-            guard position < bytes.count else { throw fail("unexpected end of text") }
-            switch bytes[position] {
-            case UInt8(ascii: "{"):
-                depth += 1
-                defer { depth -= 1 }
-                if depth > 512 { throw fail("nesting too deep") }
-                position += 1
-                var members: [(key: String, value: JSONValue)] = []
-                skipWhitespace()
-                if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
-                    position += 1
-                    return .object(members)
-                }
-                while true {
-                    skipWhitespace()
-                    guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
-                    let key = try parseString()
-                    skipWhitespace()
-                    try expect(":")
-                    skipWhitespace()
-                    members.append((key, try parseValue()))
-                    skipWhitespace()
-                    guard position < bytes.count else { throw fail("unterminated object") }
-                    if bytes[position] == UInt8(ascii: ",") {
-                        position += 1
-                    } else if bytes[position] == UInt8(ascii: "}") {
-                        position += 1
-                        return .object(members)
-                    } else {
-                        throw fail("expected ',' or '}'")
-                    }
-                }
-            case UInt8(ascii: "["):
-                depth += 1
-                defer { depth -= 1 }
-                if depth > 512 { throw fail("nesting too deep") }
-                position += 1
-                var elements: [JSONValue] = []
-                skipWhitespace()
-                if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
-                    position += 1
-                    return .array(elements)
-                }
-                while true {
-                    skipWhitespace()
-                    elements.append(try parseValue())
-                    skipWhitespace()
-                    guard position < bytes.count else { throw fail("unterminated array") }
-                    if bytes[position] == UInt8(ascii: ",") {
-                        position += 1
-                    } else if bytes[position] == UInt8(ascii: "]") {
-                        position += 1
-                        return .array(elements)
-                    } else {
-                        throw fail("expected ',' or ']'")
-                    }
-                }
-            case UInt8(ascii: "\""): return .string(try parseString())
-            case UInt8(ascii: "t"): try expect("true"); return .bool(true)
-            case UInt8(ascii: "f"): try expect("false"); return .bool(false)
-            case UInt8(ascii: "n"): try expect("null"); return .null
-            default: return .number(try parseNumber())
-            }
-        }
-
-        private mutating func parseNumber() throws(JSONTextError) -> String {
-            let start = position
-            func digits(_ position: inout Int) -> Int {
-                let first = position
-                while position < bytes.count, (0x30...0x39).contains(bytes[position]) { position += 1 }
-                return position - first
-            }
-            if position < bytes.count, bytes[position] == UInt8(ascii: "-") { position += 1 }
-            guard position < bytes.count, (0x30...0x39).contains(bytes[position]) else { throw fail("unexpected character") }
-            if bytes[position] == UInt8(ascii: "0") {
-                position += 1
-            } else {
-                _ = digits(&position)
-            }
-            if position < bytes.count, bytes[position] == UInt8(ascii: ".") {
-                position += 1
-                guard digits(&position) > 0 else { throw fail("expected digits after '.'") }
-            }
-            if position < bytes.count, bytes[position] == UInt8(ascii: "e") || bytes[position] == UInt8(ascii: "E") {
-                position += 1
-                if position < bytes.count, bytes[position] == UInt8(ascii: "+") || bytes[position] == UInt8(ascii: "-") {
-                    position += 1
-                }
-                guard digits(&position) > 0 else { throw fail("expected exponent digits") }
-            }
-            return String(decoding: bytes[start..<position], as: UTF8.self)
-        }
-
-        private mutating func parseString() throws(JSONTextError) -> String {
-            position += 1
-            var scalars = String.UnicodeScalarView()
-            var chunkStart = position
-            func flush(_ end: Int) {
-                scalars.append(contentsOf: String(decoding: bytes[chunkStart..<end], as: UTF8.self).unicodeScalars)
-            }
-            while true {
-                guard position < bytes.count else { throw fail("unterminated string") }
-                let byte = bytes[position]
-                if byte == UInt8(ascii: "\"") {
-                    flush(position)
-                    position += 1
-                    return String(scalars)
-                }
-                if byte < 0x20 { throw fail("raw control character in string") }
-                if byte != UInt8(ascii: "\\") {
-                    position += 1
-                    continue
-                }
-                flush(position)
-                position += 1
-                guard position < bytes.count else { throw fail("unterminated escape") }
-                let escape = bytes[position]
-                position += 1
-                switch escape {
-                case UInt8(ascii: "\""): scalars.append("\"")
-                case UInt8(ascii: "\\"): scalars.append("\\")
-                case UInt8(ascii: "/"): scalars.append("/")
-                case UInt8(ascii: "b"): scalars.append("\u{08}")
-                case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                case UInt8(ascii: "n"): scalars.append("\n")
-                case UInt8(ascii: "r"): scalars.append("\r")
-                case UInt8(ascii: "t"): scalars.append("\t")
-                case UInt8(ascii: "u"):
-                    var value = try hex4()
-                    if (0xD800...0xDBFF).contains(value), position + 1 < bytes.count,
-                        bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u")
-                    {
-                        position += 2
-                        let low = try hex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw fail("invalid surrogate pair") }
-                        value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    guard let scalar = Unicode.Scalar(value) else { throw fail("lone surrogate escape") }
-                    scalars.append(scalar)
-                default: throw fail("invalid escape")
-                }
-                chunkStart = position
-            }
-        }
-
-        private mutating func hex4() throws(JSONTextError) -> UInt32 {
-            guard position + 4 <= bytes.count,
-                let value = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16)
-            else { throw fail("invalid \\u escape") }
-            position += 4
-            return value
-        }
-    }
+    /// A schema as parsed: object members in order, numbers as written.
+    typealias JSONValue = JSONText.Value
 
     // MARK: Grammar text
 
@@ -395,6 +183,25 @@ extension JSONSchemaGrammar {
                 lines.append("\(primitive.rawValue) ::= \(primitive.body)")
             }
             return lines.joined(separator: "\n") + "\n"
+        }
+    }
+}
+
+extension JSONText.Value {
+    /// The member named `key` (the last one, when the schema repeats it).
+    subscript(key: String) -> JSONText.Value? {
+        guard case .object(let members) = self else { return nil }
+        return members.last { $0.key == key }?.value
+    }
+
+    var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "boolean"
+        case .number: return "number"
+        case .string: return "string"
+        case .array: return "array"
+        case .object: return "object"
         }
     }
 }
