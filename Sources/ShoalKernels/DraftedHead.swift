@@ -1,35 +1,77 @@
-/// An output head for the fast path: a 5-bit draft of every row ranks the vocabulary with int8 activations, then
-/// each token's best `candidates` rows are recomputed with the exact kernel and replace their draft logits.
+import ShoalGGUF
+
+/// An output head for the fast path: a draft of every row ranks the vocabulary with int8 activations, then each
+/// token's best `candidates` rows are recomputed with the exact kernel and replace their draft logits.
 ///
-/// Decoding one token reads the whole head, and a large vocabulary makes the head most of those bytes: Gemma 3's
-/// 262,144 x 640 Q8_0 head is 178 MB against about 80 MB for all its layers. The draft (Q5_1, in `Q5_1Block`'s
-/// layout of 6 bits per weight) is 126 MB. The logits that decide greedy and top-k choices and the top log-probabilities are exact products; the
-/// tail's are the draft's, which `FastPathAccuracyTests` holds to llama.cpp's bars with the rest of the fast path.
-/// The draft is made at load and owned (resident memory grows by its size; the file's rows stay mapped and only the
-/// candidates' are read per token).
+/// Decoding one token reads the whole head, and the head is a large share of those bytes: Gemma 3's 262,144 x 640
+/// Q8_0 head is 178 MB against about 80 MB for all its layers; Llama 3.2 1B's tied 128,256 x 2048 Q6_K head is 215
+/// MB of the 800 MB a token reads. The exact kernel (float products) cannot stream it at the memory's speed; the
+/// int8 kernels can. The draft is one of two `Draft`s:
+/// - `.requantizedQ5_1`: the rows requantized to Q5_1 (6 bits per weight), for vocabularies from
+///   `minimumVocabulary` rows whose file type is wider: fewer bytes than the file's (Gemma 3: 126 MB).
+/// - `.fileType`: the file's own rows interleaved for the int8 kernels (the fast path's copy of any layer), for every
+///   other head of a type the fast path covers. Its tail is exactly what llama.cpp computes for the whole head.
+///
+/// The logits that decide greedy and top-k choices and the top log-probabilities are exact products; the tail's are
+/// the draft's, which `FastPathAccuracyTests` holds to llama.cpp's bars with the rest of the fast path. The draft is
+/// made at load and owned (resident memory grows by its size; the file's rows stay mapped and only the candidates'
+/// are read per token).
 ///
 /// Measured over the fixture prompts (mean KL of the fast path to the exact one, llama.cpp's bar in brackets): Gemma 3
-/// 0.0016 -> 0.0027 (0.0054) with 1024 candidates; SmolLM2 0.0019 -> 0.0039 (0.0033), and 0.0103 with 64
-/// candidates. So models draft their head only from `minimumVocabulary` rows, where the head is most of a decode
-/// step's bytes and the tail beyond the candidates carries little probability.
+/// 0.0016 -> 0.0027 (0.0054) with a Q5_1 draft and 1024 candidates; SmolLM2 0.0019 -> 0.0039 (0.0033) with a Q5_1
+/// draft, which is why smaller vocabularies keep their file's type.
 public final class DraftedHead: @unchecked Sendable {
-    /// The smallest vocabulary whose head the fast path drafts (Gemma 3's 262,144 rows, not SmolLM2's 49,152).
+    /// How the draft's rows are stored.
+    public enum Draft: Sendable {
+        /// Requantized to Q5_1 (fewer bytes than Q8_0, F16 or Q6_K rows; less accurate than the file's).
+        case requantizedQ5_1
+        /// The file's rows in the fast path's interleaved layout.
+        case fileType
+    }
+
+    /// The smallest vocabulary whose head the fast path drafts in Q5_1 (Gemma 3's 262,144 rows, not SmolLM2's 49,152).
     public static let minimumVocabulary = 131_072
     /// The head as stored in the file (what the exact recomputation reads).
     public let matrix: MatrixView
     /// Rows recomputed exactly per token.
     public let candidates: Int
-    let draft: InterleavedMatrix<Q5_1Block>
+    /// How the draft is stored.
+    public let kind: Draft
+    let draft: LinearWeight
 
     /// Bytes of the draft copy.
-    public var draftBytes: Int { draft.rows / interleavedGroupRows * draft.blocks * Q5_1Block.bytes }
+    public var draftBytes: Int { draft.streamedBytes }
 
-    /// Drafts `matrix`; nil when its rows are not a multiple of 16 or its columns of 32.
-    public init?(_ matrix: MatrixView, candidates: Int = 1024) {
+    /// The fast path's head for `matrix` with `vocabulary` rows: a Q5_1 draft from `minimumVocabulary` rows when the
+    /// file's rows are wider than Q5_1's 6 bits per weight, else the file's type where the int8 kernels cover it;
+    /// nil where neither applies (the head then stays exact).
+    public static func forFastPath(_ matrix: MatrixView, vocabulary: Int) -> DraftedHead? {
+        let bitsPerWeight = Double(matrix.type.blockBytes * 8) / Double(matrix.type.blockSize)
+        if vocabulary >= minimumVocabulary && bitsPerWeight > 6 {
+            return DraftedHead(matrix, draft: .requantizedQ5_1)
+        }
+        return DraftedHead(matrix, draft: .fileType) ?? (vocabulary >= minimumVocabulary ? DraftedHead(matrix, draft: .requantizedQ5_1) : nil)
+    }
+
+    /// Drafts `matrix`; nil when its rows are not a multiple of 16 or its columns of 32, or (`.fileType`) when the
+    /// int8 kernels do not cover its type.
+    public init?(_ matrix: MatrixView, draft kind: Draft = .requantizedQ5_1, candidates: Int = 1024) {
         guard matrix.rows >= interleavedGroupRows, matrix.rows % interleavedGroupRows == 0, matrix.columns % 32 == 0 else { return nil }
         self.matrix = matrix
         self.candidates = min(candidates, matrix.rows)
-        // Quantize to Q5_1 blocks (the file format) 16 rows at a time and interleave those.
+        self.kind = kind
+        switch kind {
+        case .fileType:
+            let weight = LinearWeight(matrix, precision: .fast)
+            guard weight.isInterleaved else { return nil }
+            draft = weight
+        case .requantizedQ5_1:
+            draft = LinearWeight(matrix, interleaved: .q5_1(Self.requantizeQ5_1(matrix)))
+        }
+    }
+
+    /// `matrix` quantized to Q5_1 blocks (the file format) 16 rows at a time and interleaved.
+    private static func requantizeQ5_1(_ matrix: MatrixView) -> InterleavedMatrix<Q5_1Block> {
         let blocks = matrix.columns / 32
         let groupBytes = interleavedGroupRows * blocks * 24
         let staging = UnsafeMutableRawPointer.allocate(byteCount: groupBytes, alignment: 64)
@@ -48,20 +90,33 @@ public final class DraftedHead: @unchecked Sendable {
                 for r in 0..<interleavedGroupRows { Q5_1Block.pack(staging + (r * blocks + b) * 24, row: r, into: out) }
             }
         }
-        draft = InterleavedMatrix(adopting: storage, rows: matrix.rows, columns: matrix.columns)
+        return InterleavedMatrix(adopting: storage, rows: matrix.rows, columns: matrix.columns)
     }
 
     /// `y[t * yStride + r]` = row r's logit for token t: exact for each token's `candidates` best rows by the draft,
     /// the draft's for the others.
     public func apply(_ x: UnsafePointer<Float>, xStride: Int, tokens: Int,
                       _ y: UnsafeMutablePointer<Float>, yStride: Int, pool: ComputePool) {
-        matmulInt8(draft, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)
+        matmul(draft, x, xStride: xStride, tokens: tokens, y, yStride: yStride, pool: pool)
         var best = [Int](repeating: 0, count: candidates)
+        var picked = [(token: Int, row: Int)]()
+        picked.reserveCapacity(tokens * candidates)
         for t in 0..<tokens {
-            let logits = y + t * yStride
-            let found = Self.topRows(logits, count: matrix.rows, into: &best)
-            for r in best[..<found] {
-                matmul(matrix, x + t * xStride, xStride: xStride, tokens: 1, logits, yStride: yStride, rows: r..<r + 1, pool: pool)
+            let found = Self.topRows(y + t * yStride, count: matrix.rows, into: &best)
+            // In row order, so that the recomputation reads the file's rows front to back.
+            for r in best[..<found].sorted() { picked.append((t, r)) }
+        }
+        // Recompute the candidates exactly, split over the pool's threads when there is enough of them.
+        let matrix = self.matrix
+        let columns = matrix.columns
+        picked.withUnsafeBufferPointer { picked in
+            let chunks = picked.count * columns < 65_536 ? 1 : min(4 * pool.threadCount, picked.count)
+            pool.runChunked(chunks: chunks) { chunk, thread in
+                let lower = picked.count * chunk / chunks, upper = picked.count * (chunk + 1) / chunks
+                for (t, r) in picked[lower..<upper] {
+                    matmulRows(matrix, x + t * xStride, xStride: xStride, tokens: 1, y + t * yStride, yStride: yStride,
+                               rows: r..<r + 1, pool: pool, thread: thread)
+                }
             }
         }
     }

@@ -40,6 +40,12 @@ public struct LinearWeight: @unchecked Sendable {
         }
     }
 
+    /// `matrix` with a fast-path copy made elsewhere (a drafted head's requantized rows).
+    init(_ matrix: MatrixView, interleaved: InterleavedWeights) {
+        self.matrix = matrix
+        self.interleaved = interleaved
+    }
+
     /// Whether products with this weight take the int8 fast path.
     public var isInterleaved: Bool { interleaved != nil }
 

@@ -183,14 +183,14 @@ public final class DecoderModel: LanguageModel {
         embedding = try shard.holdsEmbedding ? w.matrix("token_embd.weight", rows: config.vocabularySize, columns: h) : nil
         if shard.holdsHead {
             outputNorm = try w.vector("output_norm.weight", count: h)
-            // Quantizing the head's input for a product over the whole head (as llama.cpp does) bought about 8%
-            // decode speed on SmolLM2 but moved top-1 agreement with the reference below llama.cpp's; the fast path
-            // instead drafts the head in 4 bits and recomputes each token's best rows exactly (`DraftedHead`).
+            // Quantizing the head's input for a product over the whole head (as llama.cpp does) moved top-1
+            // agreement with the reference below llama.cpp's on SmolLM2; the fast path instead drafts the head with
+            // int8 products and recomputes each token's best rows exactly (`DraftedHead`).
             outputHead = file.tensor(named: "output.weight") == nil
                 ? try w.matrix("token_embd.weight", rows: config.vocabularySize, columns: h, rowRange: layout.vocabulary)
                 : try w.matrix("output.weight", rows: config.vocabularySize, columns: h, rowRange: layout.vocabulary)
-            draftedHead = w.precision == .fast && config.vocabularySize >= DraftedHead.minimumVocabulary
-                ? outputHead.flatMap { DraftedHead($0) } : nil
+            draftedHead = w.precision == .fast
+                ? outputHead.flatMap { DraftedHead.forFastPath($0, vocabulary: config.vocabularySize) } : nil
         } else {
             outputNorm = nil
             outputHead = nil

@@ -17,13 +17,14 @@ import ShoalKernels
         #expect(Set(many[..<all]) == [0, 2, 3, 4, 5, 6, 8])
     }
 
-    @Test(arguments: [GGMLType.q8_0, .q6_K, .f16])
-    func candidatesAreExactAndTheRestAreDrafted(type: GGMLType) throws {
+    @Test(arguments: [(GGMLType.q8_0, DraftedHead.Draft.requantizedQ5_1), (.q6_K, .requantizedQ5_1), (.f16, .requantizedQ5_1),
+                      (.q8_0, .fileType), (.q6_K, .fileType), (.q4_K, .fileType), (.q4_0, .fileType)])
+    func candidatesAreExactAndTheRestAreDrafted(type: GGMLType, draft: DraftedHead.Draft) throws {
         var rng = SeededGenerator(seed: 41 &+ UInt64(type.rawValue))
         let rows = 512, columns = 256, tokens = 3, candidates = 16
         let weights = randomMatrix(type, rows: rows, columns: columns, using: &rng)
         let matrix = try MatrixView(base: weights.raw, type: type, rows: rows, columns: columns)
-        let head = try #require(DraftedHead(matrix, candidates: candidates))
+        let head = try #require(DraftedHead(matrix, draft: draft, candidates: candidates))
         let x = randomFloats(columns * tokens, scale: 2, using: &rng)
         let fast = Buffer(bytes: rows * tokens * 4), exact = Buffer(bytes: rows * tokens * 4)
         let pool = ComputePool(threadCount: 2)
@@ -59,5 +60,26 @@ import ShoalKernels
         var rng = SeededGenerator(seed: 3)
         let weights = randomMatrix(.q8_0, rows: 24, columns: 64, using: &rng)
         #expect(DraftedHead(try MatrixView(base: weights.raw, type: .q8_0, rows: 24, columns: 64)) == nil)
+        // The int8 kernels do not cover F16 rows, so they have no draft of their own type.
+        let half = randomMatrix(.f16, rows: 32, columns: 64, using: &rng)
+        #expect(DraftedHead(try MatrixView(base: half.raw, type: .f16, rows: 32, columns: 64), draft: .fileType) == nil)
+    }
+
+    /// Large vocabularies of wide types get the 6-bit draft; everything else the file's own rows; F16 below
+    /// `minimumVocabulary` none.
+    @Test func fastPathPicksTheDraftByVocabularyAndType() throws {
+        var rng = SeededGenerator(seed: 5)
+        func head(_ type: GGMLType, vocabulary: Int) throws -> DraftedHead? {
+            let weights = randomMatrix(type, rows: 32, columns: 256, using: &rng)
+            return DraftedHead.forFastPath(try MatrixView(base: weights.raw, type: type, rows: 32, columns: 256), vocabulary: vocabulary)
+        }
+        let big = DraftedHead.minimumVocabulary
+        #expect(try head(.q8_0, vocabulary: big)?.kind == .requantizedQ5_1)
+        #expect(try head(.q6_K, vocabulary: big)?.kind == .requantizedQ5_1)
+        #expect(try head(.f16, vocabulary: big)?.kind == .requantizedQ5_1)
+        #expect(try head(.q4_K, vocabulary: big)?.kind == .fileType)
+        #expect(try head(.q8_0, vocabulary: big - 1)?.kind == .fileType)
+        #expect(try head(.q6_K, vocabulary: 49_152)?.kind == .fileType)
+        #expect(try head(.f16, vocabulary: 49_152) == nil)
     }
 }
