@@ -79,7 +79,8 @@ public final class DraftedHead: @unchecked Sendable {
         let row = UnsafeMutablePointer<Float>.allocate(capacity: matrix.columns)
         defer { row.deallocate() }
         let groups = matrix.rows / interleavedGroupRows
-        let storage = UnsafeMutableRawPointer.allocate(byteCount: groups * blocks * Q5_1Block.bytes, alignment: 64)
+        let memory = WeightMemory(byteCount: groups * blocks * Q5_1Block.bytes)
+        let storage = memory.base
         for g in 0..<groups {
             for r in 0..<interleavedGroupRows {
                 dequantizeRow(matrix.type, matrix.row(g * interleavedGroupRows + r), row, count: matrix.columns)
@@ -90,7 +91,7 @@ public final class DraftedHead: @unchecked Sendable {
                 for r in 0..<interleavedGroupRows { Q5_1Block.pack(staging + (r * blocks + b) * 24, row: r, into: out) }
             }
         }
-        return InterleavedMatrix(adopting: storage, rows: matrix.rows, columns: matrix.columns)
+        return InterleavedMatrix(adopting: memory, rows: matrix.rows, columns: matrix.columns)
     }
 
     /// `y[t * yStride + r]` = row r's logit for token t: exact for each token's `candidates` best rows by the draft,

@@ -54,6 +54,7 @@ final class InterleavedMatrix<Block: InterleavedBlock>: @unchecked Sendable {
     let columns: Int
     let blocks: Int
     let storage: UnsafeMutableRawPointer
+    private let memory: WeightMemory
 
     /// Repacks `w`; nil unless it is of `Block.weightType` with a row count that is a multiple of 16 (and
     /// `Block.accepts` it).
@@ -64,7 +65,8 @@ final class InterleavedMatrix<Block: InterleavedBlock>: @unchecked Sendable {
         columns = w.columns
         blocks = w.columns / 32
         let groups = rows / interleavedGroupRows
-        storage = .allocate(byteCount: groups * blocks * Block.bytes, alignment: 64)
+        memory = WeightMemory(byteCount: groups * blocks * Block.bytes)
+        storage = memory.base
         for g in 0..<groups {
             for b in 0..<blocks {
                 let out = storage + (g * blocks + b) * Block.bytes
@@ -75,15 +77,14 @@ final class InterleavedMatrix<Block: InterleavedBlock>: @unchecked Sendable {
         }
     }
 
-    /// Takes ownership of `storage` (64-byte aligned), already laid out by `Block` for `rows` x `columns` weights.
-    init(adopting storage: UnsafeMutableRawPointer, rows: Int, columns: Int) {
+    /// Takes ownership of `memory`, already laid out by `Block` for `rows` x `columns` weights.
+    init(adopting memory: WeightMemory, rows: Int, columns: Int) {
         self.rows = rows
         self.columns = columns
         blocks = columns / 32
-        self.storage = storage
+        self.memory = memory
+        storage = memory.base
     }
-
-    deinit { storage.deallocate() }
 
     /// Bytes of the repacked copy (what one token's product streams).
     var byteCount: Int { rows / interleavedGroupRows * blocks * Block.bytes }
