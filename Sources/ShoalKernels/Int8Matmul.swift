@@ -17,22 +17,31 @@ let int8TokenTile = 64
 protocol InterleavedBlock {
     /// The file's block type this layout is made from.
     static var weightType: GGMLType { get }
-    /// Bytes per interleaved block of 16 rows.
+    /// Bytes per interleaved block of 16 rows (of `subBlocks` blocks of 32 columns).
     static var bytes: Int { get }
+    /// Blocks of 32 columns one stored block holds (1; 8 for a layout that keeps a K-quant's 256-column super-block
+    /// factors once, as the file does).
+    static var subBlocks: Int { get }
     /// Whether `product` reads the activations' unsigned (plus 128) copy.
     static var readsOffsetActivations: Bool { get }
-    /// Writes row r's share of interleaved block b (columns `32b ..< 32b + 32`) of a file row that starts at `row`.
+    /// Writes row r's share of stored block b (columns `32 subBlocks b ..< 32 subBlocks (b + 1)`) of a file row
+    /// that starts at `row`.
     static func pack(row: UnsafeRawPointer, block b: Int, lane r: Int, into out: UnsafeMutableRawPointer)
     /// Whether `w` can be repacked without loss beyond what the layout documents (default: always).
     static func accepts(_ w: MatrixView) -> Bool
     /// Loads an interleaved block and prepares it for products with any number of tokens.
     init(_ base: UnsafeRawPointer)
+    /// Loads 32-column block `sub` of the stored block at `base` (default: `init(base)`, for one block per stored block).
+    init(_ base: UnsafeRawPointer, sub: Int)
     /// `acc` plus the 16 rows' dot products with token t's block b.
     func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512
 }
 
 extension InterleavedBlock {
     static func accepts(_ w: MatrixView) -> Bool { true }
+    static var subBlocks: Int { 1 }
+    @inline(__always)
+    init(_ base: UnsafeRawPointer, sub: Int) { self.init(base) }
 }
 
 /// A layout made from the file's blocks of 32 columns one to one (Q4_0, Q4_1, Q5_0, Q8_0).
@@ -52,24 +61,28 @@ extension InterleavedFileBlock {
 final class InterleavedMatrix<Block: InterleavedBlock>: @unchecked Sendable {
     let rows: Int
     let columns: Int
+    /// Blocks of 32 columns per row (what the activations are quantized in).
     let blocks: Int
+    /// Stored blocks per group of 16 rows (`blocks / Block.subBlocks`).
+    let storedBlocks: Int
     let storage: UnsafeMutableRawPointer
     private let memory: WeightMemory
 
     /// Repacks `w`; nil unless it is of `Block.weightType` with a row count that is a multiple of 16 (and
     /// `Block.accepts` it).
     init?(_ w: MatrixView) {
-        guard w.type == Block.weightType, w.rows > 0, w.rows % interleavedGroupRows == 0, w.columns % 32 == 0,
-              Block.accepts(w) else { return nil }
+        guard w.type == Block.weightType, w.rows > 0, w.rows % interleavedGroupRows == 0,
+              w.columns % (32 * Block.subBlocks) == 0, Block.accepts(w) else { return nil }
         rows = w.rows
         columns = w.columns
         blocks = w.columns / 32
+        storedBlocks = blocks / Block.subBlocks
         let groups = rows / interleavedGroupRows
-        memory = WeightMemory(byteCount: groups * blocks * Block.bytes)
+        memory = WeightMemory(byteCount: groups * storedBlocks * Block.bytes)
         storage = memory.base
         for g in 0..<groups {
-            for b in 0..<blocks {
-                let out = storage + (g * blocks + b) * Block.bytes
+            for b in 0..<storedBlocks {
+                let out = storage + (g * storedBlocks + b) * Block.bytes
                 for r in 0..<interleavedGroupRows {
                     Block.pack(row: w.row(g * interleavedGroupRows + r), block: b, lane: r, into: out)
                 }
@@ -82,27 +95,30 @@ final class InterleavedMatrix<Block: InterleavedBlock>: @unchecked Sendable {
         self.rows = rows
         self.columns = columns
         blocks = columns / 32
+        storedBlocks = blocks / Block.subBlocks
         self.memory = memory
         storage = memory.base
     }
 
     /// Bytes of the repacked copy (what one token's product streams).
-    var byteCount: Int { rows / interleavedGroupRows * blocks * Block.bytes }
+    var byteCount: Int { rows / interleavedGroupRows * storedBlocks * Block.bytes }
 
     /// Rows `16g ..< 16g + 16` times tokens `firstToken ..< firstToken + tokens` (1...4): token t's 16 results go to
     /// `y[t * yStride ..< t * yStride + 16]`. Four tokens share each loaded block.
     @inline(__always)
     func multiply(group g: Int, _ a: Int8Activations, firstToken: Int, tokens: Int,
                   _ y: UnsafeMutablePointer<Float>, yStride: Int) {
-        let group = UnsafeRawPointer(storage + g * blocks * Block.bytes)
+        let group = UnsafeRawPointer(storage + g * storedBlocks * Block.bytes)
         if tokens == 4 {
             var f0 = _mm512_setzero_ps(), f1 = _mm512_setzero_ps(), f2 = _mm512_setzero_ps(), f3 = _mm512_setzero_ps()
-            for b in 0..<blocks {
-                let block = Block(group + b * Block.bytes)
-                f0 = block.product(a, token: firstToken, block: b, f0)
-                f1 = block.product(a, token: firstToken + 1, block: b, f1)
-                f2 = block.product(a, token: firstToken + 2, block: b, f2)
-                f3 = block.product(a, token: firstToken + 3, block: b, f3)
+            for s in 0..<storedBlocks {
+                for j in 0..<Block.subBlocks {
+                    let block = Block(group + s * Block.bytes, sub: j), b = s * Block.subBlocks + j
+                    f0 = block.product(a, token: firstToken, block: b, f0)
+                    f1 = block.product(a, token: firstToken + 1, block: b, f1)
+                    f2 = block.product(a, token: firstToken + 2, block: b, f2)
+                    f3 = block.product(a, token: firstToken + 3, block: b, f3)
+                }
             }
             storeFloats16Unaligned(f0, y)
             storeFloats16Unaligned(f1, y + yStride)
@@ -111,7 +127,11 @@ final class InterleavedMatrix<Block: InterleavedBlock>: @unchecked Sendable {
         } else {
             for t in 0..<tokens {
                 var f = _mm512_setzero_ps()
-                for b in 0..<blocks { f = Block(group + b * Block.bytes).product(a, token: firstToken + t, block: b, f) }
+                for s in 0..<storedBlocks {
+                    for j in 0..<Block.subBlocks {
+                        f = Block(group + s * Block.bytes, sub: j).product(a, token: firstToken + t, block: s * Block.subBlocks + j, f)
+                    }
+                }
                 storeFloats16Unaligned(f, y + t * yStride)
             }
         }
@@ -228,13 +248,17 @@ package func matmulInt8Reference(
                 if w.type == .q4_K || w.type == .q5_K || w.type == .q6_K {
                     let s = KQuantSubBlock(w.type, row: w.row(r), block: b)
                     let bias = w.type == .q6_K ? 32 : 0
+                    // Q4_K's layout keeps the file's factors and multiplies them in float32; the others' are the
+                    // half-precision products `KQuantSubBlock` rounds.
+                    let (scaleLow, scaleHigh, offset) = w.type == .q4_K
+                        ? KQuantSubBlock.productFactors(.q4_K, row: w.row(r), block: b)
+                        : (Double(s.scaleLow), Double(s.scaleHigh), Double(s.offset))
                     var low = 0, high = 0
                     for i in 0..<16 {
                         low += (Int(s.values[i]) - bias) * Int(q.values[i])
                         high += (Int(s.values[16 + i]) - bias) * Int(q.values[16 + i])
                     }
-                    total += Double(q.scale) * (Double(s.scaleLow) * Double(low) + Double(s.scaleHigh) * Double(high))
-                        + Double(s.offset) * q.sum
+                    total += Double(q.scale) * (scaleLow * Double(low) + scaleHigh * Double(high)) + offset * q.sum
                 } else if w.type == .q4_0 {
                     let block = w.row(r) + b * 18
                     let d = Double(floatFromHalfReference(block.loadUnaligned(as: UInt16.self)))

@@ -3,9 +3,10 @@ import _Builtin_intrinsics.intel
 
 // The K-quants (Q4_K, Q5_K, Q6_K) on the fast path. Their file blocks span 256 columns with a scale (and for Q4_K /
 // Q5_K a minimum) per sub-block of 32 (Q6_K: of 16), each a small integer times a half-precision super-block
-// factor. The fast path cuts them into the int8 kernels' 32-column blocks: per sub-block the product
-// `d * sc` (and `dmin * m`) is rounded once to half precision at load, so one 32-column block carries its own
-// scale like Q4_1's. That rounding moves a weight by at most 2^-11 of its scale, a tenth of what the int8
+// factor. The fast path computes in the int8 kernels' 32-column blocks. Q4_K keeps the super-block's factors and
+// the sub-blocks' integer scales (`Q4_KBlock`) and multiplies them exactly as a block loads. For Q5_K and Q6_K the
+// product `d * sc` (and `dmin * m`) is rounded once to half precision at load, so one 32-column block carries its
+// own scale like Q4_1's. That rounding moves a weight by at most 2^-11 of its scale, a tenth of what the int8
 // rounding of the activations already moves a product; `FastPathAccuracyTests` holds the end result to
 // llama.cpp's bars. The integer quants are the file's own.
 
@@ -71,6 +72,18 @@ package struct KQuantSubBlock {
         }
     }
 
+    /// Block b's factors as exact products of the file's: `d * sc`, `d * sc`, `-dmin * m` (Q4_K, Q5_K), for the
+    /// layouts that keep the super-block's `d` and `dmin` and multiply in float32 (exact: an 11-bit significand
+    /// times a 6-bit integer).
+    package static func productFactors(_ type: GGMLType, row: UnsafeRawPointer, block b: Int) -> (Double, Double, Double) {
+        precondition(type == .q4_K || type == .q5_K)
+        let source = row + (b / 8) * (type == .q5_K ? 176 : 144)
+        let d = Double(Float16(bitPattern: source.loadUnaligned(as: UInt16.self)))
+        let dmin = Double(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
+        let (sc, m) = scaleMinK4Reference(b % 8, source + 4)
+        return (d * Double(sc), d * Double(sc), -(dmin * Double(m)))
+    }
+
     /// Whether every sub-block's factors of `w` are finite in half precision (the K-quants' super-block factors
     /// times 6-bit integers exceed its range only for weights near 65504 / 63, which no model has).
     static func fitsHalf(_ w: MatrixView) -> Bool {
@@ -118,36 +131,57 @@ package struct KQuantSubBlock {
     }
 }
 
-/// Q4_K for the fast path: Q4_1's layout (`Q4_1Block`, 320 bytes per 16 rows and 32 columns) with each
-/// sub-block's `d * sc` as `d` and `-dmin * m` as `m`. 5 bits per weight against the file's 4.5.
-struct Q4_KBlock: InterleavedBlock, OffsetWeightsBlock {
+/// Q4_K for the fast path, 2368 bytes per 16 rows and 256 columns (4.625 bits per weight against the file's 4.5):
+/// the super-block's 16 half `d`, then its 16 half `dmin`, then the 8 sub-blocks' 6-bit scales `sc` (one byte per row,
+/// 16 per sub-block), their minimums `m` likewise, then each sub-block's nibbles as in `Q4_1Block`. A block's factors
+/// `d * sc` and `-dmin * m` are multiplied in float32 when it is loaded, exactly (an 11-bit significand times a 6-bit
+/// integer), so the products are the file's weights times the int8 activations.
+struct Q4_KBlock: OffsetWeightsBlock {
     static var weightType: GGMLType { .q4_K }
-    static var bytes: Int { 320 }
+    static var bytes: Int { 2368 }
+    static var subBlocks: Int { 8 }
     static var readsOffsetActivations: Bool { false }
 
-    static func accepts(_ w: MatrixView) -> Bool { KQuantSubBlock.fitsHalf(w) }
-
-    static func pack(row: UnsafeRawPointer, block b: Int, lane r: Int, into out: UnsafeMutableRawPointer) {
-        packScalesAndNibbles(KQuantSubBlock(.q4_K, row: row, block: b), lane: r, into: out)
-    }
-
-    /// Writes lane r's `d` (`scaleLow`), `m` (`offset`) and low four bits of `s`'s values in Q4_1's layout.
-    static func packScalesAndNibbles(_ s: KQuantSubBlock, lane r: Int, into out: UnsafeMutableRawPointer) {
-        out.storeBytes(of: s.scaleLow.bitPattern, toByteOffset: 2 * r, as: UInt16.self)
-        out.storeBytes(of: s.offset.bitPattern, toByteOffset: 32 + 2 * r, as: UInt16.self)
-        withUnsafeBytes(of: s.nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out) }
+    static func pack(row: UnsafeRawPointer, block s: Int, lane r: Int, into out: UnsafeMutableRawPointer) {
+        let source = row + s * 144
+        out.storeBytes(of: source.loadUnaligned(as: UInt16.self), toByteOffset: 2 * r, as: UInt16.self)
+        out.storeBytes(of: source.loadUnaligned(fromByteOffset: 2, as: UInt16.self), toByteOffset: 32 + 2 * r, as: UInt16.self)
+        for j in 0..<8 {
+            let (sc, m) = scaleMinK4Reference(j, source + 4)
+            out.storeBytes(of: sc, toByteOffset: 64 + 16 * j + r, as: UInt8.self)
+            out.storeBytes(of: m, toByteOffset: 192 + 16 * j + r, as: UInt8.self)
+            let values = KQuantSubBlock(.q4_K, row: row, block: 8 * s + j)
+            withUnsafeBytes(of: values.nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out, at: 320 + 256 * j) }
+        }
     }
 
     let weights: OffsetBlockWeights
 
     @inline(__always)
-    init(_ base: UnsafeRawPointer) {
-        weights = Q4_1Block(base).weights
+    init(_ base: UnsafeRawPointer) { self.init(base, sub: 0) }
+
+    @inline(__always)
+    init(_ base: UnsafeRawPointer, sub j: Int) {
+        let d = _mm512_cvtph_ps(base.loadUnaligned(as: __m256i.self))
+        let dmin = _mm512_cvtph_ps(base.loadUnaligned(fromByteOffset: 32, as: __m256i.self))
+        let sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(base.loadUnaligned(fromByteOffset: 64 + 16 * j, as: __m128i.self)))
+        let m = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(base.loadUnaligned(fromByteOffset: 192 + 16 * j, as: __m128i.self)))
+        weights = OffsetBlockWeights(nibbles: base + 320 + 256 * j, d: _mm512_mul_ps(d, sc),
+                                     m: _mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(dmin, m)))
+    }
+}
+
+extension KQuantSubBlock {
+    /// Writes lane r's `d` (`scaleLow`), `m` (`offset`) and the low four bits of the values in Q4_1's layout.
+    func packHalfFactorsAndNibbles(lane r: Int, into out: UnsafeMutableRawPointer) {
+        out.storeBytes(of: scaleLow.bitPattern, toByteOffset: 2 * r, as: UInt16.self)
+        out.storeBytes(of: offset.bitPattern, toByteOffset: 32 + 2 * r, as: UInt16.self)
+        withUnsafeBytes(of: nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out) }
     }
 }
 
 /// Q5_K for the fast path (`Q5_1Block`'s layout: 384 bytes per 16 rows and 32 columns, 6 bits per weight against the file's 5.5):
-/// `Q4_KBlock`'s 320 bytes for the low four bits of each value, then one 64-byte vector of fifth bits, row r's 32
+/// `Q4_1Block`'s 320 bytes (half `d * sc`, half `-dmin * m`, the low four bits of each value), then one 64-byte vector of fifth bits, row r's 32
 /// in lane r (`KQuantSubBlock.fifthBitWord`): so that for nibble vector j, shifting the word by `4 - j`
 /// (low nibbles) or `-j` (high nibbles) puts each byte's fifth bit at bit 4.
 struct Q5_KBlock: InterleavedBlock, OffsetWeightsBlock {
@@ -159,7 +193,7 @@ struct Q5_KBlock: InterleavedBlock, OffsetWeightsBlock {
 
     static func pack(row: UnsafeRawPointer, block b: Int, lane r: Int, into out: UnsafeMutableRawPointer) {
         let s = KQuantSubBlock(.q5_K, row: row, block: b)
-        Q4_KBlock.packScalesAndNibbles(s, lane: r, into: out)
+        s.packHalfFactorsAndNibbles(lane: r, into: out)
         out.storeBytes(of: KQuantSubBlock.fifthBitWord(s.values), toByteOffset: 320 + 4 * r, as: UInt32.self)
     }
 
