@@ -3,10 +3,10 @@ import _Builtin_intrinsics.intel
 
 // The K-quants (Q4_K, Q5_K, Q6_K) on the fast path. Their file blocks span 256 columns with a scale (and for Q4_K /
 // Q5_K a minimum) per sub-block of 32 (Q6_K: of 16), each a small integer times a half-precision super-block
-// factor. The fast path computes in the int8 kernels' 32-column blocks. Q4_K keeps the super-block's factors and
-// the sub-blocks' integer scales (`Q4_KBlock`) and multiplies them exactly as a block loads. For Q5_K and Q6_K the
-// product `d * sc` (and `dmin * m`) is rounded once to half precision at load, so one 32-column block carries its
-// own scale like Q4_1's. That rounding moves a weight by at most 2^-11 of its scale, a tenth of what the int8
+// factor. The fast path computes in the int8 kernels' 32-column blocks. Q4_K and Q6_K keep the super-block's
+// factors and the sub-blocks' integer scales (`Q4_KBlock`, `Q6_KBlock`) and multiply them exactly as a block loads.
+// For Q5_K the product `d * sc` (and `dmin * m`) is rounded once to half precision at load, so one 32-column block
+// carries its own scale like Q4_1's. That rounding moves a weight by at most 2^-11 of its scale, a tenth of what the int8
 // rounding of the activations already moves a product; `FastPathAccuracyTests` holds the end result to
 // llama.cpp's bars. The integer quants are the file's own.
 
@@ -72,11 +72,17 @@ package struct KQuantSubBlock {
         }
     }
 
-    /// Block b's factors as exact products of the file's: `d * sc`, `d * sc`, `-dmin * m` (Q4_K, Q5_K), for the
-    /// layouts that keep the super-block's `d` and `dmin` and multiply in float32 (exact: an 11-bit significand
-    /// times a 6-bit integer).
+    /// Block b's factors as exact products of the file's: `d * sc`, `d * sc`, `-dmin * m` (Q4_K, Q5_K), or the two
+    /// halves' `d * sc` and 0 (Q6_K), for the layouts that keep the super-block's `d` and `dmin` and multiply in
+    /// float32 (exact: an 11-bit significand times an integer of at most 8 bits).
     package static func productFactors(_ type: GGMLType, row: UnsafeRawPointer, block b: Int) -> (Double, Double, Double) {
-        precondition(type == .q4_K || type == .q5_K)
+        precondition(type == .q4_K || type == .q5_K || type == .q6_K)
+        if type == .q6_K {
+            let source = row + (b / 8) * 210, j = b % 8
+            let d = Double(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 208, as: UInt16.self)))
+            return (d * Double(source.load(fromByteOffset: 192 + 2 * j, as: Int8.self)),
+                    d * Double(source.load(fromByteOffset: 193 + 2 * j, as: Int8.self)), 0)
+        }
         let source = row + (b / 8) * (type == .q5_K ? 176 : 144)
         let d = Double(Float16(bitPattern: source.loadUnaligned(as: UInt16.self)))
         let dmin = Double(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
@@ -231,39 +237,49 @@ extension OffsetBlockWeights {
     }
 }
 
-/// Q6_K for the fast path (448 bytes per 16 rows and 32 columns, 7 bits per weight against the file's 6.56):
-/// 16 half `d * sc` for values 0..<16 and 16 for values 16..<32 (Q6_K scales every 16), the low four bits of
-/// each value as in `Q4_1Block`, then two 64-byte vectors of the top two bits (values 0..<16, then 16..<32; row r's
-/// 32 bits in lane r, `KQuantSubBlock.topTwoBitsWord`). A weight is `scale * (q - 32)`: the kernel multiplies
-/// the unsigned q and subtracts 32 times each half's activation sum.
+/// Q6_K for the fast path, 3360 bytes per 16 rows and 256 columns (the file's 6.5625 bits per weight): the
+/// super-block's 16 half `d`; then per sub-block of 32 columns the 16 rows' signed byte scales of its first 16
+/// values and then of its last 16 (256 bytes in all); then per sub-block 384 bytes: the low four bits of each value
+/// as in `Q4_1Block`, then two 64-byte vectors of the top two bits (values 0..<16, then 16..<32; row r's 32 bits in
+/// lane r, `KQuantSubBlock.topTwoBitsWord`). A weight is `d * sc * (q - 32)`: `d * sc` is multiplied exactly in
+/// float32 as a block loads, and the kernel multiplies the unsigned q and subtracts 32 times each half's activation
+/// sum.
 struct Q6_KBlock: InterleavedBlock {
     static var weightType: GGMLType { .q6_K }
-    static var bytes: Int { 448 }
+    static var bytes: Int { 3360 }
+    static var subBlocks: Int { 8 }
     static var readsOffsetActivations: Bool { false }
 
-    static func accepts(_ w: MatrixView) -> Bool { KQuantSubBlock.fitsHalf(w) }
-
-    static func pack(row: UnsafeRawPointer, block b: Int, lane r: Int, into out: UnsafeMutableRawPointer) {
-        let s = KQuantSubBlock(.q6_K, row: row, block: b)
-        out.storeBytes(of: s.scaleLow.bitPattern, toByteOffset: 2 * r, as: UInt16.self)
-        out.storeBytes(of: s.scaleHigh.bitPattern, toByteOffset: 32 + 2 * r, as: UInt16.self)
-        withUnsafeBytes(of: s.nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out) }
-        out.storeBytes(of: s.topTwoBitsWord(half: 0), toByteOffset: 320 + 4 * r, as: UInt32.self)
-        out.storeBytes(of: s.topTwoBitsWord(half: 1), toByteOffset: 384 + 4 * r, as: UInt32.self)
+    static func pack(row: UnsafeRawPointer, block s: Int, lane r: Int, into out: UnsafeMutableRawPointer) {
+        let source = row + s * 210
+        out.storeBytes(of: source.loadUnaligned(fromByteOffset: 208, as: UInt16.self), toByteOffset: 2 * r, as: UInt16.self)
+        for j in 0..<8 {
+            out.storeBytes(of: source.load(fromByteOffset: 192 + 2 * j, as: UInt8.self), toByteOffset: 32 + 32 * j + r, as: UInt8.self)
+            out.storeBytes(of: source.load(fromByteOffset: 193 + 2 * j, as: UInt8.self), toByteOffset: 48 + 32 * j + r, as: UInt8.self)
+            let values = KQuantSubBlock(.q6_K, row: row, block: 8 * s + j)
+            let sub = 288 + 384 * j
+            withUnsafeBytes(of: values.nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out, at: sub) }
+            out.storeBytes(of: values.topTwoBitsWord(half: 0), toByteOffset: sub + 256 + 4 * r, as: UInt32.self)
+            out.storeBytes(of: values.topTwoBitsWord(half: 1), toByteOffset: sub + 320 + 4 * r, as: UInt32.self)
+        }
     }
 
     let l0, l1, l2, l3, h0, h1, h2, h3: __m512i
     let scaleLow, scaleHigh: __m512
 
     @inline(__always)
-    init(_ base: UnsafeRawPointer) {
+    init(_ base: UnsafeRawPointer) { self.init(base, sub: 0) }
+
+    @inline(__always)
+    init(_ base: UnsafeRawPointer, sub j: Int) {
         let nibble = _mm512_set1_epi8(0x0F), bits45 = _mm512_set1_epi8(0x30)
-        let v0 = base.loadUnaligned(fromByteOffset: 64, as: __m512i.self)
-        let v1 = base.loadUnaligned(fromByteOffset: 128, as: __m512i.self)
-        let v2 = base.loadUnaligned(fromByteOffset: 192, as: __m512i.self)
-        let v3 = base.loadUnaligned(fromByteOffset: 256, as: __m512i.self)
-        let hl = base.loadUnaligned(fromByteOffset: 320, as: __m512i.self)
-        let hh = base.loadUnaligned(fromByteOffset: 384, as: __m512i.self)
+        let values = base + 288 + 384 * j
+        let v0 = values.loadUnaligned(as: __m512i.self)
+        let v1 = values.loadUnaligned(fromByteOffset: 64, as: __m512i.self)
+        let v2 = values.loadUnaligned(fromByteOffset: 128, as: __m512i.self)
+        let v3 = values.loadUnaligned(fromByteOffset: 192, as: __m512i.self)
+        let hl = values.loadUnaligned(fromByteOffset: 256, as: __m512i.self)
+        let hh = values.loadUnaligned(fromByteOffset: 320, as: __m512i.self)
         @inline(__always) func low(_ v: __m512i, _ top: __m512i) -> __m512i {
             _mm512_or_si512(_mm512_and_si512(v, nibble), _mm512_and_si512(top, bits45))
         }
@@ -274,8 +290,10 @@ struct Q6_KBlock: InterleavedBlock {
         l2 = low(v2, hl); l3 = low(v3, _mm512_srli_epi32(hl, 2))
         h0 = high(v0, _mm512_slli_epi32(hh, 4)); h1 = high(v1, _mm512_slli_epi32(hh, 2))
         h2 = high(v2, hh); h3 = high(v3, _mm512_srli_epi32(hh, 2))
-        scaleLow = _mm512_cvtph_ps(base.loadUnaligned(as: __m256i.self))
-        scaleHigh = _mm512_cvtph_ps(base.loadUnaligned(fromByteOffset: 32, as: __m256i.self))
+        let d = _mm512_cvtph_ps(base.loadUnaligned(as: __m256i.self))
+        let scales = base + 32 + 32 * j
+        scaleLow = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(scales.loadUnaligned(as: __m128i.self))))
+        scaleHigh = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(scales.loadUnaligned(fromByteOffset: 16, as: __m128i.self))))
     }
 
     /// `acc + x_scale * (scaleLow * (q - 32) . x[0..<16] + scaleHigh * (q - 32) . x[16..<32])`.
