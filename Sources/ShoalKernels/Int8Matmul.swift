@@ -248,11 +248,7 @@ package func matmulInt8Reference(
                 if w.type == .q4_K || w.type == .q5_K || w.type == .q6_K {
                     let s = KQuantSubBlock(w.type, row: w.row(r), block: b)
                     let bias = w.type == .q6_K ? 32 : 0
-                    // Q4_K's and Q6_K's layouts keep the file's factors and multiply them in float32; Q5_K's are
-                    // the half-precision products `KQuantSubBlock` rounds.
-                    let (scaleLow, scaleHigh, offset) = w.type == .q4_K || w.type == .q6_K
-                        ? KQuantSubBlock.productFactors(w.type, row: w.row(r), block: b)
-                        : (Double(s.scaleLow), Double(s.scaleHigh), Double(s.offset))
+                    let (scaleLow, scaleHigh, offset) = KQuantSubBlock.productFactors(w.type, row: w.row(r), block: b)
                     var low = 0, high = 0
                     for i in 0..<16 {
                         low += (Int(s.values[i]) - bias) * Int(q.values[i])

@@ -3,27 +3,20 @@ import _Builtin_intrinsics.intel
 
 // The K-quants (Q4_K, Q5_K, Q6_K) on the fast path. Their file blocks span 256 columns with a scale (and for Q4_K /
 // Q5_K a minimum) per sub-block of 32 (Q6_K: of 16), each a small integer times a half-precision super-block
-// factor. The fast path computes in the int8 kernels' 32-column blocks. Q4_K and Q6_K keep the super-block's
-// factors and the sub-blocks' integer scales (`Q4_KBlock`, `Q6_KBlock`) and multiply them exactly as a block loads.
-// For Q5_K the product `d * sc` (and `dmin * m`) is rounded once to half precision at load, so one 32-column block
-// carries its own scale like Q4_1's. That rounding moves a weight by at most 2^-11 of its scale, a tenth of what the int8
-// rounding of the activations already moves a product; `FastPathAccuracyTests` holds the end result to
-// llama.cpp's bars. The integer quants are the file's own.
+// factor. The fast path computes in the int8 kernels' 32-column blocks, but its layouts keep the super-block's
+// factors and the sub-blocks' integer scales as the file does (a stored block spans the 256 columns) and multiply
+// them in float32 as a block loads, exactly: the products are the file's weights times the int8 activations, and
+// the copies are the file's size (Q6_K) or 2-3% over it (Q4_K, Q5_K: a byte per sub-block scale and minimum).
 
-/// One 32-column block of a K-quant row as the fast path computes with it: unsigned integer values `q`, and
-/// half-precision factors such that weight i is `scaleLow * q[i] + offset` for i < 16 and `scaleHigh * q[i] +
-/// offset` for i >= 16 (Q4_K, Q5_K: one scale, `offset = -dmin * m`), or `scale * (q[i] - 32)` (Q6_K, offset 0).
+/// One 32-column block of a K-quant row as the fast path computes with it: its unsigned integer values `q`
+/// (`productFactors` gives the factors that make them weights).
 package struct KQuantSubBlock {
     package var values: SIMD32<UInt8>
-    package var scaleLow: Float16
-    package var scaleHigh: Float16
-    package var offset: Float16
 
     /// Block b (columns `32b ..< 32b + 32`) of the K-quant row at `row`.
     package init(_ type: GGMLType, row: UnsafeRawPointer, block b: Int) {
         let j = b % 8
         values = SIMD32<UInt8>()
-        (scaleLow, scaleHigh, offset) = Self.factors(type, row: row, block: b)
         switch type {
         case .q4_K, .q5_K:
             let five = type == .q5_K
@@ -51,30 +44,11 @@ package struct KQuantSubBlock {
         }
     }
 
-    /// Block b's half-precision factors: `scaleLow`, `scaleHigh`, `offset` (see the type's description).
-    static func factors(_ type: GGMLType, row: UnsafeRawPointer, block b: Int) -> (Float16, Float16, Float16) {
-        let j = b % 8
-        switch type {
-        case .q4_K, .q5_K:
-            let source = row + (b / 8) * (type == .q5_K ? 176 : 144)
-            let d = Float(Float16(bitPattern: source.loadUnaligned(as: UInt16.self)))
-            let dmin = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
-            let (sc, m) = scaleMinK4Reference(j, source + 4)
-            let scale = Float16(d * Float(sc))
-            return (scale, scale, Float16(-(dmin * Float(m))))
-        case .q6_K:
-            let source = row + (b / 8) * 210
-            let d = Float(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 208, as: UInt16.self)))
-            return (Float16(d * Float(source.load(fromByteOffset: 192 + 2 * j, as: Int8.self))),
-                    Float16(d * Float(source.load(fromByteOffset: 193 + 2 * j, as: Int8.self))), 0)
-        default:
-            preconditionFailure("\(type) is not a K-quant")
-        }
-    }
-
-    /// Block b's factors as exact products of the file's: `d * sc`, `d * sc`, `-dmin * m` (Q4_K, Q5_K), or the two
-    /// halves' `d * sc` and 0 (Q6_K), for the layouts that keep the super-block's `d` and `dmin` and multiply in
-    /// float32 (exact: an 11-bit significand times an integer of at most 8 bits).
+    /// Block b's factors, exact products of the file's: weight i is `low * q[i] + offset` for i < 16 and `high * q[i]
+    /// + offset` for i >= 16, with `low = high = d * sc` and `offset = -dmin * m` (Q4_K, Q5_K), or `low`, `high` the
+    /// two halves' `d * sc` and the weight `scale * (q[i] - 32)` (Q6_K, offset 0). The fast path's layouts keep `d`,
+    /// `dmin` and the integer scales and multiply them in float32, exactly (an 11-bit significand times an integer
+    /// of at most 8 bits).
     package static func productFactors(_ type: GGMLType, row: UnsafeRawPointer, block b: Int) -> (Double, Double, Double) {
         precondition(type == .q4_K || type == .q5_K || type == .q6_K)
         if type == .q6_K {
@@ -88,18 +62,6 @@ package struct KQuantSubBlock {
         let dmin = Double(Float16(bitPattern: source.loadUnaligned(fromByteOffset: 2, as: UInt16.self)))
         let (sc, m) = scaleMinK4Reference(b % 8, source + 4)
         return (d * Double(sc), d * Double(sc), -(dmin * Double(m)))
-    }
-
-    /// Whether every sub-block's factors of `w` are finite in half precision (the K-quants' super-block factors
-    /// times 6-bit integers exceed its range only for weights near 65504 / 63, which no model has).
-    static func fitsHalf(_ w: MatrixView) -> Bool {
-        for r in 0..<w.rows {
-            for b in 0..<w.columns / 32 {
-                let (low, high, offset) = factors(w.type, row: w.row(r), block: b)
-                if !low.isFinite || !high.isFinite || !offset.isFinite { return false }
-            }
-        }
-        return true
     }
 
     /// The 16 bytes of Q4_1's nibble order for `values` (low nibble of byte i: element i, high: element i + 16),
@@ -149,15 +111,65 @@ struct Q4_KBlock: OffsetWeightsBlock {
     static var readsOffsetActivations: Bool { false }
 
     static func pack(row: UnsafeRawPointer, block s: Int, lane r: Int, into out: UnsafeMutableRawPointer) {
-        let source = row + s * 144
+        packFactors(row + s * 144, lane: r, into: out)
+        for j in 0..<8 {
+            let values = KQuantSubBlock(.q4_K, row: row, block: 8 * s + j)
+            withUnsafeBytes(of: values.nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out, at: 320 + 256 * j) }
+        }
+    }
+
+    /// Writes lane r's super-block factors (the first 320 bytes, shared with `Q5_KBlock`): half `d` and `dmin` at
+    /// `2r` and `32 + 2r`, sub-block j's `sc` and `m` at `64 + 16j + r` and `192 + 16j + r`.
+    static func packFactors(_ source: UnsafeRawPointer, lane r: Int, into out: UnsafeMutableRawPointer) {
         out.storeBytes(of: source.loadUnaligned(as: UInt16.self), toByteOffset: 2 * r, as: UInt16.self)
         out.storeBytes(of: source.loadUnaligned(fromByteOffset: 2, as: UInt16.self), toByteOffset: 32 + 2 * r, as: UInt16.self)
         for j in 0..<8 {
             let (sc, m) = scaleMinK4Reference(j, source + 4)
             out.storeBytes(of: sc, toByteOffset: 64 + 16 * j + r, as: UInt8.self)
             out.storeBytes(of: m, toByteOffset: 192 + 16 * j + r, as: UInt8.self)
-            let values = KQuantSubBlock(.q4_K, row: row, block: 8 * s + j)
-            withUnsafeBytes(of: values.nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out, at: 320 + 256 * j) }
+        }
+    }
+
+    /// Sub-block j's factors `d * sc` and `-dmin * m` from `packFactors`' header at `base`, multiplied exactly.
+    @inline(__always)
+    static func factors(_ base: UnsafeRawPointer, sub j: Int) -> (d: __m512, m: __m512) {
+        let d = _mm512_cvtph_ps(base.loadUnaligned(as: __m256i.self))
+        let dmin = _mm512_cvtph_ps(base.loadUnaligned(fromByteOffset: 32, as: __m256i.self))
+        let sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(base.loadUnaligned(fromByteOffset: 64 + 16 * j, as: __m128i.self)))
+        let m = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(base.loadUnaligned(fromByteOffset: 192 + 16 * j, as: __m128i.self)))
+        return (_mm512_mul_ps(d, sc), _mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(dmin, m)))
+    }
+
+    let weights: OffsetBlockWeights
+
+    @inline(__always)
+    init(_ base: UnsafeRawPointer) { self.init(base, sub: 0) }
+
+    @inline(__always)
+    init(_ base: UnsafeRawPointer, sub j: Int) {
+        let (d, m) = Self.factors(base, sub: j)
+        weights = OffsetBlockWeights(nibbles: base + 320 + 256 * j, d: d, m: m)
+    }
+}
+
+/// Q5_K for the fast path, 2880 bytes per 16 rows and 256 columns (5.625 bits per weight against the file's 5.5):
+/// `Q4_KBlock`'s 320 bytes of super-block factors, then per sub-block 320 bytes: the low four bits of each value as
+/// in `Q4_1Block`, then one 64-byte vector of fifth bits, row r's 32 in lane r (`KQuantSubBlock.fifthBitWord`), so
+/// that for nibble vector j, shifting the word by `4 - j` (low nibbles) or `-j` (high nibbles) puts each byte's fifth
+/// bit at bit 4.
+struct Q5_KBlock: OffsetWeightsBlock {
+    static var weightType: GGMLType { .q5_K }
+    static var bytes: Int { 2880 }
+    static var subBlocks: Int { 8 }
+    static var readsOffsetActivations: Bool { false }
+
+    static func pack(row: UnsafeRawPointer, block s: Int, lane r: Int, into out: UnsafeMutableRawPointer) {
+        Q4_KBlock.packFactors(row + s * 176, lane: r, into: out)
+        for j in 0..<8 {
+            let values = KQuantSubBlock(.q5_K, row: row, block: 8 * s + j)
+            let sub = 320 + 320 * j
+            withUnsafeBytes(of: values.nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out, at: sub) }
+            out.storeBytes(of: KQuantSubBlock.fifthBitWord(values.values), toByteOffset: sub + 256 + 4 * r, as: UInt32.self)
         }
     }
 
@@ -168,46 +180,8 @@ struct Q4_KBlock: OffsetWeightsBlock {
 
     @inline(__always)
     init(_ base: UnsafeRawPointer, sub j: Int) {
-        let d = _mm512_cvtph_ps(base.loadUnaligned(as: __m256i.self))
-        let dmin = _mm512_cvtph_ps(base.loadUnaligned(fromByteOffset: 32, as: __m256i.self))
-        let sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(base.loadUnaligned(fromByteOffset: 64 + 16 * j, as: __m128i.self)))
-        let m = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(base.loadUnaligned(fromByteOffset: 192 + 16 * j, as: __m128i.self)))
-        weights = OffsetBlockWeights(nibbles: base + 320 + 256 * j, d: _mm512_mul_ps(d, sc),
-                                     m: _mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(dmin, m)))
-    }
-}
-
-extension KQuantSubBlock {
-    /// Writes lane r's `d` (`scaleLow`), `m` (`offset`) and the low four bits of the values in Q4_1's layout.
-    func packHalfFactorsAndNibbles(lane r: Int, into out: UnsafeMutableRawPointer) {
-        out.storeBytes(of: scaleLow.bitPattern, toByteOffset: 2 * r, as: UInt16.self)
-        out.storeBytes(of: offset.bitPattern, toByteOffset: 32 + 2 * r, as: UInt16.self)
-        withUnsafeBytes(of: nibbleBytes) { Q4_1Block.packNibbles($0.baseAddress!, row: r, into: out) }
-    }
-}
-
-/// Q5_K for the fast path (`Q5_1Block`'s layout: 384 bytes per 16 rows and 32 columns, 6 bits per weight against the file's 5.5):
-/// `Q4_1Block`'s 320 bytes (half `d * sc`, half `-dmin * m`, the low four bits of each value), then one 64-byte vector of fifth bits, row r's 32
-/// in lane r (`KQuantSubBlock.fifthBitWord`): so that for nibble vector j, shifting the word by `4 - j`
-/// (low nibbles) or `-j` (high nibbles) puts each byte's fifth bit at bit 4.
-struct Q5_KBlock: InterleavedBlock, OffsetWeightsBlock {
-    static var weightType: GGMLType { .q5_K }
-    static var bytes: Int { 384 }
-    static var readsOffsetActivations: Bool { false }
-
-    static func accepts(_ w: MatrixView) -> Bool { KQuantSubBlock.fitsHalf(w) }
-
-    static func pack(row: UnsafeRawPointer, block b: Int, lane r: Int, into out: UnsafeMutableRawPointer) {
-        let s = KQuantSubBlock(.q5_K, row: row, block: b)
-        s.packHalfFactorsAndNibbles(lane: r, into: out)
-        out.storeBytes(of: KQuantSubBlock.fifthBitWord(s.values), toByteOffset: 320 + 4 * r, as: UInt32.self)
-    }
-
-    let weights: OffsetBlockWeights
-
-    @inline(__always)
-    init(_ base: UnsafeRawPointer) {
-        weights = Q5_1Block(base).weights
+        let (d, m) = Q4_KBlock.factors(base, sub: j)
+        weights = OffsetBlockWeights(nibbles: base + 320 + 320 * j, fifthBits: base + 576 + 320 * j, d: d, m: m)
     }
 }
 

@@ -1,7 +1,7 @@
 import ShoalGGUF
 import _Builtin_intrinsics.intel
 
-/// Q5_0 for the fast path (most of Gemma 3's projections in its Q4_K_M file): the five-bit layout of `Q5_KBlock`
+/// Q5_0 for the fast path (most of Gemma 3's projections in its Q4_K_M file): `Q5_1Block`'s five-bit layout
 /// without `m` (352 bytes per 16 rows and 32 columns, the file's 5.5 bits per weight):
 /// - 16 half-precision `d` (one per row);
 /// - the file's 16 quant bytes of each row (low four bits of each value) spread as in `Q4_1Block`;
@@ -42,7 +42,8 @@ struct Q5_0Block: InterleavedFileBlock, OffsetWeightsBlock {
 }
 
 /// Q5_1 for the fast path (what llama-quantize's Q5_K_M gives rows that are not a multiple of 256 long, and the
-/// drafted output head's format): `Q5_KBlock`'s layout (384 bytes: 16 half `d`, 16 half `m`, nibbles, fifth bits).
+/// drafted output head's format), 384 bytes per 16 rows and 32 columns (the file's 6 bits per weight): 16 half `d`,
+/// 16 half `m`, the quant bytes as in `Q4_1Block`, and one 64-byte vector of fifth bits (`KQuantSubBlock.fifthBitWord`).
 struct Q5_1Block: InterleavedFileBlock, OffsetWeightsBlock {
     static var weightType: GGMLType { .q5_1 }
     static var bytes: Int { 384 }
