@@ -121,9 +121,9 @@ extension GGUFFile {
     final class Storage {
         let base: UnsafeMutableRawPointer
         let size: Int
-        /// The mapping to unmap (the whole anonymous region for a huge-page copy, else `base`/`size`); nil for a
-        /// heap copy.
+        /// The file mapping to unmap, or the huge-page copy; neither for a heap copy.
         private let mapping: (start: UnsafeMutableRawPointer, length: Int)?
+        private let copy: WeightMemory?
         /// Whether `base` is a mapping of the file (not a copy).
         private(set) var isFileMapping = false
 
@@ -135,6 +135,7 @@ extension GGUFFile {
             self.base = base
             self.size = bytes.count
             self.mapping = nil
+            self.copy = nil
         }
 
         init(mapping path: String, hugePageCopy: Bool = false) throws(GGUFError) {
@@ -158,39 +159,25 @@ extension GGUFFile {
                 throw GGUFError(.io, "\(path): cannot map \(size) bytes: \(Self.errnoText())")
             }
             self.size = size
-            if hugePageCopy, let copy = Self.hugePageCopy(of: p, size: size) {
+            if hugePageCopy, let copy = WeightMemory.hugePages(byteCount: size) {
+                copy.base.copyMemory(from: p, byteCount: size)
+                copy.makeReadOnly()
                 munmap(p, size)
                 self.base = copy.base
-                self.mapping = (copy.start, copy.length)
+                self.mapping = nil
+                self.copy = copy
             } else {
                 self.base = p
                 self.mapping = (p, size)
+                self.copy = nil
                 self.isFileMapping = true
             }
-        }
-
-        /// Copies `size` bytes into a fresh anonymous region aligned to 2 MiB and advised for huge pages, made
-        /// read-only afterwards. - Returns: nil if the region cannot be mapped.
-        private static func hugePageCopy(of source: UnsafeRawPointer, size: Int)
-            -> (base: UnsafeMutableRawPointer, start: UnsafeMutableRawPointer, length: Int)?
-        {
-            let huge = 2 << 20
-            let length = (size + huge - 1) / huge * huge + huge
-            guard let start = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
-                  start != MAP_FAILED else { return nil }
-            let offset = (huge - Int(bitPattern: start) % huge) % huge
-            let base = start + offset
-            let alignedLength = (size + huge - 1) / huge * huge
-            _ = madvise(base, alignedLength, MADV_HUGEPAGE)  // advice only: without THP the copy still works
-            base.copyMemory(from: source, byteCount: size)
-            _ = mprotect(start, length, PROT_READ)
-            return (base, start, length)
         }
 
         deinit {
             if let mapping {
                 munmap(mapping.start, mapping.length)
-            } else {
+            } else if copy == nil {
                 base.deallocate()
             }
         }

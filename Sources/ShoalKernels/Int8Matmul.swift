@@ -29,9 +29,8 @@ protocol InterleavedBlock {
     static func pack(row: UnsafeRawPointer, block b: Int, lane r: Int, into out: UnsafeMutableRawPointer)
     /// Whether `w` can be repacked without loss beyond what the layout documents (default: always).
     static func accepts(_ w: MatrixView) -> Bool
-    /// Loads an interleaved block and prepares it for products with any number of tokens.
-    init(_ base: UnsafeRawPointer)
-    /// Loads 32-column block `sub` of the stored block at `base` (default: `init(base)`, for one block per stored block).
+    /// Loads 32-column block `sub` of the stored block at `base` and prepares it for products with any number of
+    /// tokens.
     init(_ base: UnsafeRawPointer, sub: Int)
     /// `acc` plus the 16 rows' dot products with token t's block b.
     func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512
@@ -39,18 +38,21 @@ protocol InterleavedBlock {
 
 extension InterleavedBlock {
     static func accepts(_ w: MatrixView) -> Bool { true }
-    static var subBlocks: Int { 1 }
-    @inline(__always)
-    init(_ base: UnsafeRawPointer, sub: Int) { self.init(base) }
 }
 
 /// A layout made from the file's blocks of 32 columns one to one (Q4_0, Q4_1, Q5_0, Q8_0).
 protocol InterleavedFileBlock: InterleavedBlock {
     /// Writes row r's share of an interleaved block (`source`: that row's block in the file's format).
     static func pack(_ source: UnsafeRawPointer, row r: Int, into out: UnsafeMutableRawPointer)
+    /// Loads an interleaved block and prepares it for products with any number of tokens.
+    init(_ base: UnsafeRawPointer)
 }
 
 extension InterleavedFileBlock {
+    static var subBlocks: Int { 1 }
+    @inline(__always)
+    init(_ base: UnsafeRawPointer, sub: Int) { self.init(base) }
+
     static func pack(row: UnsafeRawPointer, block b: Int, lane r: Int, into out: UnsafeMutableRawPointer) {
         pack(row + b * weightType.blockBytes, row: r, into: out)
     }

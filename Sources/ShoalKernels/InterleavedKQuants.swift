@@ -143,9 +143,6 @@ struct Q4_KBlock: OffsetWeightsBlock {
     let weights: OffsetBlockWeights
 
     @inline(__always)
-    init(_ base: UnsafeRawPointer) { self.init(base, sub: 0) }
-
-    @inline(__always)
     init(_ base: UnsafeRawPointer, sub j: Int) {
         let (d, m) = Self.factors(base, sub: j)
         weights = OffsetBlockWeights(nibbles: base + 320 + 256 * j, d: d, m: m)
@@ -174,9 +171,6 @@ struct Q5_KBlock: OffsetWeightsBlock {
     }
 
     let weights: OffsetBlockWeights
-
-    @inline(__always)
-    init(_ base: UnsafeRawPointer) { self.init(base, sub: 0) }
 
     @inline(__always)
     init(_ base: UnsafeRawPointer, sub j: Int) {
@@ -240,9 +234,6 @@ struct Q6_KBlock: InterleavedBlock {
 
     let l0, l1, l2, l3, h0, h1, h2, h3: __m512i
     let scaleLow, scaleHigh: __m512
-
-    @inline(__always)
-    init(_ base: UnsafeRawPointer) { self.init(base, sub: 0) }
 
     @inline(__always)
     init(_ base: UnsafeRawPointer, sub j: Int) {
