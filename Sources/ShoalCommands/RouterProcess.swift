@@ -11,6 +11,7 @@ public enum RouterProcess {
     /// Call once, from `main`, before any task starts; nothing in the router may block a thread (its one
     /// blocking call, `getaddrinfo`, runs on a thread of its own).
     public static func runTasksOnEventLoops() {
+        NIOSingletons.groupLoopCountSuggestion = 1
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 }

@@ -1,3 +1,5 @@
+package import ShoalAPI
+
 /// What the stream relay needs from one upstream chunk, read straight from its bytes without building a JSON tree:
 /// the generated token ids, the finish reason, whether it carries usage, and the chunk without the token id fields
 /// the router asked for on the client's behalf.
@@ -6,6 +8,10 @@
 /// are objects, `token_ids` arrays of integers, `finish_reason` a string or null). Anything else (an `error`,
 /// escaped keys, a malformed body) returns nil, and the relay decodes the chunk in full instead.
 package struct ChunkSkim {
+    /// The chunk's `id`, `created` and `model`, read only when asked for (the relay keeps the first chunk's).
+    package var id: JSONValue?
+    package var created: JSONValue?
+    package var model: JSONValue?
     package var generated: [Int32] = []
     package var promptIDs: [Int32]?
     package var finishReason: String?
@@ -13,14 +19,17 @@ package struct ChunkSkim {
     /// The chunk as the client gets it (the input unchanged when nothing was stripped).
     package var output: [UInt8] = []
 
-    /// Reads `data`; strips `prompt_token_ids` and `token_ids` (at the top and in each choice) when `stripIDs`.
-    package init?(_ data: String, stripIDs: Bool) {
+    /// Reads `data`; strips `prompt_token_ids` and `token_ids` (at the top and in each choice) when `stripIDs`;
+    /// reads `id`, `created` and `model` when `readsHeader`.
+    package init?(_ data: String, stripIDs: Bool, readsHeader: Bool = false) {
         var text = data
-        guard let skim = text.withUTF8({ ChunkSkim(bytes: $0, stripIDs: stripIDs) }) else { return nil }
+        guard let skim = text.withUTF8({ ChunkSkim(bytes: $0, stripIDs: stripIDs, readsHeader: readsHeader) }) else {
+            return nil
+        }
         self = skim
     }
 
-    private init?(bytes: UnsafeBufferPointer<UInt8>, stripIDs: Bool) {
+    private init?(bytes: UnsafeBufferPointer<UInt8>, stripIDs: Bool, readsHeader: Bool) {
         var reader = JSONSkimReader(bytes)
         guard let top = try? reader.object(), (try? reader.end()) != nil else { return nil }
         var stripped = false
@@ -31,6 +40,11 @@ package struct ChunkSkim {
             switch key {
             case "error":
                 return nil
+            case "id" where readsHeader, "created" where readsHeader, "model" where readsHeader:
+                guard let value = try? JSONValue.parse(UnsafeBufferPointer(rebasing: bytes[member.value])) else {
+                    return nil
+                }
+                if key == "id" { id = value } else if key == "created" { created = value } else { model = value }
             case "usage":
                 hasUsage = bytes[member.value.lowerBound] != UInt8(ascii: "n")
             case "prompt_token_ids":

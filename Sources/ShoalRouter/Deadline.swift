@@ -1,3 +1,6 @@
+internal import AsyncHTTPClient
+internal import NIOCore
+
 /// Runs `operation` and gives up after `limit`: whichever finishes first wins and the other is cancelled.
 /// - Returns: the operation's result, or nil when `limit` passed first.
 /// - Throws: the operation's error (or a cancellation of the calling task).
@@ -5,10 +8,28 @@ func withDeadline<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendab
     try await withThrowingTaskGroup(of: T?.self) { group in
         group.addTask { try await operation() }
         group.addTask {
-            try await Task.sleep(for: limit)
+            try await sleepOnEventLoop(for: limit)
             return nil
         }
         defer { group.cancelAll() }
         return try await group.next() ?? nil
+    }
+}
+
+/// Sleeps on an event loop of the group the router's connections use, instead of `Task.sleep`. A cancelled
+/// `Task.sleep` leaves its dispatch timer armed until it would have fired, and each firing wakes dispatch's
+/// threads; the router cancels one such sleep per proxied request (the first-byte check), so under load those
+/// wake-ups cost more than the request itself. A scheduled task that is cancelled is simply dropped.
+/// - Throws: `CancellationError` when the calling task is cancelled first.
+func sleepOnEventLoop(for duration: Duration) async throws {
+    let scheduled = HTTPClient.defaultEventLoopGroup.any().scheduleTask(in: TimeAmount(duration)) {}
+    try await withTaskCancellationHandler {
+        do {
+            try await scheduled.futureResult.get()
+        } catch {
+            throw CancellationError()
+        }
+    } onCancel: {
+        scheduled.cancel()
     }
 }

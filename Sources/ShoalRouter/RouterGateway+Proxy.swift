@@ -264,7 +264,7 @@ extension RouterGateway {
             group.addTask { try await post() }
             group.addTask { [upstream] in
                 while true {
-                    try await Task.sleep(for: interval)
+                    try await sleepOnEventLoop(for: interval)
                     if (try? await upstream.get(replica, path: "/health", timeout: probeTimeout)) == nil {
                         // Cancelled because the head came meanwhile: nothing to report.
                         if Task.isCancelled { return nil }

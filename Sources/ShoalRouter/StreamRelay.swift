@@ -81,8 +81,14 @@ package struct StreamRelay: Sendable {
             isDone = true
             return [ServerSentEvents.done]
         }
-        // The original stream after its first chunk: read the chunk's bytes instead of decoding and encoding it.
-        if continuationBase == nil, id != nil, let skim = ChunkSkim(event.data, stripIDs: !clientWantsIDs) {
+        // The original stream: read the chunk's bytes instead of decoding and encoding it.
+        if continuationBase == nil,
+           let skim = ChunkSkim(event.data, stripIDs: !clientWantsIDs, readsHeader: id == nil) {
+            if id == nil {
+                id = skim.id
+                created = skim.created
+                model = skim.model
+            }
             if skim.hasUsage { forwardedUsage = true }
             if let ids = skim.promptIDs { promptIDs = ids }
             generated += skim.generated
