@@ -14,7 +14,7 @@ struct Shoal: AsyncParsableCommand {
     static func main() async {
         ParentWatch.startIfChild()
         await parseAndRun { command in
-            if command is Route { RouterProcess.runTasksOnEventLoops() }
+            if let route = command as? Route { RouterProcess.runTasksOnEventLoops(threads: route.threads) }
         }
     }
 }

@@ -111,8 +111,12 @@ package struct Route: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
+    @Option(name: .long, help: "Event-loop threads that carry the router's connections (one relays hundreds of streams a second).")
+    package var threads: Int = 1
+
     package func validate() throws {
         if let port, !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
+        if !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024") }
         if let portFile { try PortFile.validate(portFile) }
         if let policy { _ = try CommandSupport.policy(policy) }
         let seconds: [(String, Double?)] = [

@@ -10,6 +10,6 @@ struct ShoalRouterMain: AsyncParsableCommand {
         defaultSubcommand: Route.self)
 
     static func main() async {
-        await parseAndRun { _ in RouterProcess.runTasksOnEventLoops() }
+        await parseAndRun { command in RouterProcess.runTasksOnEventLoops(threads: (command as? Route)?.threads ?? 1) }
     }
 }
