@@ -50,9 +50,14 @@ package struct StreamRelay: Sendable {
     /// Tokens generated before the current continuation started; nil while the original upstream streams.
     private var continuationBase: Int?
 
-    package init(kind: Kind, clientWantsIDs: Bool) {
+    /// Whether chunks of the original stream are read from their bytes (`ChunkSkim`); off, every chunk is decoded
+    /// and encoded in full, the reference the skim is tested against.
+    let skimsChunks: Bool
+
+    package init(kind: Kind, clientWantsIDs: Bool, skimsChunks: Bool = true) {
         self.kind = kind
         self.clientWantsIDs = clientWantsIDs
+        self.skimsChunks = skimsChunks
     }
 
     /// Whether a request can be migrated mid-stream: one prompt, one choice, and for chat no logprobs and no tool
@@ -82,7 +87,7 @@ package struct StreamRelay: Sendable {
             return [ServerSentEvents.done]
         }
         // The original stream: read the chunk's bytes instead of decoding and encoding it.
-        if continuationBase == nil,
+        if continuationBase == nil, skimsChunks,
            let skim = ChunkSkim(event.data, stripIDs: !clientWantsIDs, readsHeader: id == nil) {
             if id == nil {
                 id = skim.id

@@ -34,6 +34,13 @@ import Testing
         #expect(parser.finish() == false)
     }
 
+    /// Bytes that are not contiguous in memory (a lazy sequence) parse the same.
+    @Test func parsesANonContiguousSequence() {
+        var parser = ServerSentEventParser()
+        let events = parser.append(Array(Self.stream.utf8).lazy.map { $0 })
+        #expect(events == Self.expected)
+    }
+
     @Test func roundTripsEncodedEvents() throws {
         var parser = ServerSentEventParser()
         let text = try ServerSentEvents.event(HealthResponse(status: "ok")) + ServerSentEvents.event(data: "x\ny")

@@ -29,8 +29,7 @@ import Testing
         "",
     ]
 
-    /// Runs a relay over the first chunk and `chunk`, with the skim on or forced off (by prefixing a space: the
-    /// skim reads it, so instead compare against a relay that saw no first chunk and decodes in full).
+    /// Runs a relay (skimming) over the first chunk and `chunk`.
     static func relayed(_ chunk: String, wantsIDs: Bool) -> (events: [String], generated: [Int32], reason: String?) {
         var relay = StreamRelay(kind: .completion, clientWantsIDs: wantsIDs)
         _ = relay.handle(ServerSentEvent(data: first))
@@ -49,8 +48,9 @@ import Testing
     @Test(arguments: chunks, [false, true])
     func skimmedChunkMatchesTheFullDecoding(chunk: String, wantsIDs: Bool) throws {
         let skim = try #require(ChunkSkim(chunk, stripIDs: !wantsIDs))
-        // The full decoding: the same chunk as a first chunk goes through the decoder.
-        var full = StreamRelay(kind: .completion, clientWantsIDs: wantsIDs)
+        // The full decoding of the same two chunks.
+        var full = StreamRelay(kind: .completion, clientWantsIDs: wantsIDs, skimsChunks: false)
+        _ = full.handle(ServerSentEvent(data: Self.first))
         let expected = try Self.decoded(full.handle(ServerSentEvent(data: chunk)))
         let (events, generated, reason) = Self.relayed(chunk, wantsIDs: wantsIDs)
         #expect(try Self.decoded(events) == expected)
@@ -76,5 +76,31 @@ import Testing
         let text = String(decoding: prompt.output, as: UTF8.self)
         #expect(!text.contains("token_ids"))
         #expect(text.contains(#""nested":{"a":[1,{"b":true}],"c":1.5e-3}"#))
+    }
+
+    /// The first chunk is skimmed too, and its id, created and model still head the chunks the router writes itself
+    /// (here the usage chunk of a stream whose end was lost), for both the skimming and the decoding relay.
+    @Test(arguments: [true, false])
+    func firstChunkHeaderIsKeptForChunksTheRouterWrites(skims: Bool) throws {
+        var relay = StreamRelay(kind: .completion, clientWantsIDs: false, skimsChunks: skims)
+        let first = try Self.decoded(relay.handle(ServerSentEvent(data: Self.first)))
+        guard case .array(let choices)? = first.first?["choices"], case .object(let choice)? = choices.first else {
+            Issue.record("expected a choice in the first chunk")
+            return
+        }
+        #expect(choice["token_ids"] == nil)
+        _ = relay.handle(ServerSentEvent(data: Self.chunks[1]))
+        let original: [String: JSONValue] = ["model": .string("m"), "prompt": .string("x"), "max_tokens": .number(3),
+                                             "stream_options": .object(["include_usage": .bool(true)])]
+        guard case .finish(let events) = relay.plan(original: original, contextLength: nil) else {
+            Issue.record("expected the stream to finish")
+            return
+        }
+        let usage = try #require(try Self.decoded(Array(events.dropLast())).first)
+        #expect(usage["id"] == .string("cmpl-1"))
+        #expect(usage["created"] == .number(7))
+        #expect(usage["model"] == .string("m"))
+        #expect(usage["usage"]?["completion_tokens"] == .number(2))
+        #expect(usage["usage"]?["prompt_tokens"] == .number(3))
     }
 }
