@@ -31,6 +31,9 @@ final class Upstream: Sendable {
                                             concurrentHTTP1ConnectionsPerHostSoftLimit: Self.connectionsPerReplica)
             settings.redirectConfiguration = .disallow
             settings.decompression = .disabled
+            // The router traces nothing: without a tracer the client skips making a span (and casting the
+            // bootstrapped no-op tracer back out of its configuration) for every request.
+            settings.tracing.tracer = nil
             return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: settings)
         }
         streaming = client(read: configuration.streamIdleTimeout)
