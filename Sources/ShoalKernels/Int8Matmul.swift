@@ -105,13 +105,37 @@ final class InterleavedMatrix<Block: InterleavedBlock>: @unchecked Sendable {
     /// Bytes of the repacked copy (what one token's product streams).
     var byteCount: Int { rows / interleavedGroupRows * storedBlocks * Block.bytes }
 
-    /// Rows `16g ..< 16g + 16` times tokens `firstToken ..< firstToken + tokens` (1...4): token t's 16 results go to
-    /// `y[t * yStride ..< t * yStride + 16]`. Four tokens share each loaded block.
+    /// Rows `16g ..< 16g + 16` times tokens `firstToken ..< firstToken + tokens` (1...4 or 8): token t's 16 results go
+    /// to `y[t * yStride ..< t * yStride + 16]`. Up to eight tokens share each loaded (and unpacked) block.
     @inline(__always)
     func multiply(group g: Int, _ a: Int8Activations, firstToken: Int, tokens: Int,
                   _ y: UnsafeMutablePointer<Float>, yStride: Int) {
         let group = UnsafeRawPointer(storage + g * storedBlocks * Block.bytes)
-        if tokens == 4 {
+        if tokens == 8 {
+            var f0 = _mm512_setzero_ps(), f1 = _mm512_setzero_ps(), f2 = _mm512_setzero_ps(), f3 = _mm512_setzero_ps()
+            var f4 = _mm512_setzero_ps(), f5 = _mm512_setzero_ps(), f6 = _mm512_setzero_ps(), f7 = _mm512_setzero_ps()
+            for s in 0..<storedBlocks {
+                for j in 0..<Block.subBlocks {
+                    let block = Block(group + s * Block.bytes, sub: j), b = s * Block.subBlocks + j
+                    f0 = block.product(a, token: firstToken, block: b, f0)
+                    f1 = block.product(a, token: firstToken + 1, block: b, f1)
+                    f2 = block.product(a, token: firstToken + 2, block: b, f2)
+                    f3 = block.product(a, token: firstToken + 3, block: b, f3)
+                    f4 = block.product(a, token: firstToken + 4, block: b, f4)
+                    f5 = block.product(a, token: firstToken + 5, block: b, f5)
+                    f6 = block.product(a, token: firstToken + 6, block: b, f6)
+                    f7 = block.product(a, token: firstToken + 7, block: b, f7)
+                }
+            }
+            storeFloats16Unaligned(f0, y)
+            storeFloats16Unaligned(f1, y + yStride)
+            storeFloats16Unaligned(f2, y + 2 * yStride)
+            storeFloats16Unaligned(f3, y + 3 * yStride)
+            storeFloats16Unaligned(f4, y + 4 * yStride)
+            storeFloats16Unaligned(f5, y + 5 * yStride)
+            storeFloats16Unaligned(f6, y + 6 * yStride)
+            storeFloats16Unaligned(f7, y + 7 * yStride)
+        } else if tokens == 4 {
             var f0 = _mm512_setzero_ps(), f1 = _mm512_setzero_ps(), f2 = _mm512_setzero_ps(), f3 = _mm512_setzero_ps()
             for s in 0..<storedBlocks {
                 for j in 0..<Block.subBlocks {
@@ -171,7 +195,7 @@ func matmulInt8<Block: InterleavedBlock>(
                 let out = y + g * interleavedGroupRows
                 var t = tile
                 while t < tileEnd {
-                    let count = min(4, tileEnd - t)
+                    let count = tileEnd - t >= 8 ? 8 : min(4, tileEnd - t)
                     w.multiply(group: g, activations, firstToken: t, tokens: count, out + t * yStride, yStride: yStride)
                     t += count
                 }
