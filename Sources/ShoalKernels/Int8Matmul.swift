@@ -111,45 +111,27 @@ final class InterleavedMatrix<Block: InterleavedBlock>: @unchecked Sendable {
     func multiply(group g: Int, _ a: Int8Activations, firstToken: Int, tokens: Int,
                   _ y: UnsafeMutablePointer<Float>, yStride: Int) {
         let group = UnsafeRawPointer(storage + g * storedBlocks * Block.bytes)
+        let zero = _mm512_setzero_ps()
         if tokens == 8 {
-            var f0 = _mm512_setzero_ps(), f1 = _mm512_setzero_ps(), f2 = _mm512_setzero_ps(), f3 = _mm512_setzero_ps()
-            var f4 = _mm512_setzero_ps(), f5 = _mm512_setzero_ps(), f6 = _mm512_setzero_ps(), f7 = _mm512_setzero_ps()
+            var first = (zero, zero, zero, zero), second = (zero, zero, zero, zero)
             for s in 0..<storedBlocks {
                 for j in 0..<Block.subBlocks {
                     let block = Block(group + s * Block.bytes, sub: j), b = s * Block.subBlocks + j
-                    f0 = block.product(a, token: firstToken, block: b, f0)
-                    f1 = block.product(a, token: firstToken + 1, block: b, f1)
-                    f2 = block.product(a, token: firstToken + 2, block: b, f2)
-                    f3 = block.product(a, token: firstToken + 3, block: b, f3)
-                    f4 = block.product(a, token: firstToken + 4, block: b, f4)
-                    f5 = block.product(a, token: firstToken + 5, block: b, f5)
-                    f6 = block.product(a, token: firstToken + 6, block: b, f6)
-                    f7 = block.product(a, token: firstToken + 7, block: b, f7)
+                    Self.accumulate(block, a, firstToken: firstToken, block: b, &first)
+                    Self.accumulate(block, a, firstToken: firstToken + 4, block: b, &second)
                 }
             }
-            storeFloats16Unaligned(f0, y)
-            storeFloats16Unaligned(f1, y + yStride)
-            storeFloats16Unaligned(f2, y + 2 * yStride)
-            storeFloats16Unaligned(f3, y + 3 * yStride)
-            storeFloats16Unaligned(f4, y + 4 * yStride)
-            storeFloats16Unaligned(f5, y + 5 * yStride)
-            storeFloats16Unaligned(f6, y + 6 * yStride)
-            storeFloats16Unaligned(f7, y + 7 * yStride)
+            Self.store(first, y, yStride: yStride)
+            Self.store(second, y + 4 * yStride, yStride: yStride)
         } else if tokens == 4 {
-            var f0 = _mm512_setzero_ps(), f1 = _mm512_setzero_ps(), f2 = _mm512_setzero_ps(), f3 = _mm512_setzero_ps()
+            var sums = (zero, zero, zero, zero)
             for s in 0..<storedBlocks {
                 for j in 0..<Block.subBlocks {
-                    let block = Block(group + s * Block.bytes, sub: j), b = s * Block.subBlocks + j
-                    f0 = block.product(a, token: firstToken, block: b, f0)
-                    f1 = block.product(a, token: firstToken + 1, block: b, f1)
-                    f2 = block.product(a, token: firstToken + 2, block: b, f2)
-                    f3 = block.product(a, token: firstToken + 3, block: b, f3)
+                    Self.accumulate(Block(group + s * Block.bytes, sub: j), a, firstToken: firstToken,
+                                    block: s * Block.subBlocks + j, &sums)
                 }
             }
-            storeFloats16Unaligned(f0, y)
-            storeFloats16Unaligned(f1, y + yStride)
-            storeFloats16Unaligned(f2, y + 2 * yStride)
-            storeFloats16Unaligned(f3, y + 3 * yStride)
+            Self.store(sums, y, yStride: yStride)
         } else {
             for t in 0..<tokens {
                 var f = _mm512_setzero_ps()
@@ -161,6 +143,25 @@ final class InterleavedMatrix<Block: InterleavedBlock>: @unchecked Sendable {
                 storeFloats16Unaligned(f, y + t * yStride)
             }
         }
+    }
+
+    /// Adds four consecutive tokens' products with `block` to `sums`.
+    @inline(__always)
+    static func accumulate(_ block: Block, _ a: Int8Activations, firstToken t: Int, block b: Int,
+                           _ sums: inout (__m512, __m512, __m512, __m512)) {
+        sums.0 = block.product(a, token: t, block: b, sums.0)
+        sums.1 = block.product(a, token: t + 1, block: b, sums.1)
+        sums.2 = block.product(a, token: t + 2, block: b, sums.2)
+        sums.3 = block.product(a, token: t + 3, block: b, sums.3)
+    }
+
+    /// Stores four consecutive tokens' 16 results.
+    @inline(__always)
+    static func store(_ sums: (__m512, __m512, __m512, __m512), _ y: UnsafeMutablePointer<Float>, yStride: Int) {
+        storeFloats16Unaligned(sums.0, y)
+        storeFloats16Unaligned(sums.1, y + yStride)
+        storeFloats16Unaligned(sums.2, y + 2 * yStride)
+        storeFloats16Unaligned(sums.3, y + 3 * yStride)
     }
 }
 
