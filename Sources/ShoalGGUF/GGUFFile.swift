@@ -121,11 +121,22 @@ extension GGUFFile {
     final class Storage {
         let base: UnsafeMutableRawPointer
         let size: Int
-        /// The file mapping to unmap, or the huge-page copy; neither for a heap copy.
-        private let mapping: (start: UnsafeMutableRawPointer, length: Int)?
-        private let copy: WeightMemory?
+        private let backing: Backing
+
+        /// What holds the bytes at `base`, and how they are freed.
+        private enum Backing {
+            /// An allocation, deallocated.
+            case heap
+            /// The file's mapping, unmapped.
+            case fileMapping
+            /// A huge-page copy, freed with it.
+            case copy(WeightMemory)
+        }
+
         /// Whether `base` is a mapping of the file (not a copy).
-        private(set) var isFileMapping = false
+        var isFileMapping: Bool {
+            if case .fileMapping = backing { true } else { false }
+        }
 
         init(copying bytes: [UInt8]) {
             let base = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
@@ -134,8 +145,7 @@ extension GGUFFile {
             }
             self.base = base
             self.size = bytes.count
-            self.mapping = nil
-            self.copy = nil
+            self.backing = .heap
         }
 
         init(mapping path: String, hugePageCopy: Bool = false) throws(GGUFError) {
@@ -164,21 +174,18 @@ extension GGUFFile {
                 copy.makeReadOnly()
                 munmap(p, size)
                 self.base = copy.base
-                self.mapping = nil
-                self.copy = copy
+                self.backing = .copy(copy)
             } else {
                 self.base = p
-                self.mapping = (p, size)
-                self.copy = nil
-                self.isFileMapping = true
+                self.backing = .fileMapping
             }
         }
 
         deinit {
-            if let mapping {
-                munmap(mapping.start, mapping.length)
-            } else if copy == nil {
-                base.deallocate()
+            switch backing {
+            case .heap: base.deallocate()
+            case .fileMapping: munmap(base, size)
+            case .copy: break
             }
         }
 

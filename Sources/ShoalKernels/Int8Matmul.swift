@@ -27,17 +27,11 @@ protocol InterleavedBlock {
     /// Writes row r's share of stored block b (columns `32 subBlocks b ..< 32 subBlocks (b + 1)`) of a file row
     /// that starts at `row`.
     static func pack(row: UnsafeRawPointer, block b: Int, lane r: Int, into out: UnsafeMutableRawPointer)
-    /// Whether `w` can be repacked without loss beyond what the layout documents (default: always).
-    static func accepts(_ w: MatrixView) -> Bool
     /// Loads 32-column block `sub` of the stored block at `base` and prepares it for products with any number of
     /// tokens.
     init(_ base: UnsafeRawPointer, sub: Int)
     /// `acc` plus the 16 rows' dot products with token t's block b.
     func product(_ a: Int8Activations, token t: Int, block b: Int, _ acc: __m512) -> __m512
-}
-
-extension InterleavedBlock {
-    static func accepts(_ w: MatrixView) -> Bool { true }
 }
 
 /// A layout made from the file's blocks of 32 columns one to one (Q4_0, Q4_1, Q5_0, Q8_0).
@@ -70,11 +64,11 @@ final class InterleavedMatrix<Block: InterleavedBlock>: @unchecked Sendable {
     let storage: UnsafeMutableRawPointer
     private let memory: WeightMemory
 
-    /// Repacks `w`; nil unless it is of `Block.weightType` with a row count that is a multiple of 16 (and
-    /// `Block.accepts` it).
+    /// Repacks `w`; nil unless it is of `Block.weightType` with a row count that is a multiple of 16 and whole stored
+    /// blocks of columns.
     init?(_ w: MatrixView) {
         guard w.type == Block.weightType, w.rows > 0, w.rows % interleavedGroupRows == 0,
-              w.columns % (32 * Block.subBlocks) == 0, Block.accepts(w) else { return nil }
+              w.columns % (32 * Block.subBlocks) == 0 else { return nil }
         rows = w.rows
         columns = w.columns
         blocks = w.columns / 32
