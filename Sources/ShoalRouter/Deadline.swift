@@ -16,10 +16,11 @@ func withDeadline<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendab
     }
 }
 
-/// Sleeps on an event loop of the group the router's connections use, instead of `Task.sleep`. A cancelled
-/// `Task.sleep` leaves its dispatch timer armed until it would have fired, and each firing wakes dispatch's
-/// threads; the router cancels one such sleep per proxied request (the first-byte check), so under load those
-/// wake-ups cost more than the request itself. A scheduled task that is cancelled is simply dropped.
+/// Sleeps on an event loop of the group the router's connections use: every sleep of the router goes through here
+/// instead of `Task.sleep`, whose timers fire on dispatch's threads and hand the wake-up to the event loop. A
+/// cancelled `Task.sleep` also leaves its timer armed until it would have fired; the router cancels one sleep per
+/// proxied request (the first-byte check), so under load those wake-ups cost more than the request itself. A
+/// scheduled task that is cancelled is simply dropped.
 /// - Throws: `CancellationError` when the calling task is cancelled first.
 func sleepOnEventLoop(for duration: Duration) async throws {
     let scheduled = HTTPClient.defaultEventLoopGroup.any().scheduleTask(in: TimeAmount(duration)) {}

@@ -9,7 +9,7 @@ extension RouterGateway {
         while !Task.isCancelled {
             await sampleDashboard()
             do {
-                try await Task.sleep(for: configuration.dashboardInterval)
+                try await sleepOnEventLoop(for: configuration.dashboardInterval)
             } catch {
                 return
             }

@@ -17,7 +17,7 @@ extension RouterGateway {
         while !Task.isCancelled {
             await discover(target, state: &state)
             do {
-                try await Task.sleep(for: target.interval)
+                try await sleepOnEventLoop(for: target.interval)
             } catch {
                 return
             }

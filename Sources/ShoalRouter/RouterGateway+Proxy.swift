@@ -238,7 +238,7 @@ extension RouterGateway {
                                               elapsed: now - plan.started, random: &random) {
             case .retry(let delay):
                 metrics.retry(model: plan.pool, reason: Upstream.label(failure))
-                try await Task.sleep(for: delay)
+                try await sleepOnEventLoop(for: delay)
             case .giveUp:
                 // The replica's own answer (429 with Retry-After, 503 ...) goes to the client as it was.
                 if let lastResponse { throw UpstreamAnswer(response: lastResponse.response, body: lastResponse.body) }

@@ -139,7 +139,7 @@ public final class RouterGateway: Service, Sendable {
             group.addTask { try await app.runService() }
             group.addTask {
                 while !Task.isCancelled {
-                    try await Task.sleep(for: interval)
+                    try await sleepOnEventLoop(for: interval)
                     await self.probeAll()
                 }
             }
@@ -147,7 +147,7 @@ public final class RouterGateway: Service, Sendable {
                 // Configured replicas not reached yet are retried every second, not only every health interval, so
                 // a router started before its replicas (or whose first probe timed out) admits them soon after they answer.
                 while !Task.isCancelled {
-                    try await Task.sleep(for: min(interval, .seconds(1)))
+                    try await sleepOnEventLoop(for: min(interval, .seconds(1)))
                     await self.admitPending()
                 }
             }
