@@ -51,3 +51,52 @@ def test_the_router_reuses_its_connections_and_still_sees_disconnects(server, mo
                    > aborted, READY_DEADLINE_S, "the replica to abort the dropped stream")
         poll_until(lambda: metric_sum(server.metrics(), "vllm:num_requests_running") == 0, READY_DEADLINE_S,
                    "the replica to go idle")
+
+
+def test_sigterm_lets_the_routers_streams_finish_then_exits_zero(server, model_name):
+    """On SIGTERM the router stops taking connections but relays the streams in flight to their end, then exits 0
+    (as nginx does on a graceful quit)."""
+    import signal
+    import threading
+
+    with RouterProcess(server.url) as router:
+        events: list[str] = []
+        failures: list[BaseException] = []
+        first_chunk = threading.Event()
+        max_tokens = 120
+
+        def stream() -> None:
+            try:
+                body = {"model": model_name, "prompt": "Count slowly:", "max_tokens": max_tokens, "ignore_eos": True,
+                        "temperature": 0, "stream": True}
+                with requests.post(f"{router.url}/v1/completions", json=body, stream=True,
+                                   timeout=HTTP_TIMEOUT_S) as answer:
+                    assert answer.status_code == 200
+                    for line in answer.iter_lines():
+                        if line.startswith(b"data: "):
+                            events.append(line[len(b"data: "):].decode())
+                            first_chunk.set()
+            except BaseException as error:  # noqa: BLE001 - reported by the main thread
+                failures.append(error)
+                first_chunk.set()
+
+        reader = threading.Thread(target=stream)
+        reader.start()
+        try:
+            assert first_chunk.wait(timeout=HTTP_TIMEOUT_S), "no first chunk"
+            router.process.send_signal(signal.SIGTERM)
+            poll_until(lambda: not reader.is_alive(), READY_DEADLINE_S, "the stream to finish during the drain")
+        finally:
+            reader.join(timeout=HTTP_TIMEOUT_S)
+        assert router.process.wait(timeout=30) == 0, router.log_text()[-2000:]
+        assert not failures, failures
+        assert events[-1] == "[DONE]", events[-3:]
+        chunks = [json.loads(event) for event in events[:-1]]
+        assert sum(len(chunk["choices"][0].get("text", "")) > 0 for chunk in chunks if chunk["choices"]) > max_tokens // 2
+        assert [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]][-1] == "length"
+        try:
+            requests.get(f"{router.url}/v1/models", timeout=5)
+            refused = False
+        except requests.ConnectionError:
+            refused = True
+        assert refused, "the router still answers after it exited"

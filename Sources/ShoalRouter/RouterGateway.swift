@@ -136,7 +136,11 @@ public final class RouterGateway: Service, Sendable {
         let app = makeApplication()
         let interval = configuration.health.interval
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
+            // The app follows the graceful shutdown of the service group this gateway runs in: it stops accepting,
+            // lets the requests in flight finish, then returns, and everything else here is cancelled. (Not
+            // `runService()`: that starts a service group of its own that also catches SIGTERM, and whichever
+            // group saw the signal first decided the exit status.)
+            group.addTask { try await app.run() }
             group.addTask {
                 while !Task.isCancelled {
                     try await sleepOnEventLoop(for: interval)
@@ -150,10 +154,6 @@ public final class RouterGateway: Service, Sendable {
                     try await sleepOnEventLoop(for: min(interval, .seconds(1)))
                     await self.admitPending()
                 }
-            }
-            group.addTask {
-                // Returns when the service group shuts down gracefully (the app stops by itself then too).
-                try? await gracefulShutdown()
             }
             group.addTask { await self.runDashboard() }
             if !configuration.discover.isEmpty {
