@@ -216,19 +216,19 @@ public func kvAccumulateValues4x16(
 // MARK: Internals
 
 /// 16 consecutive elements of a cache type as floats (unscaled for `q8_0`).
-private protocol KVLanes {
+protocol KVLanes {
     static var elementBytes: Int { get }
     static var hasScales: Bool { get }
     static func load16(_ p: UnsafeRawPointer) -> SIMD16<Float>
 }
 
-private enum F32Lanes: KVLanes {
+enum F32Lanes: KVLanes {
     static var elementBytes: Int { 4 }
     static var hasScales: Bool { false }
     @inline(__always) static func load16(_ p: UnsafeRawPointer) -> SIMD16<Float> { p.loadUnaligned(as: SIMD16<Float>.self) }
 }
 
-private enum F16Lanes: KVLanes {
+enum F16Lanes: KVLanes {
     static var elementBytes: Int { 2 }
     static var hasScales: Bool { false }
     @inline(__always) static func load16(_ p: UnsafeRawPointer) -> SIMD16<Float> {
@@ -236,7 +236,7 @@ private enum F16Lanes: KVLanes {
     }
 }
 
-private enum BF16Lanes: KVLanes {
+enum BF16Lanes: KVLanes {
     static var elementBytes: Int { 2 }
     static var hasScales: Bool { false }
     @inline(__always) static func load16(_ p: UnsafeRawPointer) -> SIMD16<Float> {
@@ -244,7 +244,7 @@ private enum BF16Lanes: KVLanes {
     }
 }
 
-private enum Q8Lanes: KVLanes {
+enum Q8Lanes: KVLanes {
     static var elementBytes: Int { 1 }
     static var hasScales: Bool { true }
     @inline(__always) static func load16(_ p: UnsafeRawPointer) -> SIMD16<Float> {
@@ -301,7 +301,7 @@ private func q8KeyScores2(
 }
 
 /// Where a sequence's value rows are.
-private struct ValueGeometry {
+struct ValueGeometry {
     let table: UnsafePointer<Int32>
     let first: Int, last: Int, blockSize: Int
     let base: UnsafeRawPointer

@@ -47,6 +47,12 @@ package struct PagedAttention {
     package var chunkPositions = PagedAttention.defaultChunkPositions
     package static let defaultChunkPositions = 256
 
+    /// Whether runs of consecutive tokens of one sequence (a prefill) are attended together as tiles, the query
+    /// heads of all of a tile's tokens sharing each load of a key or value (`attendTile`). Tiles give the bits
+    /// that token-at-a-time attention gives for f16 and bf16 caches (and for q8_0 where four or more query heads
+    /// share a KV head); tests turn tiling off to compare the two.
+    package var tilesTokens = true
+
     /// Floats of per-thread scratch each query head of a group needs (`scoreStride` must be at least this):
     /// a chunk's scores, its partial output, and its maximum and sum.
     package func scratchStride() -> Int { Self.scratchStride(headDim: headDim, chunkPositions: chunkPositions) }
@@ -84,6 +90,30 @@ package struct PagedAttention {
         let chunksPerUnit = tokens.map { ($0.position / chunk) - ($0.firstVisible / chunk) + 1 }
         let splitting = units < 2 * pool.threadCount && chunksPerUnit.contains { $0 > 1 }
         tokens.withUnsafeBufferPointer { tokenViews in
+            let tileLimit = kvTileMaxRows / group
+            if !splitting, tilesTokens, tileLimit > 1, cache.type != .f32, cache.blockSize == 16, headDim % 16 == 0,
+               chunk <= kvTileWeightStride {
+                let tiles = Self.tiles(tokenViews, limit: tileLimit)
+                let tileUnits = tiles.count * localKV
+                if tiles.count < tokens.count, tileUnits >= 2 * pool.threadCount {
+                    let scratchFloats = tileScratchFloats()
+                    pool.run { thread, threadCount in
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: scratchFloats) { scratch in
+                            var unit = thread
+                            while unit < tileUnits {
+                                let tile = tiles[unit / localKV]
+                                let (lo, hi, offset) = place(tile.lowerBound * localKV + unit % localKV)
+                                attendTile(layer: layer, views: tokenViews[tile],
+                                           table: blockTables[tokenViews[tile.lowerBound].sequence], kvHead: unit % localKV,
+                                           heads: hi - lo, cache: cache, queries: queries + offset, output: output + offset,
+                                           tokenStride: rowWidth, scratch: scratch.baseAddress!)
+                                unit += threadCount
+                            }
+                        }
+                    }
+                    return
+                }
+            }
             guard splitting else {
                 pool.run { thread, threadCount in
                     let scratch = scores + thread * scoreStride * group
@@ -147,6 +177,145 @@ package struct PagedAttention {
                 }
                 for h in 0..<heads { ShoalKernels.scale(out + h * headDim, by: Float(1 / sums[h]), count: headDim) }
             }
+        }
+    }
+
+    /// Runs of `tokens` attended together as tiles: consecutive positions of one sequence, each window starting no
+    /// earlier than the one before (so every position in a tile's span is visible to one of its tokens and stored),
+    /// at most `limit` tokens.
+    static func tiles(_ tokens: UnsafeBufferPointer<TokenView>, limit: Int) -> [Range<Int>] {
+        var tiles: [Range<Int>] = []
+        var start = 0
+        for t in tokens.indices.dropFirst() {
+            let previous = tokens[t - 1], token = tokens[t]
+            if t - start == limit || token.sequence != previous.sequence || token.position != previous.position + 1
+                || token.firstVisible < previous.firstVisible {
+                tiles.append(start..<t)
+                start = t
+            }
+        }
+        if !tokens.isEmpty { tiles.append(start..<tokens.count) }
+        return tiles
+    }
+
+    /// Floats of per-thread scratch `attendTile` needs (its layout is spelled out there).
+    func tileScratchFloats() -> Int {
+        let rows = kvTileMaxRows
+        return headDim * rows + rows * kvTileWeightStride + 16 * rows + rows * headDim + 2 * rows
+    }
+
+    /// One tile (`views`, consecutive tokens of one sequence) and one KV head on one thread: the `heads` query heads
+    /// of each token (`tokenStride` floats between tokens' rows of `queries` and `output`) are the tile's rows, all
+    /// scored against each key tile and weighted into each value row as it is loaded. The keys of the tile's span
+    /// are walked a chunk at a time as `attendUnit` walks a token's; a row's scores outside its own token's window
+    /// and causal limit are left out of its softmax and weigh 0, and a chunk with none of them is skipped for that
+    /// row, so each row folds the same chunks, with the same sums, as its token alone would.
+    private func attendTile(
+        layer: Int, views: Slice<UnsafeBufferPointer<TokenView>>, table: [Int32], kvHead: Int, heads: Int,
+        cache: PagedKVCache, queries: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, tokenStride: Int,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        let tokens = views.count, rows = tokens * heads
+        let stride = kvTileRowStride(rows)
+        let chunk = chunkPositions
+        let maxRows = kvTileMaxRows
+        let transposedQueries = scratch                          // headDim x maxRows: element d of row r at d * stride + r
+        let scores = transposedQueries + headDim * maxRows       // maxRows x kvTileWeightStride: a chunk's scores, then
+                                                                 // its weights, row by row
+        let tileScores = scores + maxRows * kvTileWeightStride   // maxRows x 16: one key tile's scores
+        let partial = tileScores + 16 * maxRows                  // maxRows x headDim: a chunk's weighted values
+        let maxima = partial + maxRows * headDim, sums = maxima + maxRows
+        @inline(__always) func queryRow(_ r: Int) -> UnsafePointer<Float> { queries + (r / heads) * tokenStride + (r % heads) * headDim }
+        @inline(__always) func outputRow(_ r: Int) -> UnsafeMutablePointer<Float> { output + (r / heads) * tokenStride + (r % heads) * headDim }
+        for r in 0..<stride {
+            if r < rows {
+                let q = queryRow(r)
+                for d in 0..<headDim { transposedQueries[d * stride + r] = q[d] }
+            } else {
+                // Padding rows: read by the kernels, results dropped (zeros, so nothing costs a denormal's time).
+                for d in 0..<headDim { transposedQueries[d * stride + r] = 0 }
+                (scores + r * kvTileWeightStride).update(repeating: 0, count: chunk)
+            }
+        }
+        let type = cache.type
+        let kvOffset = kvHead * headDim
+        let quantized = type.isQuantized
+        let tileOffset = kvOffset * 16 * type.elementBytes
+        let scaleOffset = cache.keyScaleOffset + kvOffset / KVCacheType.quantBlock * 16 * 2
+        let layerBase = UnsafeRawPointer(cache.layerBase(layer))
+        let firstVisible = views.first!.firstVisible, last = views.last!.position
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: maxRows) { runningMax in
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: maxRows) { runningSum in
+        withUnsafeTemporaryAllocation(of: Bool.self, capacity: 2 * maxRows) { flags in
+        let started = flags.baseAddress!, active = started + maxRows
+        started.initialize(repeating: false, count: rows)
+        table.withUnsafeBufferPointer { tablePointer in
+        var index = firstVisible / chunk
+        while index * chunk <= last {
+            let from = max(firstVisible, index * chunk), to = min(last, index * chunk + chunk - 1)
+            let count = to - from + 1
+            var blockIndex = from / 16
+            while blockIndex * 16 <= to {
+                let base = UnsafeRawPointer(cache.block(layer: layer, block: Int(table[blockIndex])))
+                kvKeyScoresRows(type, queries: transposedQueries, rows: rows, tile: base + tileOffset,
+                                scales: quantized ? base + scaleOffset : nil, headDim: headDim, scores: tileScores)
+                let start = blockIndex * 16
+                let lo = max(from, start), hi = min(to, start + 15)
+                for r in 0..<rows {
+                    let lanes = UnsafeRawPointer(tileScores + r * 16).loadUnaligned(as: SIMD16<Float>.self) * scale
+                    let out = scores + r * kvTileWeightStride + (start - from)
+                    if lo == start && hi == start + 15 {
+                        UnsafeMutableRawPointer(out).storeBytes(of: lanes, as: SIMD16<Float>.self)
+                    } else {
+                        for p in lo...hi { out[p - start] = lanes[p - start] }
+                    }
+                }
+                blockIndex += 1
+            }
+            for r in 0..<rows {
+                let view = views[views.startIndex + r / heads]
+                let lo = max(from, view.firstVisible) - from, hi = min(to, view.position) - from
+                active[r] = lo <= hi
+                let row = scores + r * kvTileWeightStride
+                guard lo <= hi else {
+                    row.update(repeating: 0, count: count)
+                    continue
+                }
+                if let cap = softcap { ShoalKernels.softcap(row + lo, count: hi - lo + 1, cap: cap) }
+                let (maximum, sum) = exponentiateShifted(row + lo, count: hi - lo + 1)
+                maxima[r] = maximum
+                sums[r] = Float(sum)
+                // Positions outside the row's window weigh nothing.
+                row.update(repeating: 0, count: lo)
+                (row + hi + 1).update(repeating: 0, count: count - hi - 1)
+            }
+            var d0 = 0
+            while d0 < headDim {
+                kvAccumulateValuesRows(
+                    type, table: tablePointer.baseAddress!, first: from, last: to, blockSize: 16,
+                    base: layerBase, blockStride: cache.blockStride, valueOffset: cache.valueOffset,
+                    rowBytes: cache.valueRowBytes, scaleOffset: cache.valueScaleOffset,
+                    scaleRowBytes: cache.valueScaleRowBytes, column: kvOffset + d0, weights: scores, rows: rows,
+                    output: partial + d0, outputStride: headDim)
+                d0 += 16
+            }
+            for r in 0..<rows where active[r] {
+                let out = outputRow(r)
+                if !started[r] {
+                    out.update(from: partial + r * headDim, count: headDim)
+                    runningMax[r] = maxima[r]
+                    runningSum[r] = Double(sums[r])
+                    started[r] = true
+                } else {
+                    fold(out, &runningMax[r], &runningSum[r], partial + r * headDim, maxima[r], Double(sums[r]))
+                }
+            }
+            index += 1
+        }
+        }
+        for r in 0..<rows { ShoalKernels.scale(outputRow(r), by: Float(1 / runningSum[r]), count: headDim) }
+        }
+        }
         }
     }
 
