@@ -18,6 +18,7 @@ import signal
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -226,6 +227,37 @@ def generate_json(shoal_bin: Path, model_file: Path, *args: str, precision: str 
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+class BackgroundStream:
+    """A streamed completion read on a thread of its own: its `data:` payloads in order, `first_chunk` set when
+    the first arrives (or when the request failed, with the error in `failures`)."""
+
+    def __init__(self, url: str, body: dict) -> None:
+        self.events: list[str] = []
+        self.failures: list[BaseException] = []
+        self.first_chunk = threading.Event()
+        self.thread = threading.Thread(target=self._read, args=(url, body))
+        self.thread.start()
+
+    def _read(self, url: str, body: dict) -> None:
+        try:
+            with requests.post(f"{url}/v1/completions", json=body, stream=True, timeout=HTTP_TIMEOUT_S) as response:
+                assert response.status_code == 200
+                for line in response.iter_lines():
+                    if line.startswith(b"data: "):
+                        self.events.append(line[len(b"data: "):].decode())
+                        self.first_chunk.set()
+        except BaseException as error:  # noqa: BLE001 - reported by the test's thread
+            self.failures.append(error)
+            self.first_chunk.set()
+
+    def wait_for_first_chunk(self) -> None:
+        assert self.first_chunk.wait(timeout=HTTP_TIMEOUT_S), "no first chunk"
+        assert not self.failures, self.failures
+
+    def join(self) -> None:
+        self.thread.join(timeout=HTTP_TIMEOUT_S)
 
 
 class RouterProcess:

@@ -2,11 +2,12 @@
 client that goes away: the replica aborts the dropped stream.
 """
 import json
+import signal
 from pathlib import Path
 
 import requests
 
-from conftest import HTTP_TIMEOUT_S, READY_DEADLINE_S, RouterProcess, metric_sum, poll_until
+from conftest import HTTP_TIMEOUT_S, READY_DEADLINE_S, BackgroundStream, RouterProcess, metric_sum, poll_until
 
 
 def sockets_to(port: int) -> set[tuple[str, str]]:
@@ -56,38 +57,17 @@ def test_the_router_reuses_its_connections_and_still_sees_disconnects(server, mo
 def test_sigterm_lets_the_routers_streams_finish_then_exits_zero(server, model_name):
     """On SIGTERM the router stops taking connections but relays the streams in flight to their end, then exits 0
     (as nginx does on a graceful quit)."""
-    import signal
-    import threading
-
     with RouterProcess(server.url) as router:
-        events: list[str] = []
-        failures: list[BaseException] = []
-        first_chunk = threading.Event()
         max_tokens = 120
-
-        def stream() -> None:
-            try:
-                body = {"model": model_name, "prompt": "Count slowly:", "max_tokens": max_tokens, "ignore_eos": True,
-                        "temperature": 0, "stream": True}
-                with requests.post(f"{router.url}/v1/completions", json=body, stream=True,
-                                   timeout=HTTP_TIMEOUT_S) as answer:
-                    assert answer.status_code == 200
-                    for line in answer.iter_lines():
-                        if line.startswith(b"data: "):
-                            events.append(line[len(b"data: "):].decode())
-                            first_chunk.set()
-            except BaseException as error:  # noqa: BLE001 - reported by the main thread
-                failures.append(error)
-                first_chunk.set()
-
-        reader = threading.Thread(target=stream)
-        reader.start()
+        stream = BackgroundStream(router.url, {"model": model_name, "prompt": "Count slowly:", "max_tokens": max_tokens,
+                                               "ignore_eos": True, "temperature": 0, "stream": True})
         try:
-            assert first_chunk.wait(timeout=HTTP_TIMEOUT_S), "no first chunk"
+            stream.wait_for_first_chunk()
             router.process.send_signal(signal.SIGTERM)
-            poll_until(lambda: not reader.is_alive(), READY_DEADLINE_S, "the stream to finish during the drain")
+            poll_until(lambda: not stream.thread.is_alive(), READY_DEADLINE_S, "the stream to finish during the drain")
         finally:
-            reader.join(timeout=HTTP_TIMEOUT_S)
+            stream.join()
+        events, failures = stream.events, stream.failures
         assert router.process.wait(timeout=30) == 0, router.log_text()[-2000:]
         assert not failures, failures
         assert events[-1] == "[DONE]", events[-3:]

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import (HTTP_TIMEOUT_S, ShoalServer, error_body, generate_json, metric_sum, poll_until)
+from conftest import (HTTP_TIMEOUT_S, BackgroundStream, ShoalServer, error_body, generate_json, metric_sum, poll_until)
 
 RUNNING = "vllm:num_requests_running"
 WAITING = "vllm:num_requests_waiting"
@@ -318,31 +318,13 @@ def test_client_disconnect_frees_the_sequence(server, model_name):
 def test_sigterm_drains_running_requests_then_exits_zero(start_server, model_name):
     server = start_server("--shutdown-timeout", "30")
     max_tokens = 150
-    first_chunk = threading.Event()
-    events: list[str] = []
-    failures: list[BaseException] = []
-
-    def stream() -> None:
-        try:
-            with requests.post(f"{server.url}/v1/completions", json={
-                "model": model_name, "prompt": "Count slowly:", "max_tokens": max_tokens, "ignore_eos": True,
-                "temperature": 0, "stream": True, "stream_options": {"include_usage": True},
-                "return_token_ids": True,
-            }, stream=True, timeout=HTTP_TIMEOUT_S) as response:
-                assert response.status_code == 200
-                for line in response.iter_lines():
-                    if line.startswith(b"data: "):
-                        events.append(line[len(b"data: "):].decode())
-                        first_chunk.set()
-        except BaseException as error:  # noqa: BLE001 - reported by the main thread
-            failures.append(error)
-            first_chunk.set()
-
-    reader = threading.Thread(target=stream)
-    reader.start()
+    stream = BackgroundStream(server.url, {
+        "model": model_name, "prompt": "Count slowly:", "max_tokens": max_tokens, "ignore_eos": True,
+        "temperature": 0, "stream": True, "stream_options": {"include_usage": True}, "return_token_ids": True,
+    })
+    events, failures, reader = stream.events, stream.failures, stream.thread
     try:
-        assert first_chunk.wait(timeout=HTTP_TIMEOUT_S), "no first chunk"
-        assert not failures, failures
+        stream.wait_for_first_chunk()
         server.process.send_signal(signal.SIGTERM)
 
         health_statuses: list[object] = []

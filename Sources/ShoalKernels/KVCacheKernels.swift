@@ -350,6 +350,19 @@ private func accumulateValues4<L: KVLanes>(
     _ w: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>)
 ) -> (SIMD16<Float>, SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) {
     var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+    forEachValueChunk(L.self, g) { v, i in
+        a0.addProduct(SIMD16(repeating: w.0[i]), v)
+        a1.addProduct(SIMD16(repeating: w.1[i]), v)
+        a2.addProduct(SIMD16(repeating: w.2[i]), v)
+        a3.addProduct(SIMD16(repeating: w.3[i]), v)
+    }
+    return (a0, a1, a2, a3)
+}
+
+/// Calls `body(v, p - first)` for each position p of `g.first...g.last` in order, with v the 16 values at
+/// `g.column` of p's row as floats (scaled, for `q8_0`).
+@inline(__always)
+func forEachValueChunk<L: KVLanes>(_: L.Type, _ g: ValueGeometry, _ body: (SIMD16<Float>, Int) -> Void) {
     let columnBytes = g.column * L.elementBytes
     let scaleColumn = g.column / KVCacheType.quantBlock * 2
     var p = g.first
@@ -366,16 +379,11 @@ private func accumulateValues4<L: KVLanes>(
                 v *= SIMD16(repeating: floatFromHalf(scale.load(as: UInt16.self)))
                 scale += g.scaleRowBytes
             }
-            let i = p - g.first
-            a0.addProduct(SIMD16(repeating: w.0[i]), v)
-            a1.addProduct(SIMD16(repeating: w.1[i]), v)
-            a2.addProduct(SIMD16(repeating: w.2[i]), v)
-            a3.addProduct(SIMD16(repeating: w.3[i]), v)
+            body(v, p - g.first)
             row += g.rowBytes
             p += 1
         }
     }
-    return (a0, a1, a2, a3)
 }
 
 /// The `q8_0` scale of `count` floats and its inverse (0 for an all-zero block).

@@ -197,28 +197,6 @@ private func tileValues<L: KVLanes, R: RowCount>(
     _ out: (output: UnsafeMutablePointer<Float>, rows: Int, stride: Int)
 ) {
     var sums = RowVectors()
-    let columnBytes = g.column * L.elementBytes
-    let scaleColumn = g.column / KVCacheType.quantBlock * 2
-    var w = weights
-    var p = g.first
-    while p <= g.last {
-        let blockIndex = p / g.blockSize
-        let end = min(g.last, blockIndex * g.blockSize + g.blockSize - 1)
-        let blockBase = g.base + Int(g.table[blockIndex]) * g.blockStride
-        let slot = p - blockIndex * g.blockSize
-        var row = blockBase + g.valueOffset + slot * g.rowBytes + columnBytes
-        var scale = blockBase + g.scaleOffset + slot * g.scaleRowBytes + scaleColumn
-        while p <= end {
-            var v = L.load16(row)
-            if L.hasScales {
-                v *= SIMD16(repeating: floatFromHalf(scale.load(as: UInt16.self)))
-                scale += g.scaleRowBytes
-            }
-            sums.addProducts(R.self, rowsOf: w, v)
-            w += 1
-            row += g.rowBytes
-            p += 1
-        }
-    }
+    forEachValueChunk(L.self, g) { v, i in sums.addProducts(R.self, rowsOf: weights + i, v) }
     sums.store(rows: out.rows, out.output, stride: out.stride)
 }

@@ -109,29 +109,45 @@ import ShoalTestSupport
         attention.chunkPositions = 16
         let pool = ComputePool(threadCount: 2)
         func attend(_ views: [PagedAttention.TokenView], _ queries: [Float]) -> [Float] {
-            var output = [Float](repeating: .nan, count: queries.count)
-            let scoreStride = attention.scratchStride()
-            var scores = [Float](repeating: 0, count: 2 * scoreStride * group)
-            queries.withUnsafeBufferPointer { q in
-                output.withUnsafeMutableBufferPointer { out in
-                    scores.withUnsafeMutableBufferPointer { s in
-                        attention.run(layer: 0, tokens: views, blockTables: tables, cache: cache, queries: q.baseAddress!,
-                                      output: out.baseAddress!, scores: s.baseAddress!, scoreStride: scoreStride, pool: pool)
-                    }
-                }
-            }
-            return output
+            Self.attend(attention, group: group, views, tables, cache, queries, pool)
         }
         let output = attend(views, queries)
         // One token alone is split across the threads a chunk each, and must give the same bits as within the batch.
         let row = heads * d
         let alone = attend([views[0]], Array(queries[0..<row]))
         #expect(alone == Array(output[0..<row]), "\(shape) split across threads")
+        Self.expectScalarTwin(output, views, queries, tables, cache, heads: heads, kvHeads: kvHeads, headDim: d,
+                              blockSize: shape.blockSize, scale: scale, shape.testDescription)
+    }
+
+    /// `attention.run` over one layer-0 cache with enough scratch for two threads.
+    static func attend(_ attention: PagedAttention, group: Int, _ views: [PagedAttention.TokenView], _ tables: [[Int32]],
+                       _ cache: PagedKVCache, _ queries: [Float], _ pool: ComputePool) -> [Float] {
+        var output = [Float](repeating: .nan, count: queries.count)
+        let scoreStride = attention.scratchStride()
+        var scores = [Float](repeating: 0, count: pool.threadCount * scoreStride * group)
+        queries.withUnsafeBufferPointer { q in
+            output.withUnsafeMutableBufferPointer { out in
+                scores.withUnsafeMutableBufferPointer { s in
+                    attention.run(layer: 0, tokens: views, blockTables: tables, cache: cache, queries: q.baseAddress!,
+                                  output: out.baseAddress!, scores: s.baseAddress!, scoreStride: scoreStride, pool: pool)
+                }
+            }
+        }
+        return output
+    }
+
+    /// Checks `output` against attention computed step by step in scalar floats from the cache read back.
+    static func expectScalarTwin(
+        _ output: [Float], _ views: [PagedAttention.TokenView], _ queries: [Float], _ tables: [[Int32]],
+        _ cache: PagedKVCache, heads: Int, kvHeads: Int, headDim d: Int, blockSize: Int, scale: Float, _ label: String
+    ) {
+        let group = heads / kvHeads
         for (t, view) in views.enumerated() {
             let table = tables[view.sequence]
             let positions = Array(view.firstVisible...view.position)
-            let keys = positions.map { cache.loadKeys(layer: 0, block: Int(table[$0 / shape.blockSize]), slot: $0 % shape.blockSize) }
-            let values = positions.map { cache.loadValues(layer: 0, block: Int(table[$0 / shape.blockSize]), slot: $0 % shape.blockSize) }
+            let keys = positions.map { cache.loadKeys(layer: 0, block: Int(table[$0 / blockSize]), slot: $0 % blockSize) }
+            let values = positions.map { cache.loadValues(layer: 0, block: Int(table[$0 / blockSize]), slot: $0 % blockSize) }
             for h in 0..<heads {
                 let g = h / group
                 let q = Array(queries[(t * heads + h) * d..<(t * heads + h + 1) * d])
@@ -143,7 +159,7 @@ import ShoalTestSupport
                     var expected: Float = 0
                     for (w, v) in zip(weights, values) { expected += w / total * v[g * d + i] }
                     let got = output[(t * heads + h) * d + i]
-                    #expect(abs(got - expected) < 2e-5, "\(shape.testDescription): token \(t) head \(h) dim \(i): \(got) vs \(expected)")
+                    #expect(abs(got - expected) < 2e-5, "\(label): token \(t) head \(h) dim \(i): \(got) vs \(expected)")
                 }
             }
         }
@@ -197,46 +213,16 @@ import ShoalTestSupport
         let pool = ComputePool(threadCount: 2)
         func attend(tiled: Bool) -> [Float] {
             attention.tilesTokens = tiled
-            var output = [Float](repeating: .nan, count: queries.count)
-            let scoreStride = attention.scratchStride()
-            var scores = [Float](repeating: 0, count: 2 * scoreStride * group)
-            queries.withUnsafeBufferPointer { q in
-                output.withUnsafeMutableBufferPointer { out in
-                    scores.withUnsafeMutableBufferPointer { s in
-                        attention.run(layer: 0, tokens: views, blockTables: tables, cache: cache, queries: q.baseAddress!,
-                                      output: out.baseAddress!, scores: s.baseAddress!, scoreStride: scoreStride, pool: pool)
-                    }
-                }
-            }
-            return output
+            return Self.attend(attention, group: group, views, tables, cache, queries, pool)
         }
         let tiled = attend(tiled: true), alone = attend(tiled: false)
         let sameArithmetic = d % 32 == 0 && (shape.type != .q8_0 || group >= 4)
         if sameArithmetic {
             #expect(tiled == alone, "\(shape): tiles and tokens differ")
         }
-        let row = heads * d
-        for (t, view) in views.enumerated() {
-            let table = tables[view.sequence]
-            let positions = Array(view.firstVisible...view.position)
-            let keys = positions.map { cache.loadKeys(layer: 0, block: Int(table[$0 / 16]), slot: $0 % 16) }
-            let values = positions.map { cache.loadValues(layer: 0, block: Int(table[$0 / 16]), slot: $0 % 16) }
-            for h in 0..<heads {
-                let g = h / group
-                let q = Array(queries[(t * row + h * d)..<(t * row + (h + 1) * d)])
-                let logits = keys.map { k in zip(q, k[(g * d)..<((g + 1) * d)]).reduce(0) { $0 + $1.0 * $1.1 } * scale }
-                let top = logits.max()!
-                let weights = logits.map { exp($0 - top) }
-                let total = weights.reduce(0, +)
-                for i in 0..<d {
-                    var expected: Float = 0
-                    for (w, v) in zip(weights, values) { expected += w / total * v[g * d + i] }
-                    let got = tiled[t * row + h * d + i]
-                    #expect(abs(got - expected) < 2e-5, "\(shape): token \(t) head \(h) dim \(i): \(got) vs \(expected)")
-                    #expect(abs(got - alone[t * row + h * d + i]) < 2e-6, "\(shape): token \(t) head \(h) dim \(i)")
-                }
-            }
-        }
+        #expect(zip(tiled, alone).allSatisfy { abs($0 - $1) < 2e-6 }, "\(shape): tiles and tokens round apart")
+        Self.expectScalarTwin(tiled, views, queries, tables, cache, heads: heads, kvHeads: kvHeads, headDim: d,
+                              blockSize: 16, scale: scale, shape.testDescription)
     }
 
     /// Through a whole model: decoding one token at a time over a cache of each type tracks one pass over the same
