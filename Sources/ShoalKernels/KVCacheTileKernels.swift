@@ -4,8 +4,8 @@ import _Builtin_intrinsics.intel
 // (a prefill) are scored and weighted together, so each key tile row and value row is loaded and converted once
 // for up to `kvTileMaxRows` queries instead of once per token. Queries come transposed (element d of every row
 // side by side, `kvTileRowStride(rows)` floats apart) and weights in rows a fixed `kvTileWeightStride` apart, so
-// each kernel reads them through one pointer at constant offsets. Per row the arithmetic is the one-token kernels' (`kvKeyScores16x4`, `kvAccumulateValues4x16`),
-// in the same order, so a tile gives the bits those give.
+// each kernel reads them through one pointer at constant offsets. Per row the arithmetic is the one-token kernels'
+// (`kvKeyScores16x4`, `kvAccumulateValues4x16`), in the same order, so a tile gives the bits those give.
 
 /// The most query rows the tile kernels take at once (their accumulators fill the vector registers).
 public let kvTileMaxRows = 12
@@ -25,21 +25,8 @@ public func kvKeyScoresRows(
     headDim: Int, scores: UnsafeMutablePointer<Float>
 ) {
     precondition(rows >= 1 && rows <= kvTileMaxRows, "tile rows \(rows) outside 1...\(kvTileMaxRows)")
-    let q = (queries, rows, headDim)
-    switch (type, kvTileRowStride(rows)) {
-    case (.f32, 4): tileKeyScores(F32Lanes.self, Rows4.self, q, tile, scales, scores)
-    case (.f32, 8): tileKeyScores(F32Lanes.self, Rows8.self, q, tile, scales, scores)
-    case (.f32, _): tileKeyScores(F32Lanes.self, Rows12.self, q, tile, scales, scores)
-    case (.f16, 4): tileKeyScores(F16Lanes.self, Rows4.self, q, tile, scales, scores)
-    case (.f16, 8): tileKeyScores(F16Lanes.self, Rows8.self, q, tile, scales, scores)
-    case (.f16, _): tileKeyScores(F16Lanes.self, Rows12.self, q, tile, scales, scores)
-    case (.bf16, 4): tileKeyScores(BF16Lanes.self, Rows4.self, q, tile, scales, scores)
-    case (.bf16, 8): tileKeyScores(BF16Lanes.self, Rows8.self, q, tile, scales, scores)
-    case (.bf16, _): tileKeyScores(BF16Lanes.self, Rows12.self, q, tile, scales, scores)
-    case (.q8_0, 4): tileKeyScores(Q8Lanes.self, Rows4.self, q, tile, scales, scores)
-    case (.q8_0, 8): tileKeyScores(Q8Lanes.self, Rows8.self, q, tile, scales, scores)
-    case (.q8_0, _): tileKeyScores(Q8Lanes.self, Rows12.self, q, tile, scales, scores)
-    }
+    dispatchTile(type, rows: rows, KeyScores(queries: queries, rows: rows, headDim: headDim, tile: tile, scales: scales,
+                                             scores: scores))
 }
 
 /// `output[r][0..<16] = Σ_p w_r(p) · value(p)[column ..< column + 16]` for `rows` (1...12) rows, where w_r(p) is
@@ -57,21 +44,7 @@ public func kvAccumulateValuesRows(
     let g = ValueGeometry(
         table: table, first: first, last: last, blockSize: blockSize, base: base, blockStride: blockStride,
         valueOffset: valueOffset, rowBytes: rowBytes, scaleOffset: scaleOffset, scaleRowBytes: scaleRowBytes, column: column)
-    let out = (output, rows, outputStride)
-    switch (type, kvTileRowStride(rows)) {
-    case (.f32, 4): tileValues(F32Lanes.self, Rows4.self, g, weights, out)
-    case (.f32, 8): tileValues(F32Lanes.self, Rows8.self, g, weights, out)
-    case (.f32, _): tileValues(F32Lanes.self, Rows12.self, g, weights, out)
-    case (.f16, 4): tileValues(F16Lanes.self, Rows4.self, g, weights, out)
-    case (.f16, 8): tileValues(F16Lanes.self, Rows8.self, g, weights, out)
-    case (.f16, _): tileValues(F16Lanes.self, Rows12.self, g, weights, out)
-    case (.bf16, 4): tileValues(BF16Lanes.self, Rows4.self, g, weights, out)
-    case (.bf16, 8): tileValues(BF16Lanes.self, Rows8.self, g, weights, out)
-    case (.bf16, _): tileValues(BF16Lanes.self, Rows12.self, g, weights, out)
-    case (.q8_0, 4): tileValues(Q8Lanes.self, Rows4.self, g, weights, out)
-    case (.q8_0, 8): tileValues(Q8Lanes.self, Rows8.self, g, weights, out)
-    case (.q8_0, _): tileValues(Q8Lanes.self, Rows12.self, g, weights, out)
-    }
+    dispatchTile(type, rows: rows, Values(geometry: g, weights: weights, rows: rows, output: output, outputStride: outputStride))
 }
 
 // MARK: Internals
@@ -88,31 +61,9 @@ private struct RowVectors {
     var v4 = SIMD16<Float>(), v5 = SIMD16<Float>(), v6 = SIMD16<Float>(), v7 = SIMD16<Float>()
     var v8 = SIMD16<Float>(), v9 = SIMD16<Float>(), v10 = SIMD16<Float>(), v11 = SIMD16<Float>()
 
-    /// `v_r += s[r] · x` for the live rows.
+    /// `v_r += s[r · stride] · x` for the live rows.
     @inline(__always)
-    mutating func addProducts<R: RowCount>(_: R.Type, _ s: UnsafePointer<Float>, _ x: SIMD16<Float>) {
-        v0.addProduct(SIMD16(repeating: s[0]), x)
-        v1.addProduct(SIMD16(repeating: s[1]), x)
-        v2.addProduct(SIMD16(repeating: s[2]), x)
-        v3.addProduct(SIMD16(repeating: s[3]), x)
-        if R.count > 4 {
-            v4.addProduct(SIMD16(repeating: s[4]), x)
-            v5.addProduct(SIMD16(repeating: s[5]), x)
-            v6.addProduct(SIMD16(repeating: s[6]), x)
-            v7.addProduct(SIMD16(repeating: s[7]), x)
-        }
-        if R.count > 8 {
-            v8.addProduct(SIMD16(repeating: s[8]), x)
-            v9.addProduct(SIMD16(repeating: s[9]), x)
-            v10.addProduct(SIMD16(repeating: s[10]), x)
-            v11.addProduct(SIMD16(repeating: s[11]), x)
-        }
-    }
-
-    /// `v_r += s[r · kvTileWeightStride] · x` for the live rows.
-    @inline(__always)
-    mutating func addProducts<R: RowCount>(_: R.Type, rowsOf s: UnsafePointer<Float>, _ x: SIMD16<Float>) {
-        let n = kvTileWeightStride
+    mutating func addProducts<R: RowCount>(_: R.Type, _ s: UnsafePointer<Float>, stride n: Int, _ x: SIMD16<Float>) {
         v0.addProduct(SIMD16(repeating: s[0]), x)
         v1.addProduct(SIMD16(repeating: s[n]), x)
         v2.addProduct(SIMD16(repeating: s[2 * n]), x)
@@ -159,44 +110,77 @@ private struct RowVectors {
     }
 }
 
+/// A tile kernel's body for one cache type's lanes and one accumulator count.
+private protocol TileKernel {
+    func run<L: KVLanes, R: RowCount>(_: L.Type, _: R.Type)
+}
+
+/// Runs `kernel` specialised for `type` and `kvTileRowStride(rows)` accumulators.
 @inline(__always)
-private func tileKeyScores<L: KVLanes, R: RowCount>(
-    _: L.Type, _: R.Type, _ q: (queries: UnsafePointer<Float>, rows: Int, headDim: Int), _ tile: UnsafeRawPointer,
-    _ scales: UnsafeRawPointer?, _ scores: UnsafeMutablePointer<Float>
-) {
-    let rowBytes = 16 * L.elementBytes
-    var sums = RowVectors()
-    var row = tile
-    var query = q.queries
-    if L.hasScales {
-        // Each 32-row chunk's integer-valued sums, times the chunk's 16 slot scales (as `kvKeyScores16x4` does).
-        var chunk = 0
-        while chunk * KVCacheType.quantBlock < q.headDim {
-            var partial = RowVectors()
-            for _ in 0..<KVCacheType.quantBlock {
-                partial.addProducts(R.self, query, L.load16(row))
-                query += R.count
-                row += rowBytes
-            }
-            sums.addProducts(R.self, F16Lanes.load16(scales! + chunk * 32), partial)
-            chunk += 1
-        }
-    } else {
-        for _ in 0..<q.headDim {
-            sums.addProducts(R.self, query, L.load16(row))
-            query += R.count
-            row += rowBytes
-        }
+private func dispatchTile(_ type: KVCacheType, rows: Int, _ kernel: some TileKernel) {
+    switch type {
+    case .f32: dispatchTile(F32Lanes.self, rows: rows, kernel)
+    case .f16: dispatchTile(F16Lanes.self, rows: rows, kernel)
+    case .bf16: dispatchTile(BF16Lanes.self, rows: rows, kernel)
+    case .q8_0: dispatchTile(Q8Lanes.self, rows: rows, kernel)
     }
-    sums.store(rows: q.rows, scores, stride: 16)
 }
 
 @inline(__always)
-private func tileValues<L: KVLanes, R: RowCount>(
-    _: L.Type, _: R.Type, _ g: ValueGeometry, _ weights: UnsafePointer<Float>,
-    _ out: (output: UnsafeMutablePointer<Float>, rows: Int, stride: Int)
-) {
-    var sums = RowVectors()
-    forEachValueChunk(L.self, g) { v, i in sums.addProducts(R.self, rowsOf: weights + i, v) }
-    sums.store(rows: out.rows, out.output, stride: out.stride)
+private func dispatchTile<L: KVLanes>(_: L.Type, rows: Int, _ kernel: some TileKernel) {
+    switch kvTileRowStride(rows) {
+    case 4: kernel.run(L.self, Rows4.self)
+    case 8: kernel.run(L.self, Rows8.self)
+    default: kernel.run(L.self, Rows12.self)
+    }
+}
+
+/// `kvKeyScoresRows`' body.
+private struct KeyScores: TileKernel {
+    let queries: UnsafePointer<Float>, rows: Int, headDim: Int
+    let tile: UnsafeRawPointer, scales: UnsafeRawPointer?
+    let scores: UnsafeMutablePointer<Float>
+
+    @inline(__always)
+    func run<L: KVLanes, R: RowCount>(_: L.Type, _: R.Type) {
+        let rowBytes = 16 * L.elementBytes
+        var sums = RowVectors()
+        var row = tile
+        var query = queries
+        if L.hasScales {
+            // Each 32-row chunk's integer-valued sums, times the chunk's 16 slot scales (as `kvKeyScores16x4` does).
+            var chunk = 0
+            while chunk * KVCacheType.quantBlock < headDim {
+                var partial = RowVectors()
+                for _ in 0..<KVCacheType.quantBlock {
+                    partial.addProducts(R.self, query, stride: 1, L.load16(row))
+                    query += R.count
+                    row += rowBytes
+                }
+                sums.addProducts(R.self, F16Lanes.load16(scales! + chunk * 32), partial)
+                chunk += 1
+            }
+        } else {
+            for _ in 0..<headDim {
+                sums.addProducts(R.self, query, stride: 1, L.load16(row))
+                query += R.count
+                row += rowBytes
+            }
+        }
+        sums.store(rows: rows, scores, stride: 16)
+    }
+}
+
+/// `kvAccumulateValuesRows`' body.
+private struct Values: TileKernel {
+    let geometry: ValueGeometry
+    let weights: UnsafePointer<Float>, rows: Int
+    let output: UnsafeMutablePointer<Float>, outputStride: Int
+
+    @inline(__always)
+    func run<L: KVLanes, R: RowCount>(_: L.Type, _: R.Type) {
+        var sums = RowVectors()
+        forEachValueChunk(L.self, geometry) { v, i in sums.addProducts(R.self, weights + i, stride: kvTileWeightStride, v) }
+        sums.store(rows: rows, output, stride: outputStride)
+    }
 }

@@ -201,7 +201,17 @@ package struct PagedAttention {
     /// Floats of per-thread scratch `attendTile` needs (its layout is spelled out there).
     func tileScratchFloats() -> Int {
         let rows = kvTileMaxRows
-        return headDim * rows + rows * kvTileWeightStride + 16 * rows + rows * headDim + 2 * rows
+        return headDim * rows + rows * kvTileWeightStride + 16 * rows + rows * headDim
+    }
+
+    /// One row of a tile: the current chunk's softmax maximum and sum, and the running ones folded so far.
+    private struct TileRow {
+        /// Whether the current chunk holds a position this row's token sees.
+        var active = false
+        /// Whether a chunk has been folded into the row's output yet.
+        var started = false
+        var chunkMax: Float = 0, chunkSum: Float = 0
+        var runningMax: Float = 0, runningSum: Double = 0
     }
 
     /// One tile (`views`, consecutive tokens of one sequence) and one KV head on one thread: the `heads` query heads
@@ -224,7 +234,6 @@ package struct PagedAttention {
                                                                  // its weights, row by row
         let tileScores = scores + maxRows * kvTileWeightStride   // maxRows x 16: one key tile's scores
         let partial = tileScores + 16 * maxRows                  // maxRows x headDim: a chunk's weighted values
-        let maxima = partial + maxRows * headDim, sums = maxima + maxRows
         @inline(__always) func queryRow(_ r: Int) -> UnsafePointer<Float> { queries + (r / heads) * tokenStride + (r % heads) * headDim }
         @inline(__always) func outputRow(_ r: Int) -> UnsafeMutablePointer<Float> { output + (r / heads) * tokenStride + (r % heads) * headDim }
         for r in 0..<stride {
@@ -244,11 +253,9 @@ package struct PagedAttention {
         let scaleOffset = cache.keyScaleOffset + kvOffset / KVCacheType.quantBlock * 16 * 2
         let layerBase = UnsafeRawPointer(cache.layerBase(layer))
         let firstVisible = views.first!.firstVisible, last = views.last!.position
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: maxRows) { runningMax in
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: maxRows) { runningSum in
-        withUnsafeTemporaryAllocation(of: Bool.self, capacity: 2 * maxRows) { flags in
-        let started = flags.baseAddress!, active = started + maxRows
-        started.initialize(repeating: false, count: rows)
+        withUnsafeTemporaryAllocation(of: TileRow.self, capacity: maxRows) { state in
+        let state = state.baseAddress!
+        state.initialize(repeating: TileRow(), count: rows)
         table.withUnsafeBufferPointer { tablePointer in
         var index = firstVisible / chunk
         while index * chunk <= last {
@@ -275,7 +282,7 @@ package struct PagedAttention {
             for r in 0..<rows {
                 let view = views[views.startIndex + r / heads]
                 let lo = max(from, view.firstVisible) - from, hi = min(to, view.position) - from
-                active[r] = lo <= hi
+                state[r].active = lo <= hi
                 let row = scores + r * kvTileWeightStride
                 guard lo <= hi else {
                     row.update(repeating: 0, count: count)
@@ -283,8 +290,8 @@ package struct PagedAttention {
                 }
                 if let cap = softcap { ShoalKernels.softcap(row + lo, count: hi - lo + 1, cap: cap) }
                 let (maximum, sum) = exponentiateShifted(row + lo, count: hi - lo + 1)
-                maxima[r] = maximum
-                sums[r] = Float(sum)
+                state[r].chunkMax = maximum
+                state[r].chunkSum = Float(sum)
                 // Positions outside the row's window weigh nothing.
                 row.update(repeating: 0, count: lo)
                 (row + hi + 1).update(repeating: 0, count: count - hi - 1)
@@ -299,23 +306,22 @@ package struct PagedAttention {
                     output: partial + d0, outputStride: headDim)
                 d0 += 16
             }
-            for r in 0..<rows where active[r] {
+            for r in 0..<rows where state[r].active {
                 let out = outputRow(r)
-                if !started[r] {
+                if !state[r].started {
                     out.update(from: partial + r * headDim, count: headDim)
-                    runningMax[r] = maxima[r]
-                    runningSum[r] = Double(sums[r])
-                    started[r] = true
+                    state[r].runningMax = state[r].chunkMax
+                    state[r].runningSum = Double(state[r].chunkSum)
+                    state[r].started = true
                 } else {
-                    fold(out, &runningMax[r], &runningSum[r], partial + r * headDim, maxima[r], Double(sums[r]))
+                    fold(out, &state[r].runningMax, &state[r].runningSum, partial + r * headDim, state[r].chunkMax,
+                         Double(state[r].chunkSum))
                 }
             }
             index += 1
         }
         }
-        for r in 0..<rows { ShoalKernels.scale(outputRow(r), by: Float(1 / runningSum[r]), count: headDim) }
-        }
-        }
+        for r in 0..<rows { ShoalKernels.scale(outputRow(r), by: Float(1 / state[r].runningSum), count: headDim) }
         }
     }
 
